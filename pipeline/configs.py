@@ -1,0 +1,28 @@
+"""Defaults of every pipeline knob, in one place; runners override them."""
+
+import os
+
+import modules
+from modules.hparams import Hyperparameters
+from pipeline.pipeline import SPLIT_RANDOM
+
+PIPELINE_NAME = 'imdb-sentiment'
+
+# Release gate: absolute accuracy floor on the eval split, and how much the
+# candidate may fall below the model now serving (0: no regression at all).
+MIN_ACCURACY = 0.85
+MAX_ACCURACY_DROP = 0.0
+
+SPLIT = SPLIT_RANDOM
+
+# The tutorial's recipe; the hub handle is set per run (a local module offline).
+HYPERPARAMETERS = Hyperparameters()
+
+# Beam DirectRunner for local runs. multi_processing has known hangs with TFDV
+# (tensorflow/data-validation#133); the IMDB data fits in memory.
+LOCAL_BEAM_ARGS = [
+    '--direct_running_mode=in_memory',
+    '--direct_num_workers=1',
+]
+
+TRAINER_MODULE_FILE = os.path.join(os.path.dirname(modules.__file__), 'trainer.py')

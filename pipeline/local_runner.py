@@ -1,0 +1,41 @@
+"""Runs create_pipeline(...) with LocalDagRunner: MLMD on SQLite, Beam's
+DirectRunner, every output under one home folder."""
+
+import logging
+from typing import Optional, Sequence
+
+from tfx import v1 as tfx
+
+from imdb_tfx.home import Home
+from modules.hparams import Hyperparameters
+from pipeline import configs
+from pipeline.pipeline import create_pipeline
+
+log = logging.getLogger(__name__)
+
+
+def run(home: Home,
+        data_root: str,
+        hyperparameters: Hyperparameters,
+        min_accuracy: float = configs.MIN_ACCURACY,
+        max_accuracy_drop: float = configs.MAX_ACCURACY_DROP,
+        split: str = configs.SPLIT,
+        beam_pipeline_args: Optional[Sequence[str]] = None,
+        enable_cache: bool = True) -> None:
+    """Raises when a component fails; the run's record stays in MLMD."""
+    pipeline = create_pipeline(
+        pipeline_name=configs.PIPELINE_NAME,
+        pipeline_root=home.pipeline_root,
+        data_root=data_root,
+        trainer_module_file=configs.TRAINER_MODULE_FILE,
+        serving_dir=home.serving_dir,
+        hyperparameters=hyperparameters,
+        min_accuracy=min_accuracy,
+        max_accuracy_drop=max_accuracy_drop,
+        split=split,
+        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
+            home.metadata_path),
+        beam_pipeline_args=list(beam_pipeline_args or configs.LOCAL_BEAM_ARGS),
+        enable_cache=enable_cache)
+    log.info('Running %s under %s', configs.PIPELINE_NAME, home.root)
+    tfx.orchestration.LocalDagRunner().run(pipeline)

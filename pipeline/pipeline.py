@@ -1,0 +1,123 @@
+"""create_pipeline(...): the one pipeline definition every runner compiles."""
+
+from typing import List, Optional
+
+import tensorflow_model_analysis as tfma
+from ml_metadata.proto import metadata_store_pb2
+from tfx import v1 as tfx
+from tfx.proto import example_gen_pb2
+
+from modules import model as model_lib
+from modules.hparams import Hyperparameters
+
+# How ImportExampleGen makes the train/eval splits of the prepared data.
+SPLIT_RANDOM = 'random'   # 60/40 by hash of the example, like the tutorial
+SPLIT_MOVIE = 'movie'     # 60/40 by hash of movie_id: no movie on both sides
+SPLIT_SOURCE = 'source'   # the source's own train/ and test/ folders
+SPLITS = (SPLIT_RANDOM, SPLIT_MOVIE, SPLIT_SOURCE)
+
+
+def example_gen_configs(split: str):
+    """(input_config, output_config) for ImportExampleGen over prepare-data's output."""
+    if split == SPLIT_SOURCE:
+        return example_gen_pb2.Input(splits=[
+            example_gen_pb2.Input.Split(name='train', pattern='train/*'),
+            example_gen_pb2.Input.Split(name='eval', pattern='test/*'),
+        ]), None
+    if split not in SPLITS:
+        raise ValueError(f'split must be one of {SPLITS}, got {split!r}')
+    output = example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(
+        splits=[
+            example_gen_pb2.SplitConfig.Split(name='train', hash_buckets=3),
+            example_gen_pb2.SplitConfig.Split(name='eval', hash_buckets=2),
+        ],
+        partition_feature_name='movie_id' if split == SPLIT_MOVIE else None))
+    return example_gen_pb2.Input(splits=[
+        example_gen_pb2.Input.Split(name='train', pattern='train/*')]), output
+
+
+def eval_config(min_accuracy: float, max_accuracy_drop: float) -> tfma.EvalConfig:
+    """Accuracy must clear an absolute floor and, when a model is serving, must
+    not drop by more than max_accuracy_drop below it."""
+    accuracy_threshold = tfma.MetricThreshold(
+        value_threshold=tfma.GenericValueThreshold(lower_bound={'value': min_accuracy}),
+        change_threshold=tfma.GenericChangeThreshold(
+            direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+            # TFMA compares strictly (diff > bound), so nudge the bound below -drop.
+            absolute={'value': -max_accuracy_drop - 1e-9}))
+    return tfma.EvalConfig(
+        model_specs=[tfma.ModelSpec(
+            signature_name=model_lib.EXAMPLES_SIGNATURE,
+            label_key=model_lib.LABEL_FEATURE,
+            prediction_key=model_lib.OUTPUT_KEY)],
+        slicing_specs=[tfma.SlicingSpec()],
+        metrics_specs=[tfma.MetricsSpec(metrics=[
+            tfma.MetricConfig(class_name='ExampleCount'),
+            tfma.MetricConfig(class_name='BinaryAccuracy', threshold=accuracy_threshold),
+            tfma.MetricConfig(class_name='AUC'),
+            tfma.MetricConfig(class_name='Precision'),
+            tfma.MetricConfig(class_name='Recall'),
+        ])],
+        # The compiled Keras metrics work on logits; the signature returns probabilities.
+        options=tfma.Options(include_default_metrics={'value': False}))
+
+
+def create_pipeline(
+    pipeline_name: str,
+    pipeline_root: str,
+    data_root: str,
+    trainer_module_file: str,
+    serving_dir: str,
+    hyperparameters: Hyperparameters,
+    min_accuracy: float = 0.85,
+    max_accuracy_drop: float = 0.0,
+    split: str = SPLIT_RANDOM,
+    metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
+    beam_pipeline_args: Optional[List[str]] = None,
+    enable_cache: bool = True,
+) -> tfx.dsl.Pipeline:
+    """ImportExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator ->
+    Trainer -> (latest blessed model) -> Evaluator -> Pusher."""
+    input_config, output_config = example_gen_configs(split)
+    example_gen = tfx.components.ImportExampleGen(
+        input_base=data_root, input_config=input_config, output_config=output_config)
+    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs['examples'])
+    schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs['statistics'])
+    example_validator = tfx.components.ExampleValidator(
+        statistics=statistics_gen.outputs['statistics'], schema=schema_gen.outputs['schema'])
+
+    trainer = tfx.components.Trainer(
+        module_file=trainer_module_file,
+        examples=example_gen.outputs['examples'],
+        schema=schema_gen.outputs['schema'],
+        train_args=tfx.proto.TrainArgs(),
+        eval_args=tfx.proto.EvalArgs(),
+        custom_config=hyperparameters.to_custom_config())
+    trainer.add_upstream_node(example_validator)
+
+    baseline = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+    ).with_id('latest_blessed_model_resolver')
+
+    evaluator = tfx.components.Evaluator(
+        examples=example_gen.outputs['examples'],
+        model=trainer.outputs['model'],
+        baseline_model=baseline.outputs['model'],
+        eval_config=eval_config(min_accuracy, max_accuracy_drop))
+
+    pusher = tfx.components.Pusher(
+        model=trainer.outputs['model'],
+        model_blessing=evaluator.outputs['blessing'],
+        push_destination=tfx.proto.PushDestination(
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_dir)))
+
+    return tfx.dsl.Pipeline(
+        pipeline_name=pipeline_name,
+        pipeline_root=pipeline_root,
+        components=[example_gen, statistics_gen, schema_gen, example_validator, trainer,
+                    baseline, evaluator, pusher],
+        enable_cache=enable_cache,
+        metadata_connection_config=metadata_connection_config,
+        beam_pipeline_args=beam_pipeline_args)
