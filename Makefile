@@ -14,7 +14,7 @@ $(VENV)/installed: requirements.txt constraints.txt setup.py
 	$(PIP) install -r requirements.txt -c constraints.txt
 	# tfx 1.16 pins tensorflow-hub 0.15, which cannot import under TF 2.16.
 	$(PIP) install --no-deps tensorflow-hub==0.16.1
-	$(PIP) install --no-deps -e .
+	$(PIP) install --no-deps --no-build-isolation -e .
 	touch $@
 
 run: $(VENV)/installed

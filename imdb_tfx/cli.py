@@ -39,7 +39,7 @@ def prepare_data_command(source, output):
     from imdb_tfx import prepare_data
     manifest = prepare_data.prepare(source, output)
     click.echo(f'{output}: ' + ', '.join(
-        f'{split} {counts["total"]}' for split, counts in manifest['splits'].items()))
+        f'{split} {counts["examples"]}' for split, counts in manifest['splits'].items()))
 
 
 @cli.command('build-embedding')

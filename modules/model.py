@@ -48,4 +48,6 @@ def serving_signatures(model: tf.keras.Model) -> dict:
 
 
 def export(model: tf.keras.Model, directory: str) -> None:
-    model.save(directory, save_format='tf', signatures=serving_signatures(model))
+    # Serving needs no optimizer state (Adam's slots would triple the size).
+    model.save(directory, save_format='tf', include_optimizer=False,
+               signatures=serving_signatures(model))

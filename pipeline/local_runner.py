@@ -2,6 +2,7 @@
 DirectRunner, every output under one home folder."""
 
 import logging
+import sys
 from typing import Optional, Sequence
 
 from tfx import v1 as tfx
@@ -38,4 +39,10 @@ def run(home: Home,
         beam_pipeline_args=list(beam_pipeline_args or configs.LOCAL_BEAM_ARGS),
         enable_cache=enable_cache)
     log.info('Running %s under %s', configs.PIPELINE_NAME, home.root)
-    tfx.orchestration.LocalDagRunner().run(pipeline)
+    # TFX's Beam executors parse sys.argv as absl flags (b/174174381): hide the
+    # caller's command line from them (`-v` would be read as --verbosity).
+    argv, sys.argv = sys.argv, sys.argv[:1]
+    try:
+        tfx.orchestration.LocalDagRunner().run(pipeline)
+    finally:
+        sys.argv = argv

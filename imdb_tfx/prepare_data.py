@@ -1,0 +1,468 @@
+"""Converts the IMDB reviews into gzip'd TFRecords of tf.Example, the pipeline's input.
+
+Sources: the Stanford aclImdb archive (.tar.gz, full or train-only), its extracted
+directory, or a tfds `imdb_reviews` (plain_text) data directory. Output:
+
+    OUTPUT/train/data-00000-of-00004.tfrecord.gz ...   labelled: text, label, rating, movie_id
+    OUTPUT/test/...                                    only when the source has a test split
+    OUTPUT/unsup/...                                   unlabelled reviews: no label, no rating
+    OUTPUT/manifest.json                               written last; marks a complete output
+
+tfds records carry only text and label. Records go round-robin over the shards in input
+order (archive member order, sorted names for a directory), so the same input always
+gives byte-identical files: TFRecordWriter's GZIP header has mtime 0 and no file name,
+and examples are serialized with deterministic map order.
+"""
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import tarfile
+import tempfile
+import time
+import zlib
+
+import tensorflow as tf
+from google.protobuf.message import DecodeError
+
+from imdb_tfx.errors import UserInputError
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+FEATURE_TYPES = {"text": "bytes", "label": "int64", "rating": "int64", "movie_id": "bytes"}
+
+_LABELS = {"neg": 0, "pos": 1}
+_RATINGS = {"neg": range(1, 5), "pos": range(7, 11), "unsup": range(0, 1)}
+# aclImdb names are handled relative to the aclImdb/ folder, e.g. "train/pos/0_9.txt".
+_REVIEW = re.compile(r"(train|test)/(pos|neg|unsup)/([^/]+)")
+_URLS = re.compile(r"(train|test)/urls_(pos|neg|unsup)\.txt")
+_REVIEW_FILE = re.compile(r"(\d+)_(\d+)\.txt")
+_MOVIE_ID = re.compile(r"/title/(tt\d+)/")
+_TFDS_FILE = re.compile(r"imdb_reviews-(train|test|unsupervised)\.tfrecord-(\d+)-of-(\d+)")
+_TFDS_SPLITS = {"train": "train", "test": "test", "unsupervised": "unsup"}
+_ARCHIVE_ERRORS = (tarfile.TarError, EOFError, zlib.error, OSError)
+_NOT_A_SOURCE = (
+    "not an aclImdb archive/directory (needs aclImdb/train/pos+neg or aclImdb/test/pos+neg)"
+    " nor a tfds imdb_reviews data dir (imdb_reviews-*.tfrecord-* files)"
+)
+_PROGRESS_EVERY = 10_000
+_NON_UTF8_EXAMPLES = 5
+
+
+def prepare(source: str, output: str, num_shards: int = 4) -> dict:
+    """Converts SOURCE to gzip'd TFRecords of tf.Example under OUTPUT; returns the manifest dict."""
+    reader = _open_source(source)
+    if num_shards < 1:
+        raise UserInputError(f"num_shards: must be at least 1, got {num_shards}")
+    output = os.path.abspath(output)
+    _check_replaceable(output)
+    started = time.monotonic()
+    log.info("Converting %s (%s) into %s", source, reader.format, output)
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "source": {"path": os.path.abspath(source), "sha256": reader.fingerprint(),
+                   "format": reader.format},
+        "num_shards": num_shards,
+    }
+    tmp = _make_temp_dir(output)
+    try:
+        texts = _TextDecoder()
+        manifest["splits"] = _write_splits(reader.records(texts), tmp, num_shards)
+        manifest["non_utf8_reviews"] = texts.non_utf8
+        texts.warn()
+        with open(os.path.join(tmp, MANIFEST), "w", encoding="utf-8") as f:
+            f.write(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        _move_into_place(tmp, output)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # only still there when something failed
+    counts = ", ".join(f"{s}={v['examples']}" for s, v in manifest["splits"].items())
+    log.info("Wrote %s (%s) in %.1f s", output, counts, time.monotonic() - started)
+    return manifest
+
+
+def source_fingerprint(source: str) -> str:
+    """sha256 hex of the source's content (archive bytes; for a directory, of its relevant
+    files' relative paths + bytes in sorted order), used as a cache key and recorded in the
+    manifest."""
+    return _open_source(source).fingerprint()
+
+
+def is_prepared(path: str) -> bool:
+    """True when PATH is a complete output of prepare() in the current format."""
+    try:
+        with open(os.path.join(path, MANIFEST), encoding="utf-8") as f:
+            manifest = json.load(f)
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and manifest.get("format_version") == FORMAT_VERSION
+
+
+# --- sources ---------------------------------------------------------------------------
+
+
+def _open_source(source):
+    if not os.path.exists(source):
+        raise UserInputError(f"{source}: does not exist")
+    if os.path.isfile(source):
+        return _ArchiveSource(source)
+    root = _find_aclimdb_root(source)
+    if root:
+        return _DirectorySource(root)
+    tfds_files = _find_tfds_files(source)
+    if tfds_files:
+        return _TfdsSource(tfds_files)
+    raise UserInputError(f"{source}: {_NOT_A_SOURCE}")
+
+
+def _find_aclimdb_root(path):
+    """The aclImdb folder: PATH/aclImdb, or PATH itself when it holds train/ or test/ reviews."""
+    if os.path.isdir(os.path.join(path, "aclImdb")):
+        return os.path.join(path, "aclImdb")
+    for split in ("train", "test"):
+        if any(os.path.isdir(os.path.join(path, split, f)) for f in _LABELS):
+            return path
+    return None
+
+
+def _sha256_file(path, digest=None):
+    digest = digest or hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as exc:
+        raise UserInputError(f"{path}: cannot read ({exc.strerror})") from exc
+    return digest
+
+
+def _sha256_named_files(named_paths):
+    """Hashes (name, path) pairs in order; names and lengths are framed so no two inputs collide."""
+    digest = hashlib.sha256()
+    for name, path in named_paths:
+        digest.update(name.encode("utf-8") + b"\0" + os.path.getsize(path).to_bytes(8, "big"))
+        _sha256_file(path, digest)
+    return digest.hexdigest()
+
+
+class _AclImdbSource:
+    """The aclImdb layout; subclasses provide entries(), where() and fingerprint()."""
+
+    def records(self, texts):
+        """Yields (split, tf.Example). Pass 1 reads the urls files, which archives store
+        after the reviews; pass 2 streams the reviews one at a time."""
+        movie_ids = self._scan()
+        for name, data in self.entries(wanted=_REVIEW.fullmatch):
+            if data is not None:
+                yield self._review_example(name, data, movie_ids, texts)
+
+    def _scan(self):
+        """Pass 1: checks the layout; returns {(split, folder): [movie_id of review id i]}."""
+        folders, movie_ids = set(), {}
+        for name, data in self.entries(wanted=_URLS.fullmatch):
+            review = _REVIEW.fullmatch(name)
+            if review:
+                folders.add(review.group(1, 2))
+            elif data is not None:
+                movie_ids[_URLS.fullmatch(name).group(1, 2)] = self._parse_urls(name, data)
+        self._check_layout(folders, movie_ids)
+        log.info("Found %s", ", ".join(f"{s}/{f}" for s, f in sorted(folders)))
+        return movie_ids
+
+    def _check_layout(self, folders, movie_ids):
+        labelled = {split for split, folder in folders if folder in _LABELS}
+        if not labelled:
+            raise UserInputError(f"{self.path}: {_NOT_A_SOURCE}")
+        for split in sorted(labelled):
+            for folder in _LABELS:
+                if (split, folder) not in folders:
+                    raise UserInputError(f"{self.where(f'{split}/{folder}')}: missing or empty")
+        for split, folder in sorted(folders):
+            if (split, folder) not in movie_ids:
+                urls = self.where(f"{split}/urls_{folder}.txt")
+                raise UserInputError(f"{urls}: missing (needed for the movie ids of {folder})")
+
+    def _parse_urls(self, name, data):
+        """Line i is the URL of review id i: http://www.imdb.com/title/tt0453418/usercomments."""
+        try:
+            lines = data.decode("utf-8").splitlines()
+        except UnicodeDecodeError as exc:
+            raise UserInputError(f"{self.where(name)}: not UTF-8 ({exc.reason})") from exc
+        movie_ids = []
+        for number, line in enumerate(lines, start=1):
+            match = _MOVIE_ID.search(line)
+            if not match:
+                raise UserInputError(
+                    f"{self.where(name)}: line {number} has no IMDb title id (tt...)")
+            movie_ids.append(match.group(1).encode("ascii"))
+        return movie_ids
+
+    def _review_example(self, name, data, movie_ids, texts):
+        split, folder, file_name = _REVIEW.fullmatch(name).groups()
+        where = self.where(name)
+        match = _REVIEW_FILE.fullmatch(file_name)
+        if not match:
+            raise UserInputError(f"{where}: review file name is not <id>_<rating>.txt")
+        review_id, rating = int(match.group(1)), int(match.group(2))
+        allowed = _RATINGS[folder]
+        if rating not in allowed:
+            raise UserInputError(
+                f"{where}: rating {rating} is outside {allowed[0]}-{allowed[-1]} for {folder}")
+        movies = movie_ids[(split, folder)]
+        if review_id >= len(movies):
+            urls = self.where(f"{split}/urls_{folder}.txt")
+            raise UserInputError(f"{urls}: no line for review id {review_id} ({name})")
+        text = texts.decode(data, where)
+        if folder == "unsup":  # rating 0 means "not rated": unlabelled reviews carry neither
+            return "unsup", _example(text=text, movie_id=movies[review_id])
+        return split, _example(
+            text=text, label=_LABELS[folder], rating=rating, movie_id=movies[review_id])
+
+
+class _ArchiveSource(_AclImdbSource):
+    format = "aclimdb-archive"
+
+    def __init__(self, path):
+        self.path = path
+
+    def where(self, name):
+        return f"aclImdb/{name} in {self.path}"
+
+    def fingerprint(self):
+        return _sha256_file(self.path).hexdigest()
+
+    def entries(self, wanted):
+        """Streams (name, bytes or None) over the archive's files; bytes only when wanted(name)."""
+        try:
+            with tarfile.open(self.path, "r|*") as tar:
+                for member in tar:
+                    name = member.name.removeprefix("./")
+                    if member.isfile() and name.startswith("aclImdb/"):
+                        name = name.removeprefix("aclImdb/")
+                        yield name, tar.extractfile(member).read() if wanted(name) else None
+        except _ARCHIVE_ERRORS as exc:
+            raise UserInputError(f"{self.path}: unreadable or truncated archive ({exc})") from exc
+
+
+class _DirectorySource(_AclImdbSource):
+    format = "aclimdb-directory"
+
+    def __init__(self, root):
+        self.path = root
+        self.names = _list_aclimdb(root)
+
+    def where(self, name):
+        return os.path.join(self.path, name)
+
+    def fingerprint(self):
+        return _sha256_named_files((name, self.where(name)) for name in self.names)
+
+    def entries(self, wanted):
+        for name in self.names:
+            if not wanted(name):
+                yield name, None
+                continue
+            try:
+                with open(self.where(name), "rb") as f:
+                    data = f.read()
+            except OSError as exc:
+                raise UserInputError(f"{self.where(name)}: cannot read ({exc.strerror})") from exc
+            yield name, data
+
+
+def _list_aclimdb(root):
+    """Sorted names of the review and urls files under ROOT (the aclImdb folder)."""
+    names = []
+    for split in ("train", "test"):
+        split_dir = os.path.join(root, split)
+        if not os.path.isdir(split_dir):
+            continue
+        for entry in os.scandir(split_dir):
+            if entry.is_dir() and entry.name in _RATINGS:
+                names += [f"{split}/{entry.name}/{review.name}"
+                          for review in os.scandir(entry) if review.is_file()]
+            elif entry.is_file() and _URLS.fullmatch(f"{split}/{entry.name}"):
+                names.append(f"{split}/{entry.name}")
+    return sorted(names)
+
+
+def _find_tfds_files(root):
+    """[(split, path)] of the imdb_reviews TFRecord shards under ROOT, in split and shard order."""
+    found = []
+    for folder, _, file_names in os.walk(root):
+        found += [(folder, name) for name in file_names if _TFDS_FILE.fullmatch(name)]
+    folders = sorted({folder for folder, _ in found})
+    if len(folders) > 1:
+        raise UserInputError(
+            f"{root}: imdb_reviews TFRecords in several folders ({', '.join(folders)}); pass one")
+    shards = {}  # {tfds split: {shard index: (shard total, path)}}
+    for folder, name in found:
+        split, index, total = _TFDS_FILE.fullmatch(name).groups()
+        shards.setdefault(split, {})[int(index)] = (int(total), os.path.join(folder, name))
+    for split, by_index in shards.items():
+        total = next(iter(by_index.values()))[0]
+        if sorted(by_index) != list(range(total)) or any(t != total for t, _ in by_index.values()):
+            raise UserInputError(f"{folders[0]}: incomplete {split} shards (expected {total})")
+    if not shards.keys() & {"train", "test"}:
+        return []
+    return [(_TFDS_SPLITS[split], by_index[i][1])
+            for split, by_index in sorted(shards.items()) for i in sorted(by_index)]
+
+
+class _TfdsSource:
+    format = "tfds-imdb_reviews"
+
+    def __init__(self, files):
+        self.files = files
+        self.path = os.path.dirname(files[0][1])
+
+    def fingerprint(self):
+        return _sha256_named_files((os.path.basename(p), p) for _, p in self.files)
+
+    def records(self, texts):
+        for split, path in self.files:
+            for index, serialized in enumerate(_read_tfrecords(path)):
+                yield split, _tfds_example(split, serialized, f"{path}: record {index}", texts)
+
+
+def _read_tfrecords(path):
+    try:
+        yield from tf.data.TFRecordDataset(path).as_numpy_iterator()
+    except tf.errors.OpError as exc:
+        raise UserInputError(f"{path}: unreadable TFRecord file ({exc.message})") from exc
+
+
+def _tfds_example(split, serialized, where, texts):
+    """Re-encodes a tfds plain_text example; the unsupervised split's label is -1 and is dropped."""
+    try:
+        feature = tf.train.Example.FromString(serialized).features.feature
+    except DecodeError as exc:
+        raise UserInputError(f"{where}: not a tf.Example") from exc
+    text = feature["text"].bytes_list.value if "text" in feature else []
+    label = feature["label"].int64_list.value if "label" in feature else []
+    if len(text) != 1:
+        raise UserInputError(f"{where}: no single bytes 'text' (only plain_text is supported)")
+    if split == "unsup":
+        return _example(text=texts.decode(text[0], where))
+    if len(label) != 1:
+        raise UserInputError(f"{where}: no single int64 'label'")
+    if label[0] not in (0, 1):
+        raise UserInputError(f"{where}: label {label[0]} is not 0 or 1")
+    return _example(text=texts.decode(text[0], where), label=label[0])
+
+
+# --- examples and writing --------------------------------------------------------------
+
+
+class _TextDecoder:
+    """Checks review bytes: invalid UTF-8 is replaced by U+FFFD and counted (real reviews
+    are worth keeping), an empty review is an error (it means a broken source)."""
+
+    def __init__(self):
+        self.non_utf8 = 0
+        self.non_utf8_examples = []
+
+    def decode(self, data, where):
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            text = data.decode("utf-8", errors="replace")
+            self.non_utf8 += 1
+            if len(self.non_utf8_examples) < _NON_UTF8_EXAMPLES:
+                self.non_utf8_examples.append(where)
+        if not text.strip():
+            raise UserInputError(f"{where}: empty review")
+        return text.encode("utf-8")
+
+    def warn(self):
+        if self.non_utf8:
+            log.warning("%d reviews were not valid UTF-8 (bad bytes replaced by U+FFFD), e.g. %s",
+                        self.non_utf8, "; ".join(self.non_utf8_examples))
+
+
+def _example(**values):
+    feature = {}
+    for name, value in values.items():
+        if isinstance(value, bytes):
+            feature[name] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
+        else:
+            feature[name] = tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
+    return tf.train.Example(features=tf.train.Features(feature=feature))
+
+
+def _write_splits(records, out_dir, num_shards):
+    """Writes (split, example) pairs round-robin over each split's shards; returns the
+    manifest's per-split entries (examples, labels, features, files)."""
+    splits, writers = {}, {}
+    with contextlib.ExitStack() as stack:
+        for total, (split, example) in enumerate(records, start=1):
+            if split not in writers:
+                splits[split] = _split_entry(split, example, num_shards)
+                os.makedirs(os.path.join(out_dir, split))
+                writers[split] = [
+                    stack.enter_context(tf.io.TFRecordWriter(os.path.join(out_dir, f), "GZIP"))
+                    for f in splits[split]["files"]]
+            entry = splits[split]
+            writers[split][entry["examples"] % num_shards].write(
+                example.SerializeToString(deterministic=True))
+            entry["examples"] += 1
+            if "label" in example.features.feature:
+                label = str(example.features.feature["label"].int64_list.value[0])
+                entry["labels"][label] = entry["labels"].get(label, 0) + 1
+            if total % _PROGRESS_EVERY == 0:
+                log.info("%d reviews written", total)
+    return splits
+
+
+def _split_entry(split, first_example, num_shards):
+    """A split's manifest entry before any record is counted; all its examples share features."""
+    return {
+        "examples": 0,
+        "labels": {},
+        "features": {n: FEATURE_TYPES[n] for n in sorted(first_example.features.feature)},
+        "files": [f"{split}/data-{i:05d}-of-{num_shards:05d}.tfrecord.gz"
+                  for i in range(num_shards)],
+    }
+
+
+# --- atomic output ---------------------------------------------------------------------
+
+
+def _check_replaceable(output):
+    """Only an empty folder or a previous output may be replaced (not, say, a mistyped $HOME)."""
+    if os.path.isdir(output) and (not os.listdir(output) or is_prepared(output)):
+        return
+    if os.path.exists(output):
+        raise UserInputError(f"{output}: exists and is not a prepare-data output; not replacing it")
+
+
+def _make_temp_dir(output):
+    """A sibling of OUTPUT, so the final rename stays on one file system."""
+    parent, name = os.path.split(output)
+    try:
+        os.makedirs(parent, exist_ok=True)
+        tmp = tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=parent)
+    except OSError as exc:
+        raise UserInputError(f"{output}: cannot create the output ({exc.strerror})") from exc
+    os.chmod(tmp, 0o755)  # mkdtemp makes it private; the output is meant to be shared
+    return tmp
+
+
+def _move_into_place(tmp, output):
+    """Renames TMP to OUTPUT; a previous OUTPUT is set aside first and removed only after."""
+    if not os.path.exists(output):
+        os.rename(tmp, output)
+        return
+    old = f"{tmp}.old"
+    os.rename(output, old)
+    try:
+        os.rename(tmp, output)
+    except BaseException:
+        os.rename(old, output)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
