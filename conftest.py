@@ -1,0 +1,53 @@
+"""Shared pytest fixtures: the committed sample of real reviews, prepared once,
+and a tiny embedding module built from its words."""
+
+import collections
+import os
+
+os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+SAMPLE_ARCHIVE = os.path.join(os.path.dirname(__file__), 'tests', 'data', 'aclImdb_sample.tar.gz')
+
+
+@pytest.fixture(scope='session')
+def sample_archive() -> str:
+    return SAMPLE_ARCHIVE
+
+
+@pytest.fixture(scope='session')
+def prepared_sample(tmp_path_factory) -> str:
+    from imdb_tfx import prepare_data
+    output = str(tmp_path_factory.mktemp('prepared') / 'imdb')
+    prepare_data.prepare(SAMPLE_ARCHIVE, output)
+    return output
+
+
+def sample_texts(prepared: str, split: str = 'train'):
+    """(texts, labels) of a prepared split."""
+    import tensorflow as tf
+    texts, labels = [], []
+    files = sorted(tf.io.gfile.glob(os.path.join(prepared, split, '*')))
+    for record in tf.data.TFRecordDataset(files, compression_type='GZIP'):
+        example = tf.train.Example.FromString(record.numpy())
+        texts.append(example.features.feature['text'].bytes_list.value[0].decode())
+        labels.append(example.features.feature['label'].int64_list.value[0])
+    return texts, labels
+
+
+@pytest.fixture(scope='session')
+def tiny_embedding(tmp_path_factory, prepared_sample) -> str:
+    """A 16-dim module over the sample's 3,000 commonest words, random vectors
+    (fixed seed): small and fast, yet it learns when fine-tuned."""
+    from imdb_tfx import embedding
+    texts, _ = sample_texts(prepared_sample)
+    counts = collections.Counter(
+        t.decode() for row in embedding.tokenize(np.array(texts, dtype=object)).to_list() for t in row)
+    words = [w for w, _ in counts.most_common(3000)]
+    vectors = np.random.default_rng(0).normal(0, 0.1, (len(words), 16)).astype(np.float32)
+    output = str(tmp_path_factory.mktemp('embedding') / 'tiny')
+    embedding.build_text_embedding(words, vectors, output)
+    return output

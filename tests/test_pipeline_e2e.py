@@ -1,0 +1,90 @@
+"""The whole pipeline under LocalDagRunner on the committed sample of real
+reviews, driven through the `imdb-tfx` console script as a user would."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from imdb_tfx import outcome, run_info, serving
+from imdb_tfx.home import Home
+from modules import model as model_lib
+from pipeline import configs
+
+COMPONENTS = ['ImportExampleGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator', 'Trainer',
+              'Evaluator', 'Pusher']
+UPSTREAM_OF_EVALUATOR = COMPONENTS[:5]
+
+
+# The console script of the environment running the tests.
+IMDB_TFX = os.path.join(os.path.dirname(sys.executable), 'imdb-tfx')
+
+
+def imdb_tfx(*args):
+    return subprocess.run([IMDB_TFX, *args], capture_output=True, text=True, timeout=900)
+
+
+@pytest.fixture(scope='module')
+def runs(tmp_path_factory, sample_archive, tiny_embedding):
+    """Two runs with the same inputs: the second may reuse the first's work."""
+    home = str(tmp_path_factory.mktemp('home'))
+    args = ['run', '--data', sample_archive, '--home', home, '--hub', tiny_embedding,
+            '--epochs', '8', '--batch-size', '64', '--learning-rate', '0.01', '--min-accuracy', '0.6']
+    first = imdb_tfx(*args)
+    second = imdb_tfx(*args)
+    store = run_info.open_store(Home.at(home).metadata_path)
+    ids = run_info.run_ids(store, configs.PIPELINE_NAME)
+    return dict(home=Home.at(home), first=first, second=second, store=store,
+                first_run=run_info.load_run(store, configs.PIPELINE_NAME, ids[-1]),
+                second_run=run_info.load_run(store, configs.PIPELINE_NAME, ids[0]))
+
+
+def test_first_run_executes_every_component(runs):
+    assert runs['first'].returncode == 0, runs['first'].stderr[-3000:]
+    states = {n.node_id: n.state for n in runs['first_run'].nodes.values()}
+    assert all(states.get(c) == 'COMPLETE' for c in COMPONENTS), states
+
+
+def test_first_run_is_blessed_and_pushed(runs):
+    result = outcome.of_run(runs['first_run'])
+    assert result.blessed is True
+    assert result.metrics['binary_accuracy'] >= 0.6
+    assert result.metrics['example_count'] > 300  # ~40% of the sample's labelled reviews
+    assert not result.baseline_metrics  # nothing was serving: value threshold only
+    versions = serving.versions(runs['home'].serving_dir)
+    assert len(versions) == 1
+    assert result.pushed_path == os.path.join(runs['home'].serving_dir, versions[0])
+    assert f'Pushed: {result.pushed_path}' in runs['first'].stdout
+    assert 'Blessed.' in runs['first'].stdout
+
+
+def test_pushed_model_answers_through_both_signatures(runs):
+    loaded = tf.saved_model.load(serving.newest(runs['home'].serving_dir))
+    texts = ['A wonderful, moving film with brilliant acting.', 'Dull, boring and far too long.']
+    examples = [tf.train.Example(features=tf.train.Features(feature={
+        'text': tf.train.Feature(bytes_list=tf.train.BytesList(value=[t.encode()]))}
+    )).SerializeToString() for t in texts]
+    by_text = loaded.signatures[model_lib.TEXT_SIGNATURE](text=tf.constant(texts))
+    by_example = loaded.signatures[model_lib.EXAMPLES_SIGNATURE](examples=tf.constant(examples))
+    np.testing.assert_allclose(by_text['probability'], by_example['probability'], atol=1e-6)
+    assert by_text['probability'].shape == (2, 1)
+
+
+def test_predict_answers_from_the_newest_pushed_model(runs):
+    result = imdb_tfx('predict', '--home', runs['home'].root, 'A wonderful film.', 'Awful.')
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.strip().splitlines()
+    assert [line.split('\t')[1] for line in lines] == ['A wonderful film.', 'Awful.']
+    assert all(0 <= float(line.split('\t')[0]) <= 1 for line in lines)
+
+
+def test_second_run_reuses_the_unchanged_work(runs):
+    assert runs['second'].returncode == 0, runs['second'].stderr[-3000:]
+    states = {n.node_id: n.state for n in runs['second_run'].nodes.values()}
+    assert all(states[c] == 'CACHED' for c in UPSTREAM_OF_EVALUATOR), states
+    trainer_runs = [n for r in (runs['first_run'], runs['second_run'])
+                    for n in r.nodes.values() if n.node_id == 'Trainer' and n.state == 'COMPLETE']
+    assert len(trainer_runs) == 1
