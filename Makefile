@@ -14,7 +14,8 @@ $(VENV)/installed: requirements.txt constraints.txt setup.py
 	$(PIP) install -r requirements.txt -c constraints.txt
 	# tfx 1.16 pins tensorflow-hub 0.15, which cannot import under TF 2.16.
 	$(PIP) install --no-deps tensorflow-hub==0.16.1
-	$(PIP) install --no-deps --no-build-isolation -e .
+	# compat mode: a .pth with the project folder, so new packages need no reinstall.
+	$(PIP) install --no-deps --no-build-isolation -e . --config-settings editable_mode=compat
 	touch $@
 
 run: $(VENV)/installed

@@ -1,7 +1,14 @@
-"""The serving directory Pusher writes: <serving_dir>/<version>/, one
-SavedModel per pushed version, the highest version being the one served."""
+"""The serving directory: <serving_dir>/<version>/, one SavedModel per pushed
+version, the highest version being the one served (TF Serving's policy).
+
+A version appears whole or not at all: it is copied under a hidden name and
+renamed into place (atomic on a POSIX filesystem), and nothing is ever deleted.
+"""
 
 import os
+import shutil
+import time
+import uuid
 from typing import List, Optional, Sequence
 
 from imdb_tfx.errors import UserInputError
@@ -19,6 +26,33 @@ def versions(serving_dir: str) -> List[str]:
 def newest(serving_dir: str) -> Optional[str]:
     found = versions(serving_dir)
     return os.path.join(serving_dir, found[-1]) if found else None
+
+
+def same_model(a: str, b: str) -> bool:
+    """Whether two SavedModel directories hold the same model (TF's fingerprint:
+    hashes of the graph, signatures and variables)."""
+    fingerprints = [os.path.join(d, 'fingerprint.pb') for d in (a, b)]
+    if not all(os.path.exists(f) for f in fingerprints):
+        return False
+    with open(fingerprints[0], 'rb') as fa, open(fingerprints[1], 'rb') as fb:
+        return fa.read() == fb.read()
+
+
+def publish(model_dir: str, serving_dir: str) -> str:
+    """Copies a SavedModel in as the new newest version; returns its path.
+
+    The version is the Unix time, or one more than the newest version when
+    that is not larger (two pushes in a second, a rollback's version)."""
+    os.makedirs(serving_dir, exist_ok=True)
+    existing = versions(serving_dir)
+    version = max(int(time.time()), int(existing[-1]) + 1 if existing else 0)
+    staging = os.path.join(serving_dir, f'.incomplete-{version}-{uuid.uuid4().hex[:8]}')
+    try:
+        shutil.copytree(model_dir, staging)
+        os.rename(staging, os.path.join(serving_dir, str(version)))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return os.path.join(serving_dir, str(version))
 
 
 def predict(model_dir: str, texts: Sequence[str]) -> List[float]:

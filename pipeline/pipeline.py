@@ -7,6 +7,7 @@ from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 from tfx.proto import example_gen_pb2
 
+from components.atomic_pusher.component import AtomicPusher
 from modules import model as model_lib
 from modules.hparams import Hyperparameters
 
@@ -107,11 +108,12 @@ def create_pipeline(
         baseline_model=baseline.outputs['model'],
         eval_config=eval_config(min_accuracy, max_accuracy_drop))
 
-    pusher = tfx.components.Pusher(
+    pusher = AtomicPusher(
         model=trainer.outputs['model'],
         model_blessing=evaluator.outputs['blessing'],
         push_destination=tfx.proto.PushDestination(
-            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_dir)))
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_dir)),
+    ).with_id('Pusher')
 
     return tfx.dsl.Pipeline(
         pipeline_name=pipeline_name,

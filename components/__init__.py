@@ -1,0 +1,1 @@
+"""Our custom TFX components, one folder each (component.py, executor.py, tests)."""

@@ -1,0 +1,81 @@
+"""AtomicPusher's executor on real SavedModels and TFX artifacts."""
+
+import json
+import os
+
+import pytest
+import tensorflow as tf
+from tfx.proto import pusher_pb2
+from tfx.types import standard_artifacts
+from tfx.utils import proto_utils
+
+from components.atomic_pusher import executor
+from imdb_tfx import serving
+
+
+def _saved_model(path: str, bias: float) -> str:
+    module = tf.Module()
+    module.bias = tf.Variable(bias)
+    module.f = tf.function(lambda x: x + module.bias, input_signature=[tf.TensorSpec([], tf.float32)])
+    tf.saved_model.save(module, path)
+    return path
+
+
+def _push(tmp_path, model_dir: str, blessed: bool):
+    model = standard_artifacts.Model()
+    model.uri = os.path.dirname(model_dir)  # Trainer layout: <uri>/Format-Serving
+    blessing = standard_artifacts.ModelBlessing()
+    blessing.uri = str(tmp_path / 'blessing')
+    blessing.set_int_custom_property('blessed', int(blessed))
+    pushed = standard_artifacts.PushedModel()
+    pushed.uri = str(tmp_path / f'pushed-{len(os.listdir(tmp_path))}')
+    destination = pusher_pb2.PushDestination(filesystem=pusher_pb2.PushDestination.Filesystem(
+        base_directory=str(tmp_path / 'serving')))
+    executor.Executor().Do({'model': [model], 'model_blessing': [blessing]}, {'pushed_model': [pushed]},
+                           {'push_destination': proto_utils.proto_to_json(destination)})
+    return pushed
+
+
+@pytest.fixture
+def models(tmp_path):
+    return [_saved_model(str(tmp_path / f'model{i}' / 'Format-Serving'), float(i)) for i in (1, 2)]
+
+
+def test_blessed_model_is_published_whole(tmp_path, models):
+    pushed = _push(tmp_path, models[0], blessed=True)
+    serving_dir = str(tmp_path / 'serving')
+    assert pushed.get_int_custom_property('pushed') == 1
+    assert os.listdir(serving_dir) == serving.versions(serving_dir)  # no staging left behind
+    assert pushed.get_string_custom_property('pushed_destination') == serving.newest(serving_dir)
+    assert serving.same_model(models[0], serving.newest(serving_dir))
+
+
+def test_unblessed_model_is_not_pushed(tmp_path, models):
+    pushed = _push(tmp_path, models[0], blessed=False)
+    assert pushed.get_int_custom_property('pushed') == 0
+    assert serving.versions(str(tmp_path / 'serving')) == []
+
+
+def test_model_already_serving_is_not_pushed_twice(tmp_path, models):
+    first = _push(tmp_path, models[0], blessed=True)
+    again = _push(tmp_path, models[0], blessed=True)
+    assert len(serving.versions(str(tmp_path / 'serving'))) == 1
+    assert again.get_int_custom_property(executor.ALREADY_SERVING_KEY) == 1
+    assert again.get_string_custom_property('pushed_destination') == \
+        first.get_string_custom_property('pushed_destination')
+
+
+def test_a_new_model_gets_a_higher_version_and_old_versions_stay(tmp_path, models):
+    _push(tmp_path, models[0], blessed=True)
+    _push(tmp_path, models[1], blessed=True)
+    found = serving.versions(str(tmp_path / 'serving'))
+    assert len(found) == 2 and int(found[1]) > int(found[0])
+    assert serving.same_model(models[1], serving.newest(str(tmp_path / 'serving')))
+
+
+def test_a_failed_copy_leaves_no_version(tmp_path, models):
+    # A dangling link: copytree copies everything else, then fails.
+    os.symlink(str(tmp_path / 'gone'), os.path.join(models[0], 'variables', 'zz-broken'))
+    with pytest.raises(OSError):
+        serving.publish(models[0], str(tmp_path / 'serving'))
+    assert os.listdir(tmp_path / 'serving') == []
