@@ -1,6 +1,8 @@
 # `make run` trains and pushes a model on the full IMDB train archive;
 # `make test` runs the test suite. Both create .venv/ first when needed.
-PYTHON310 ?= $(shell command -v python3.10 || echo /root/.pyenv/versions/3.10.13/bin/python3.10)
+# The first Python 3.10 that runs (a pyenv shim may exist and still fail).
+PYTHON310 ?= $(shell for p in python3.10 /root/.pyenv/versions/3.10*/bin/python3.10; do \
+	$$p -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && echo $$p && break; done)
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
@@ -10,6 +12,7 @@ export TF_USE_LEGACY_KERAS := 1
 .PHONY: run test clean
 
 $(VENV)/installed: requirements.txt constraints.txt setup.py
+	@test -n "$(PYTHON310)" || { echo "Python 3.10 not found: set PYTHON310=/path/to/python3.10" >&2; exit 1; }
 	test -x $(PY) || $(PYTHON310) -m venv $(VENV)
 	$(PIP) install -r requirements.txt -c constraints.txt
 	# tfx 1.16 pins tensorflow-hub 0.15, which cannot import under TF 2.16.

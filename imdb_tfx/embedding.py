@@ -7,7 +7,8 @@ batch of raw texts to float32 [batch, dim], and fine-tuning trains the table.
 Text contract (runs inside the SavedModel, see `tokenize`): lower-case, HTML
 line breaks to spaces, punctuation split off as tokens, split on whitespace.
 Each token is looked up in the vocabulary (unknown tokens hash to one of the
-OOV buckets) and a text's embedding is sum(token vectors) / sqrt(#tokens).
+OOV buckets), each pair of adjacent tokens optionally hashes to one of the
+bigram buckets, and a text's embedding is sum(vectors) / sqrt(#vectors).
 Vocabulary words are matched as they are, so they should already be in the
 tokenizer's normal form (GloVe 6B is lower-case).
 """
@@ -79,7 +80,8 @@ class TextEmbedding(tf.Module):
     trainable_variables = None
     regularization_losses = None
 
-    def __init__(self, vocab_file: str, vectors: np.ndarray, oov_buckets: int):
+    def __init__(self, vocab_file: str, vectors: np.ndarray, oov_buckets: int,
+                 bigram_buckets: int = 0):
         super().__init__(name="text_embedding")
         self.vocab_file = tf.saved_model.Asset(vocab_file)
         self._table = tf.lookup.StaticVocabularyTable(
@@ -92,8 +94,11 @@ class TextEmbedding(tf.Module):
             ),
             num_oov_buckets=oov_buckets,
         )
-        oov_rows = np.zeros((oov_buckets, vectors.shape[1]), np.float32)
-        self.embeddings = tf.Variable(np.concatenate([vectors, oov_rows]), name="embeddings")
+        self._bigram_offset = len(vectors) + oov_buckets
+        self._bigram_buckets = bigram_buckets
+        # OOV and bigram rows start at zero, see the class docstring.
+        new_rows = np.zeros((oov_buckets + bigram_buckets, vectors.shape[1]), np.float32)
+        self.embeddings = tf.Variable(np.concatenate([vectors, new_rows]), name="embeddings")
         self.variables = [self.embeddings]
         self.trainable_variables = [self.embeddings]
         self.regularization_losses = []
@@ -107,14 +112,23 @@ class TextEmbedding(tf.Module):
         return tf.concat([self._embed(texts[start:end]) for start, end in zip(bounds, bounds[1:])], axis=0)
 
     def _embed(self, texts):
-        ids = tf.ragged.map_flat_values(self._table.lookup, tokenize(texts))
+        tokens = tokenize(texts)
+        ids = tf.ragged.map_flat_values(self._table.lookup, tokens)
+        if self._bigram_buckets:
+            # Word pairs carry what single words miss ("not good"), as in fastText.
+            bigrams = tf.strings.ngrams(tokens, 2, separator=" ")
+            bigram_ids = tf.ragged.map_flat_values(
+                lambda b: tf.strings.to_hash_bucket_fast(b, self._bigram_buckets) + self._bigram_offset,
+                bigrams)
+            ids = tf.concat([ids, bigram_ids], axis=1)
         # Sparse lookup: IndexedSlices gradients, and zeros for a text without tokens.
         return tf.nn.safe_embedding_lookup_sparse(
             self.embeddings, ids.to_sparse(), sparse_weights=None, combiner="sqrtn"
         )
 
 
-def build_text_embedding(words, vectors, output_dir: str, oov_buckets: int = 1, max_words: int | None = None) -> dict:
+def build_text_embedding(words, vectors, output_dir: str, oov_buckets: int = 1, max_words: int | None = None,
+                         bigram_buckets: int = 0) -> dict:
     """Writes the SavedModel atomically (temp sibling dir, then rename).
 
     Duplicate words keep their first vector; `max_words` keeps the first N
@@ -123,6 +137,8 @@ def build_text_embedding(words, vectors, output_dir: str, oov_buckets: int = 1, 
     """
     if oov_buckets < 1:
         raise UserInputError(f"oov_buckets={oov_buckets}: need at least 1 out-of-vocabulary bucket")
+    if bigram_buckets < 0:
+        raise UserInputError(f"bigram_buckets={bigram_buckets}: must be 0 (no bigrams) or more")
     if max_words is not None and max_words < 1:
         raise UserInputError(f"max_words={max_words}: need at least 1 word")
     vectors = _check_vectors(words, vectors, "word vectors")
@@ -133,8 +149,9 @@ def build_text_embedding(words, vectors, output_dir: str, oov_buckets: int = 1, 
         vocab_file = os.path.join(scratch, VOCAB_FILE_NAME)
         with open(vocab_file, "w", encoding="utf-8") as f:
             f.writelines(word + "\n" for word in vocab)
-        _save_atomically(TextEmbedding(vocab_file, vectors, oov_buckets), output_dir)
-    summary = {"output_dir": output_dir, "vocab_size": len(vocab), "dim": vectors.shape[1], "oov_buckets": oov_buckets}
+        _save_atomically(TextEmbedding(vocab_file, vectors, oov_buckets, bigram_buckets), output_dir)
+    summary = {"output_dir": output_dir, "vocab_size": len(vocab), "dim": vectors.shape[1],
+               "oov_buckets": oov_buckets, "bigram_buckets": bigram_buckets}
     logger.info("Wrote text embedding %s", summary)
     return summary
 

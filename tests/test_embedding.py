@@ -47,7 +47,8 @@ def module_dir(glove, tmp_path_factory):
     words, vectors = load_word_vectors(glove[0])
     output = str(tmp_path_factory.mktemp("modules") / "tiny")
     summary = build_text_embedding(words, vectors, output, oov_buckets=1)
-    assert summary == {"output_dir": output, "vocab_size": len(WORDS), "dim": DIM, "oov_buckets": 1}
+    assert summary == {"output_dir": output, "vocab_size": len(WORDS), "dim": DIM, "oov_buckets": 1,
+                       "bigram_buckets": 0}
     return output
 
 
@@ -128,6 +129,28 @@ def test_one_adam_step_fine_tunes_the_rows_of_the_words_in_the_batch(module_dir)
     in_batch = [WORDS.index(w) for w in ("great", "movie", "loved", "it")]
     assert changed[in_batch].all()
     assert changed.sum() == len(in_batch)  # sparse update: other rows stay put
+
+
+def test_bigram_buckets_add_hashed_word_pairs_that_fine_tune(glove, tmp_path):
+    words, vectors = load_word_vectors(glove[0])
+    output = str(tmp_path / "bigrams")
+    assert build_text_embedding(words, vectors, output, bigram_buckets=8)["bigram_buckets"] == 8
+    layer = hub.KerasLayer(output, input_shape=[], dtype=tf.string, trainable=True)
+    (table,) = layer.trainable_weights
+    assert table.shape == (len(WORDS) + 1 + 8, DIM)
+    assert layer(tf.constant(["great movie", ""])).shape == (2, DIM)
+    # Bigram rows start at zero: only the norm (3 vectors, not 2) tells them apart at first.
+    two_words = glove[1]["great"] + glove[1]["movie"]
+    np.testing.assert_allclose(embed(tf.saved_model.load(output), "great movie")[0],
+                               two_words / np.sqrt(3), rtol=1e-5)
+
+    model = tf.keras.Sequential([layer, tf.keras.layers.Dense(1)])
+    model.compile(optimizer=tf.keras.optimizers.Adam(0.01), loss=tf.keras.losses.BinaryCrossentropy(from_logits=True))
+    before = table.numpy().copy()
+    model.train_on_batch(tf.constant(["great movie"]), tf.constant([[1.0]]))
+    changed = np.abs(table.numpy() - before).max(axis=1) > 1e-4
+    assert changed[len(WORDS) + 1:].sum() == 1  # the one bucket of "great movie"
+    assert changed[[WORDS.index("great"), WORDS.index("movie")]].all()
 
 
 def test_loads_word2vec_text_format_with_header(tmp_path):
