@@ -8,6 +8,7 @@ import click
 
 from imdb_tfx.errors import UserInputError
 from imdb_tfx.home import DEFAULT_HOME, Home
+from pipeline import recipes
 
 log = logging.getLogger('imdb_tfx')
 
@@ -66,8 +67,11 @@ def build_embedding_command(output, vectors, max_words, oov_buckets, home):
 @click.option('--data', help='Prepared TFRecords or any prepare-data SOURCE. '
               'Default: ../shared/data/aclImdb_train.tar.gz, data/aclImdb_v1.tar.gz or tfds imdb_reviews.')
 @home_option
+@click.option('--recipe', default=recipes.DEFAULT_RECIPE, show_default=True,
+              type=click.Choice(list(recipes.RECIPES)),
+              help='Training preset (pipeline/recipes.py): seed is the tutorial exactly.')
 @click.option('--hub', help='TF-Hub handle: a tfhub.dev/Kaggle URL or a local module. '
-              'Default: GloVe 6B 50d, built once under the home.')
+              'Default: the recipe\'s module from GloVe 6B 50d, built once under the home.')
 @click.option('--epochs', type=click.IntRange(min=1))
 @click.option('--batch-size', type=click.IntRange(min=1))
 @click.option('--learning-rate', type=click.FloatRange(min=0, min_open=True))
@@ -76,9 +80,10 @@ def build_embedding_command(output, vectors, max_words, oov_buckets, home):
 @click.option('--max-accuracy-drop', type=click.FloatRange(0, 1),
               help='How far below the serving model\'s accuracy a candidate may fall [0].')
 @click.option('--split', type=click.Choice(['random', 'movie', 'source']),
-              help='Train/eval split: random 60/40, 60/40 by movie, or the source\'s own test split.')
+              help='Train/eval split: 60/40 by movie [default], random 60/40 (the tutorial\'s), '
+              'or the source\'s own test split.')
 @click.option('--no-cache', is_flag=True, help='Re-execute every component.')
-def run_command(data, home, hub, epochs, batch_size, learning_rate, hidden_units,
+def run_command(data, home, recipe, hub, epochs, batch_size, learning_rate, hidden_units,
                 min_accuracy, max_accuracy_drop, split, no_cache):
     """Run the pipeline locally (LocalDagRunner) and print a summary."""
     import dataclasses
@@ -87,11 +92,13 @@ def run_command(data, home, hub, epochs, batch_size, learning_rate, hidden_units
     from pipeline import configs, local_runner
 
     home = Home.at(home)
-    overrides = dict(hub_handle=inputs.hub_handle(hub, home), epochs=epochs, batch_size=batch_size,
-                     learning_rate=learning_rate, hidden_units=hidden_units)
-    hyperparameters = dataclasses.replace(
-        configs.HYPERPARAMETERS, **{k: v for k, v in overrides.items() if v is not None})
+    preset = recipes.get(recipe)
     data_root = inputs.prepared_data(data, home)
+    overrides = dict(hub_handle=inputs.hub_handle(hub, home, preset.embedding, data_root),
+                     epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                     hidden_units=hidden_units)
+    hyperparameters = dataclasses.replace(
+        preset.hyperparameters, **{k: v for k, v in overrides.items() if v is not None})
     started = time.time()
     error = None
     try:

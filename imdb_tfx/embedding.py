@@ -13,6 +13,7 @@ Vocabulary words are matched as they are, so they should already be in the
 tokenizer's normal form (GloVe 6B is lower-case).
 """
 
+import collections
 import io
 import itertools
 import logging
@@ -154,6 +155,23 @@ def build_text_embedding(words, vectors, output_dir: str, oov_buckets: int = 1, 
                "oov_buckets": oov_buckets, "bigram_buckets": bigram_buckets}
     logger.info("Wrote text embedding %s", summary)
     return summary
+
+
+def corpus_words(files: list[str], min_count: int = 2) -> set[str]:
+    """The tokens (in the module's text contract) that occur at least
+    min_count times in the `text` feature of gzip'd tf.Example files."""
+    counts = collections.Counter()
+    texts = tf.data.TFRecordDataset(files, compression_type="GZIP").batch(2048).map(
+        lambda records: tf.io.parse_example(records, {"text": tf.io.FixedLenFeature([], tf.string)})["text"])
+    for batch in texts:
+        counts.update(tokenize(batch).flat_values.numpy())
+    return {token.decode("utf-8") for token, count in counts.items() if count >= min_count}
+
+
+def restrict_vocabulary(words, vectors: np.ndarray, keep: set[str]) -> tuple[list[str], np.ndarray]:
+    """The words (and their vectors) that are in `keep`, in their original order."""
+    rows = [row for row, word in enumerate(words) if word in keep]
+    return [words[row] for row in rows], np.asarray(vectors)[rows]
 
 
 def _check_vectors(words, vectors, source: str) -> np.ndarray:

@@ -1,6 +1,7 @@
 """The two inputs of a run, resolved offline by default: prepared TFRecords
 (from whatever IMDB source is at hand) and the TF-Hub embedding handle."""
 
+import glob
 import logging
 import os
 from typing import Optional
@@ -8,6 +9,7 @@ from typing import Optional
 from imdb_tfx import embedding, prepare_data
 from imdb_tfx.errors import UserInputError
 from imdb_tfx.home import Home
+from pipeline.recipes import EmbeddingSpec
 
 log = logging.getLogger(__name__)
 
@@ -48,16 +50,27 @@ def prepared_data(data: Optional[str], home: Home) -> str:
     return target
 
 
-def hub_handle(hub: Optional[str], home: Home) -> str:
+def hub_handle(hub: Optional[str], home: Home, spec: EmbeddingSpec, data_root: str) -> str:
     """`hub` as given (a tfhub.dev/Kaggle URL or a local module), else the
-    GloVe 6B 50d module, built once under the home."""
+    recipe's module from GloVe 6B 50d, built once under the home."""
     if hub:
         if '://' not in hub and not os.path.exists(os.path.join(hub, 'saved_model.pb')):
             raise UserInputError(f'{hub}: not a URL and not a SavedModel directory')
         return hub
-    path = os.path.join(home.embeddings_dir, GLOVE_MODULE)
+    name = GLOVE_MODULE
+    if spec.data_vocabulary:  # the module depends on the data: name it by the data's checksum
+        name += '-vocab-' + prepare_data.read_manifest(data_root)['source']['sha256'][:12]
+    if spec.bigram_buckets:
+        name += f'-bigrams-{spec.bigram_buckets}'
+    path = os.path.join(home.embeddings_dir, name)
     if not os.path.exists(os.path.join(path, 'saved_model.pb')):
-        log.info('Building the default embedding module %s', path)
+        log.info('Building the embedding module %s', path)
         words, vectors = embedding.load_glove_6b_50d(home.downloads_dir)
-        embedding.build_text_embedding(words, vectors, path)
+        if spec.data_vocabulary:
+            # Training and unlabeled reviews only: a source's test split stays unseen.
+            files = sorted(glob.glob(os.path.join(data_root, 'train', '*')) +
+                           glob.glob(os.path.join(data_root, 'unsup', '*')))
+            words, vectors = embedding.restrict_vocabulary(
+                words, vectors, embedding.corpus_words(files, min_count=2))
+        embedding.build_text_embedding(words, vectors, path, bigram_buckets=spec.bigram_buckets)
     return path

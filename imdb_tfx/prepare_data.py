@@ -96,11 +96,15 @@ def source_fingerprint(source: str) -> str:
 def is_prepared(path: str) -> bool:
     """True when PATH is a complete output of prepare() in the current format."""
     try:
-        with open(os.path.join(path, MANIFEST), encoding="utf-8") as f:
-            manifest = json.load(f)
+        manifest = read_manifest(path)
     except (OSError, ValueError):
         return False
     return isinstance(manifest, dict) and manifest.get("format_version") == FORMAT_VERSION
+
+
+def read_manifest(path: str) -> dict:
+    with open(os.path.join(path, MANIFEST), encoding="utf-8") as f:
+        return json.load(f)
 
 
 # --- sources ---------------------------------------------------------------------------

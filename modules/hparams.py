@@ -16,6 +16,10 @@ class Hyperparameters:
     batch_size: int = 512
     learning_rate: float = 0.001
     hidden_units: int = 16
+    # Beyond the tutorial (0 = off): dropout before and after the hidden layer,
+    # and early stopping on eval accuracy, keeping the best epoch's weights.
+    dropout: float = 0.0
+    early_stopping_patience: int = 0
     seed: int = 42
 
     def __post_init__(self):
@@ -23,6 +27,8 @@ class Hyperparameters:
             raise ValueError(f'epochs, batch_size and hidden_units must be >= 1: {self}')
         if not self.learning_rate > 0:
             raise ValueError(f'learning_rate must be > 0: {self}')
+        if not 0 <= self.dropout < 1 or self.early_stopping_patience < 0:
+            raise ValueError(f'dropout must be in [0, 1), early_stopping_patience >= 0: {self}')
 
     def to_custom_config(self) -> Dict[str, Any]:
         return dataclasses.asdict(self)

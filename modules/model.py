@@ -16,11 +16,17 @@ TEXT_SIGNATURE = 'serving_text'
 
 
 def build_model(hp: Hyperparameters) -> tf.keras.Model:
-    """hub layer (trainable) -> Dense(hidden, relu) -> Dense(1) logits."""
+    """hub layer (trainable) -> Dense(hidden, relu) -> Dense(1) logits, with
+    optional dropout around the hidden layer."""
+    def dropout(seed):
+        return [tf.keras.layers.Dropout(hp.dropout, seed=seed)] if hp.dropout else []
+
     model = tf.keras.Sequential([
         hub.KerasLayer(hp.hub_handle, input_shape=[], dtype=tf.string,
                        trainable=True, name='embedding'),
+        *dropout(hp.seed),
         tf.keras.layers.Dense(hp.hidden_units, activation='relu', name='hidden'),
+        *dropout(hp.seed + 1),
         tf.keras.layers.Dense(1, name='logits'),
     ])
     model.compile(

@@ -48,9 +48,13 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     train = input_dataset(fn_args.train_files, hp.batch_size, shuffle_seed=hp.seed)
     evaluation = input_dataset(fn_args.eval_files, hp.batch_size)
     model = model_lib.build_model(hp)
-    history = model.fit(
-        train, validation_data=evaluation, epochs=hp.epochs, verbose=2,
-        callbacks=[tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir)])
+    callbacks = [tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir)]
+    if hp.early_stopping_patience:
+        callbacks.append(tf.keras.callbacks.EarlyStopping(
+            'val_accuracy', mode='max', patience=hp.early_stopping_patience,
+            restore_best_weights=True))
+    history = model.fit(train, validation_data=evaluation, epochs=hp.epochs, verbose=2,
+                        callbacks=callbacks)
 
     # Per-epoch curves for reports, beside the TensorBoard logs.
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, HISTORY_FILE), 'w') as f:

@@ -61,6 +61,17 @@ def test_first_run_is_blessed_and_pushed(runs):
     assert 'Blessed.' in runs['first'].stdout
 
 
+def test_movie_split_puts_no_movie_on_both_sides(runs):
+    examples = runs['first_run'].output('ImportExampleGen', 'examples')
+    movies = {}
+    for split in ('train', 'eval'):
+        files = tf.io.gfile.glob(os.path.join(examples.uri, f'Split-{split}', '*'))
+        movies[split] = {tf.train.Example.FromString(r.numpy()).features.feature['movie_id']
+                         .bytes_list.value[0] for r in tf.data.TFRecordDataset(files, 'GZIP')}
+    assert len(movies['train']) > 50 and len(movies['eval']) > 30
+    assert not movies['train'] & movies['eval']
+
+
 def test_pushed_model_answers_through_both_signatures(runs):
     loaded = tf.saved_model.load(serving.newest(runs['home'].serving_dir))
     texts = ['A wonderful, moving film with brilliant acting.', 'Dull, boring and far too long.']

@@ -1,0 +1,35 @@
+"""The recipe presets: seed is the tutorial exactly; every preset is valid."""
+
+import dataclasses
+
+import pytest
+
+from modules.hparams import Hyperparameters
+from pipeline import recipes
+
+
+def test_seed_is_the_tutorial_exactly():
+    seed = recipes.get('seed')
+    assert seed.hyperparameters == Hyperparameters()
+    assert dataclasses.asdict(seed.hyperparameters) | {'hub_handle': None} == dict(
+        hub_handle=None, epochs=20, batch_size=512, learning_rate=0.001, hidden_units=16,
+        dropout=0.0, early_stopping_patience=0, seed=42)
+    assert seed.embedding == recipes.EmbeddingSpec()  # plain GloVe, no bigrams
+
+
+@pytest.mark.parametrize('name', list(recipes.RECIPES))
+def test_every_recipe_is_valid_and_documented(name):
+    recipe = recipes.get(name)
+    assert recipe.description
+    hp = recipe.hyperparameters
+    assert Hyperparameters.from_custom_config(hp.to_custom_config()) == hp
+
+
+def test_best_is_the_default_and_adds_bigrams():
+    assert recipes.DEFAULT_RECIPE == 'best'
+    assert recipes.get('best').embedding.bigram_buckets > 0
+
+
+def test_unknown_recipe_is_refused():
+    with pytest.raises(ValueError, match='seed'):
+        recipes.get('fastest')
