@@ -80,8 +80,8 @@ def build_embedding_command(output, vectors, max_words, oov_buckets, home):
 @click.option('--max-accuracy-drop', type=click.FloatRange(0, 1),
               help='How far below the serving model\'s accuracy a candidate may fall [0].')
 @click.option('--split', type=click.Choice(['random', 'movie', 'source']),
-              help='Train/eval split: 60/40 by movie [default], random 60/40 (the tutorial\'s), '
-              'or the source\'s own test split.')
+              help='Train/eval split: by movie [default], random (the tutorial\'s), or the '
+              'source\'s own test split. The recipe sets the ratio (seed 60/40, best 80/20).')
 @click.option('--no-cache', is_flag=True, help='Re-execute every component.')
 def run_command(data, home, recipe, hub, epochs, batch_size, learning_rate, hidden_units,
                 min_accuracy, max_accuracy_drop, split, no_cache):
@@ -106,7 +106,8 @@ def run_command(data, home, recipe, hub, epochs, batch_size, learning_rate, hidd
             home, data_root, hyperparameters,
             min_accuracy=configs.MIN_ACCURACY if min_accuracy is None else min_accuracy,
             max_accuracy_drop=configs.MAX_ACCURACY_DROP if max_accuracy_drop is None else max_accuracy_drop,
-            split=split or configs.SPLIT, enable_cache=not no_cache)
+            split=split or configs.SPLIT, train_eval_buckets=preset.train_eval_buckets,
+            enable_cache=not no_cache)
     except Exception as e:  # the component's error is in the log; summarise what ran
         error = e
     run = run_info.load_run(run_info.open_store(home.metadata_path), configs.PIPELINE_NAME)

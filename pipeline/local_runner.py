@@ -3,7 +3,7 @@ DirectRunner, every output under one home folder."""
 
 import logging
 import sys
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 from tfx import v1 as tfx
 
@@ -21,6 +21,7 @@ def run(home: Home,
         min_accuracy: float = configs.MIN_ACCURACY,
         max_accuracy_drop: float = configs.MAX_ACCURACY_DROP,
         split: str = configs.SPLIT,
+        train_eval_buckets: Tuple[int, int] = (3, 2),
         beam_pipeline_args: Optional[Sequence[str]] = None,
         enable_cache: bool = True) -> None:
     """Raises when a component fails; the run's record stays in MLMD."""
@@ -34,6 +35,7 @@ def run(home: Home,
         min_accuracy=min_accuracy,
         max_accuracy_drop=max_accuracy_drop,
         split=split,
+        train_eval_buckets=train_eval_buckets,
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             home.metadata_path),
         beam_pipeline_args=list(beam_pipeline_args or configs.LOCAL_BEAM_ARGS),

@@ -1,6 +1,6 @@
 """create_pipeline(...): the one pipeline definition every runner compiles."""
 
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import tensorflow_model_analysis as tfma
 from ml_metadata.proto import metadata_store_pb2
@@ -12,14 +12,15 @@ from modules import model as model_lib
 from modules.hparams import Hyperparameters
 
 # How ImportExampleGen makes the train/eval splits of the prepared data.
-SPLIT_RANDOM = 'random'   # 60/40 by hash of the example, like the tutorial
-SPLIT_MOVIE = 'movie'     # 60/40 by hash of movie_id: no movie on both sides
+SPLIT_RANDOM = 'random'   # by hash of the example, like the tutorial
+SPLIT_MOVIE = 'movie'     # by hash of movie_id: no movie on both sides
 SPLIT_SOURCE = 'source'   # the source's own train/ and test/ folders
 SPLITS = (SPLIT_RANDOM, SPLIT_MOVIE, SPLIT_SOURCE)
 
 
-def example_gen_configs(split: str):
-    """(input_config, output_config) for ImportExampleGen over prepare-data's output."""
+def example_gen_configs(split: str, train_eval_buckets: Tuple[int, int] = (3, 2)):
+    """(input_config, output_config) for ImportExampleGen over prepare-data's
+    output; train_eval_buckets (3, 2) is the tutorial's 60/40."""
     if split == SPLIT_SOURCE:
         return example_gen_pb2.Input(splits=[
             example_gen_pb2.Input.Split(name='train', pattern='train/*'),
@@ -29,8 +30,8 @@ def example_gen_configs(split: str):
         raise ValueError(f'split must be one of {SPLITS}, got {split!r}')
     output = example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(
         splits=[
-            example_gen_pb2.SplitConfig.Split(name='train', hash_buckets=3),
-            example_gen_pb2.SplitConfig.Split(name='eval', hash_buckets=2),
+            example_gen_pb2.SplitConfig.Split(name='train', hash_buckets=train_eval_buckets[0]),
+            example_gen_pb2.SplitConfig.Split(name='eval', hash_buckets=train_eval_buckets[1]),
         ],
         partition_feature_name='movie_id' if split == SPLIT_MOVIE else None))
     return example_gen_pb2.Input(splits=[
@@ -72,14 +73,15 @@ def create_pipeline(
     hyperparameters: Hyperparameters,
     min_accuracy: float = 0.85,
     max_accuracy_drop: float = 0.0,
-    split: str = SPLIT_RANDOM,
+    split: str = SPLIT_MOVIE,
+    train_eval_buckets: Tuple[int, int] = (3, 2),
     metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
     beam_pipeline_args: Optional[List[str]] = None,
     enable_cache: bool = True,
 ) -> tfx.dsl.Pipeline:
     """ImportExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator ->
     Trainer -> (latest blessed model) -> Evaluator -> Pusher."""
-    input_config, output_config = example_gen_configs(split)
+    input_config, output_config = example_gen_configs(split, train_eval_buckets)
     example_gen = tfx.components.ImportExampleGen(
         input_base=data_root, input_config=input_config, output_config=output_config)
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs['examples'])
