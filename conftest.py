@@ -3,6 +3,8 @@ and a tiny embedding module built from its words."""
 
 import collections
 import os
+import subprocess
+import sys
 
 os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
@@ -10,7 +12,14 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+# The console script of the environment running the tests.
+IMDB_TFX = os.path.join(os.path.dirname(sys.executable), 'imdb-tfx')
 SAMPLE_ARCHIVE = os.path.join(os.path.dirname(__file__), 'tests', 'data', 'aclImdb_sample.tar.gz')
+
+
+def imdb_tfx(*args) -> subprocess.CompletedProcess:
+    """Runs `imdb-tfx ARGS...` as a user would."""
+    return subprocess.run([IMDB_TFX, *args], capture_output=True, text=True, timeout=900)
 
 
 @pytest.fixture(scope='session')

@@ -19,6 +19,7 @@ setuptools.setup(
     python_requires='>=3.10,<3.11',
     packages=setuptools.find_packages(
         include=['imdb_tfx*', 'pipeline*', 'components*', 'modules*', 'kubeflow*']),
+    package_data={'pipeline': ['schema/*.pbtxt']},
     # tensorflow-hub 0.16.1 is needed too but conflicts with tfx's pin: the
     # Makefile installs it with --no-deps (see README, "Installation").
     install_requires=_requirements(),

@@ -82,9 +82,11 @@ def build_embedding_command(output, vectors, max_words, oov_buckets, home):
 @click.option('--split', type=click.Choice(['random', 'movie', 'source']),
               help='Train/eval split: by movie [default], random (the tutorial\'s), or the '
               'source\'s own test split. The recipe sets the ratio (seed 60/40, best 80/20).')
+@click.option('--infer-schema', is_flag=True,
+              help='Infer the schema with SchemaGen instead of importing the curated one.')
 @click.option('--no-cache', is_flag=True, help='Re-execute every component.')
 def run_command(data, home, recipe, hub, epochs, batch_size, learning_rate, hidden_units,
-                min_accuracy, max_accuracy_drop, split, no_cache):
+                min_accuracy, max_accuracy_drop, split, infer_schema, no_cache):
     """Run the pipeline locally (LocalDagRunner) and print a summary."""
     import dataclasses
 
@@ -107,6 +109,7 @@ def run_command(data, home, recipe, hub, epochs, batch_size, learning_rate, hidd
             min_accuracy=configs.MIN_ACCURACY if min_accuracy is None else min_accuracy,
             max_accuracy_drop=configs.MAX_ACCURACY_DROP if max_accuracy_drop is None else max_accuracy_drop,
             split=split or configs.SPLIT, train_eval_buckets=preset.train_eval_buckets,
+            schema_file=None if infer_schema else configs.SCHEMA_FILE,
             enable_cache=not no_cache)
     except Exception as e:  # the component's error is in the log; summarise what ran
         error = e

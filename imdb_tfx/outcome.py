@@ -90,6 +90,9 @@ def summary(outcome: Outcome) -> str:
         lines.append(line)
     if outcome.failed_node:
         lines.append(f'FAILED at {outcome.failed_node}')
+        error = outcome.run.nodes[outcome.failed_node].error
+        if error:
+            lines.append(error)
     elif outcome.blessed is False:
         lines.append('NOT blessed: ' + ('; '.join(outcome.failed_thresholds) or 'see the Evaluator output'))
     elif outcome.blessed:

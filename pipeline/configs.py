@@ -22,4 +22,7 @@ LOCAL_BEAM_ARGS = [
     '--direct_num_workers=1',
 ]
 
+# The curated schema (ImportSchemaGen); None infers one with SchemaGen.
+SCHEMA_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'schema', 'schema.pbtxt')
+
 TRAINER_MODULE_FILE = os.path.join(os.path.dirname(modules.__file__), 'trainer.py')

@@ -8,6 +8,7 @@ from tfx import v1 as tfx
 from tfx.proto import example_gen_pb2
 
 from components.atomic_pusher.component import AtomicPusher
+from components.data_gate.component import DataGate
 from modules import model as model_lib
 from modules.hparams import Hyperparameters
 
@@ -70,6 +71,7 @@ def create_pipeline(
     data_root: str,
     trainer_module_file: str,
     serving_dir: str,
+    schema_file: Optional[str],
     hyperparameters: Hyperparameters,
     min_accuracy: float = 0.85,
     max_accuracy_drop: float = 0.0,
@@ -79,15 +81,23 @@ def create_pipeline(
     beam_pipeline_args: Optional[List[str]] = None,
     enable_cache: bool = True,
 ) -> tfx.dsl.Pipeline:
-    """ImportExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator ->
-    Trainer -> (latest blessed model) -> Evaluator -> Pusher."""
+    """ImportExampleGen -> StatisticsGen -> ImportSchemaGen (the curated
+    schema_file; SchemaGen infers one when it is None) -> ExampleValidator ->
+    DataGate -> Trainer -> Evaluator (vs the latest blessed model) -> Pusher."""
     input_config, output_config = example_gen_configs(split, train_eval_buckets)
     example_gen = tfx.components.ImportExampleGen(
         input_base=data_root, input_config=input_config, output_config=output_config)
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs['examples'])
-    schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs['statistics'])
+    if schema_file:
+        schema_gen = tfx.components.ImportSchemaGen(schema_file=schema_file)
+    else:
+        schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs['statistics'])
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs['statistics'], schema=schema_gen.outputs['schema'])
+    data_gate = DataGate(
+        statistics=statistics_gen.outputs['statistics'],
+        anomalies=example_validator.outputs['anomalies'],
+        schema=schema_gen.outputs['schema'])
 
     trainer = tfx.components.Trainer(
         module_file=trainer_module_file,
@@ -96,7 +106,7 @@ def create_pipeline(
         train_args=tfx.proto.TrainArgs(),
         eval_args=tfx.proto.EvalArgs(),
         custom_config=hyperparameters.to_custom_config())
-    trainer.add_upstream_node(example_validator)
+    trainer.add_upstream_node(data_gate)  # bad data trains nothing
 
     baseline = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
@@ -120,8 +130,8 @@ def create_pipeline(
     return tfx.dsl.Pipeline(
         pipeline_name=pipeline_name,
         pipeline_root=pipeline_root,
-        components=[example_gen, statistics_gen, schema_gen, example_validator, trainer,
-                    baseline, evaluator, pusher],
+        components=[example_gen, statistics_gen, schema_gen, example_validator, data_gate,
+                    trainer, baseline, evaluator, pusher],
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=beam_pipeline_args)

@@ -2,13 +2,12 @@
 reviews, driven through the `imdb-tfx` console script as a user would."""
 
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import imdb_tfx
 from imdb_tfx import outcome, run_info, serving
 from imdb_tfx.home import Home
 from modules import model as model_lib
@@ -17,14 +16,6 @@ from pipeline import configs
 COMPONENTS = ['ImportExampleGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator', 'Trainer',
               'Evaluator', 'Pusher']
 UPSTREAM_OF_EVALUATOR = COMPONENTS[:5]
-
-
-# The console script of the environment running the tests.
-IMDB_TFX = os.path.join(os.path.dirname(sys.executable), 'imdb-tfx')
-
-
-def imdb_tfx(*args):
-    return subprocess.run([IMDB_TFX, *args], capture_output=True, text=True, timeout=900)
 
 
 @pytest.fixture(scope='module')
@@ -52,7 +43,7 @@ def test_first_run_is_blessed_and_pushed(runs):
     result = outcome.of_run(runs['first_run'])
     assert result.blessed is True
     assert result.metrics['binary_accuracy'] >= 0.6
-    assert result.metrics['example_count'] > 300  # ~40% of the sample's labelled reviews
+    assert result.metrics['example_count'] > 150  # ~20% of the sample's labelled reviews
     assert not result.baseline_metrics  # nothing was serving: value threshold only
     versions = serving.versions(runs['home'].serving_dir)
     assert len(versions) == 1
@@ -68,7 +59,7 @@ def test_movie_split_puts_no_movie_on_both_sides(runs):
         files = tf.io.gfile.glob(os.path.join(examples.uri, f'Split-{split}', '*'))
         movies[split] = {tf.train.Example.FromString(r.numpy()).features.feature['movie_id']
                          .bytes_list.value[0] for r in tf.data.TFRecordDataset(files, 'GZIP')}
-    assert len(movies['train']) > 50 and len(movies['eval']) > 30
+    assert len(movies['train']) > 50 and len(movies['eval']) > 10
     assert not movies['train'] & movies['eval']
 
 
