@@ -5,6 +5,8 @@ release-gate and report commands."""
 import dataclasses
 from typing import Dict, List, Optional
 
+from google.protobuf import json_format
+
 from imdb_tfx.run_info import PipelineRun
 
 EVALUATOR = 'Evaluator'
@@ -50,7 +52,10 @@ def failed_thresholds(evaluation_uri: str) -> List[str]:
     reasons = []
     for per_slice in result.metric_validations_per_slice:
         for failure in per_slice.failures:
-            reasons.append(f'{failure.metric_key.name}: {failure.message}'.strip())
+            value = failure.metric_value.double_value.value
+            kind = 'change vs serving model' if failure.metric_key.is_diff else 'value'
+            threshold = json_format.MessageToDict(failure.metric_threshold)
+            reasons.append(f'{failure.metric_key.name} {kind} {value:.4f} fails {threshold}')
     return reasons
 
 

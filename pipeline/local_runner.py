@@ -6,11 +6,12 @@ import sys
 from typing import Optional, Sequence, Tuple
 
 from tfx import v1 as tfx
+from tfx.dsl.compiler import compiler
 
 from imdb_tfx.home import Home
 from modules.hparams import Hyperparameters
 from pipeline import configs
-from pipeline.pipeline import create_pipeline
+from pipeline.pipeline import ALWAYS_RUN, create_pipeline
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,16 @@ def run(home: Home,
     # caller's command line from them (`-v` would be read as --verbosity).
     argv, sys.argv = sys.argv, sys.argv[:1]
     try:
-        tfx.orchestration.LocalDagRunner().run(pipeline)
+        tfx.orchestration.LocalDagRunner().run_with_ir(compile_ir(pipeline))
     finally:
         sys.argv = argv
+
+
+def compile_ir(pipeline: tfx.dsl.Pipeline):
+    """The pipeline's IR, with caching off for the ALWAYS_RUN nodes (TFX only
+    has a pipeline-wide switch)."""
+    ir = compiler.Compiler().compile(pipeline)
+    for node in ir.nodes:
+        if node.pipeline_node.node_info.id in ALWAYS_RUN:
+            node.pipeline_node.execution_options.caching_options.enable_cache = False
+    return ir

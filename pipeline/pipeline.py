@@ -9,6 +9,8 @@ from tfx.proto import example_gen_pb2
 
 from components.atomic_pusher.component import AtomicPusher
 from components.data_gate.component import DataGate
+from components.serving_baseline.component import EvaluatorVsServing, ServingBaseline
+from components.serving_canary.component import ServingCanary
 from modules import model as model_lib
 from modules.hparams import Hyperparameters
 
@@ -17,6 +19,10 @@ SPLIT_RANDOM = 'random'   # by hash of the example, like the tutorial
 SPLIT_MOVIE = 'movie'     # by hash of movie_id: no movie on both sides
 SPLIT_SOURCE = 'source'   # the source's own train/ and test/ folders
 SPLITS = (SPLIT_RANDOM, SPLIT_MOVIE, SPLIT_SOURCE)
+
+# Nodes that read state outside the pipeline (the serving directory): a cached
+# result could be stale, so every runner must execute them on every run.
+ALWAYS_RUN = ('ServingBaseline',)
 
 
 def example_gen_configs(split: str, train_eval_buckets: Tuple[int, int] = (3, 2)):
@@ -53,10 +59,14 @@ def eval_config(min_accuracy: float, max_accuracy_drop: float) -> tfma.EvalConfi
             signature_name=model_lib.EXAMPLES_SIGNATURE,
             label_key=model_lib.LABEL_FEATURE,
             prediction_key=model_lib.OUTPUT_KEY)],
-        slicing_specs=[tfma.SlicingSpec()],
+        # Overall, and per star rating when the data has it (mild vs extreme reviews).
+        slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=['rating'])],
         metrics_specs=[tfma.MetricsSpec(metrics=[
             tfma.MetricConfig(class_name='ExampleCount'),
-            tfma.MetricConfig(class_name='BinaryAccuracy', threshold=accuracy_threshold),
+            # The gate judges the overall slice; the rating slices are for reading.
+            tfma.MetricConfig(class_name='BinaryAccuracy', per_slice_thresholds=[
+                tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()],
+                                             threshold=accuracy_threshold)]),
             tfma.MetricConfig(class_name='AUC'),
             tfma.MetricConfig(class_name='Precision'),
             tfma.MetricConfig(class_name='Recall'),
@@ -75,6 +85,7 @@ def create_pipeline(
     hyperparameters: Hyperparameters,
     min_accuracy: float = 0.85,
     max_accuracy_drop: float = 0.0,
+    canary_max_batch_seconds: float = 2.0,
     split: str = SPLIT_MOVIE,
     train_eval_buckets: Tuple[int, int] = (3, 2),
     metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
@@ -83,7 +94,8 @@ def create_pipeline(
 ) -> tfx.dsl.Pipeline:
     """ImportExampleGen -> StatisticsGen -> ImportSchemaGen (the curated
     schema_file; SchemaGen infers one when it is None) -> ExampleValidator ->
-    DataGate -> Trainer -> Evaluator (vs the latest blessed model) -> Pusher."""
+    DataGate -> Trainer -> Evaluator (vs ServingBaseline, the model now
+    serving) and ServingCanary -> Pusher (needs both blessings)."""
     input_config, output_config = example_gen_configs(split, train_eval_buckets)
     example_gen = tfx.components.ImportExampleGen(
         input_base=data_root, input_config=input_config, output_config=output_config)
@@ -108,21 +120,22 @@ def create_pipeline(
         custom_config=hyperparameters.to_custom_config())
     trainer.add_upstream_node(data_gate)  # bad data trains nothing
 
-    baseline = tfx.dsl.Resolver(
-        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-    ).with_id('latest_blessed_model_resolver')
-
-    evaluator = tfx.components.Evaluator(
+    baseline = ServingBaseline(serving_dir=serving_dir)
+    evaluator = EvaluatorVsServing(
         examples=example_gen.outputs['examples'],
         model=trainer.outputs['model'],
-        baseline_model=baseline.outputs['model'],
-        eval_config=eval_config(min_accuracy, max_accuracy_drop))
+        baseline_model=baseline.outputs['baseline'],
+        eval_config=eval_config(min_accuracy, max_accuracy_drop),
+    ).with_id('Evaluator')
+    canary = ServingCanary(
+        model=trainer.outputs['model'],
+        examples=example_gen.outputs['examples'],
+        max_batch_seconds=canary_max_batch_seconds)
 
     pusher = AtomicPusher(
         model=trainer.outputs['model'],
         model_blessing=evaluator.outputs['blessing'],
+        infra_blessing=canary.outputs['blessing'],
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_dir)),
     ).with_id('Pusher')
@@ -131,7 +144,7 @@ def create_pipeline(
         pipeline_name=pipeline_name,
         pipeline_root=pipeline_root,
         components=[example_gen, statistics_gen, schema_gen, example_validator, data_gate,
-                    trainer, baseline, evaluator, pusher],
+                    trainer, baseline, evaluator, canary, pusher],
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=beam_pipeline_args)

@@ -1,0 +1,37 @@
+"""The model now serving as the Evaluator's baseline, without a Resolver
+(Resolver nodes only run on Vertex AI, not on open-source Kubeflow Pipelines).
+
+ServingBaseline reads external state, the serving directory, so runners must
+not cache it (see pipeline.ALWAYS_RUN)."""
+
+import os
+
+from tfx.components import Evaluator
+from tfx.dsl.component.experimental.annotations import OutputArtifact, Parameter
+from tfx.dsl.component.experimental.decorators import component
+from tfx.dsl.components.base import executor_spec
+from tfx.types import standard_artifacts
+from tfx.utils import io_utils
+
+from components.serving_baseline import executor
+from imdb_tfx import serving
+
+
+@component
+def ServingBaseline(
+    serving_dir: Parameter[str],
+    baseline: OutputArtifact[standard_artifacts.Model],
+) -> None:
+    """A copy of the newest version under serving_dir (Trainer's layout), or
+    an artifact marked has_model=0 when nothing is serving yet."""
+    newest = serving.newest(serving_dir)
+    baseline.set_int_custom_property(executor.HAS_MODEL_KEY, int(newest is not None))
+    if newest is not None:
+        baseline.set_string_custom_property('serving_path', newest)
+        io_utils.copy_dir(newest, os.path.join(baseline.uri, 'Format-Serving'))
+
+
+class EvaluatorVsServing(Evaluator):
+    """TFX's Evaluator that evaluates without a baseline when the
+    ServingBaseline found nothing serving."""
+    EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)

@@ -1,0 +1,54 @@
+"""ServingCanary: what InfraValidator does with a model server (which needs
+Docker or Kubernetes), done by loading the candidate in a fresh process and
+serving real and edge-case reviews through both signatures. Its InfraBlessing
+gates the Pusher together with the Evaluator's blessing."""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import tensorflow as tf
+from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
+from tfx.dsl.component.experimental.decorators import component
+from tfx.types import standard_artifacts
+from tfx.utils import io_utils, path_utils
+
+REPORT_FILE = 'canary.json'
+SAMPLE_SIZE = 200
+
+
+def eval_sample(examples_uri: str, size: int = SAMPLE_SIZE) -> list:
+    """The first `size` review texts of the eval split."""
+    files = sorted(tf.io.gfile.glob(os.path.join(examples_uri, 'Split-eval', '*')))
+    records = tf.data.TFRecordDataset(files, compression_type='GZIP').take(size)
+    return [tf.train.Example.FromString(r.numpy()).features.feature['text'].bytes_list.value[0]
+            .decode('utf-8') for r in records]
+
+
+@component
+def ServingCanary(
+    model: InputArtifact[standard_artifacts.Model],
+    examples: InputArtifact[standard_artifacts.Examples],
+    blessing: OutputArtifact[standard_artifacts.InfraBlessing],
+    max_batch_seconds: Parameter[float] = 2.0,
+) -> None:
+    model_dir = path_utils.serving_model_path(model.uri)
+    with tempfile.TemporaryDirectory() as scratch:
+        sample_file, report_file = os.path.join(scratch, 'sample.json'), os.path.join(scratch, 'report.json')
+        with open(sample_file, 'w', encoding='utf-8') as f:
+            json.dump(eval_sample(examples.uri), f)
+        # A fresh process: nothing of this one (loaded modules, graphs) helps the model serve.
+        subprocess.run([sys.executable, '-m', 'components.serving_canary.probe', '--model', model_dir,
+                        '--sample', sample_file, '--max-batch-seconds', str(max_batch_seconds),
+                        '--report', report_file], check=True)
+        with open(report_file, encoding='utf-8') as f:
+            report = json.load(f)
+    io_utils.write_string_file(os.path.join(blessing.uri, REPORT_FILE), json.dumps(report, indent=2))
+    # InfraValidator's conventions, which Pusher checks.
+    marker = 'INFRA_BLESSED' if report['passed'] else 'INFRA_NOT_BLESSED'
+    io_utils.write_string_file(os.path.join(blessing.uri, marker), '')
+    blessing.set_int_custom_property('blessed', int(report['passed']))
+    if not report['passed']:
+        blessing.set_string_custom_property('problems', '; '.join(report['problems'])[:2000])
