@@ -120,6 +120,56 @@ def run_command(data, home, recipe, hub, epochs, batch_size, learning_rate, hidd
         raise click.ClickException(f'pipeline failed: {error}')
 
 
+@cli.command('gate')
+@home_option
+@click.option('--json', 'as_json', is_flag=True, help='Print one JSON object.')
+def gate_command(home, as_json):
+    """Release gate for CI, from the newest run's metadata and artifacts.
+
+    Exit 0: the newest run's model was blessed and pushed (or is serving
+    already). 1: the run finished but the model was rejected. 2: no run, or the
+    run failed.
+    """
+    import json
+
+    from imdb_tfx import outcome, run_info
+    from pipeline import configs
+
+    home = Home.at(home)
+    try:
+        run = run_info.load_run(run_info.open_store(home.metadata_path), configs.PIPELINE_NAME)
+    except UserInputError:
+        run = None
+    if run is None:
+        verdict = f'no run of {configs.PIPELINE_NAME} under {home.root}'
+        click.echo(json.dumps({'exit_code': outcome.EXIT_FAILED, 'verdict': verdict}) if as_json else verdict)
+        sys.exit(outcome.EXIT_FAILED)
+    result = outcome.of_run(run)
+    click.echo(json.dumps(result.to_dict(), indent=2) if as_json else outcome.summary(result))
+    sys.exit(result.exit_code)
+
+
+@cli.command('rollback')
+@home_option
+@click.option('--to', 'version', help='The version to serve again. Default: the one before the newest.')
+def rollback_command(home, version):
+    """Serve a previous pushed version again: it is re-published as the newest
+    version; nothing is deleted."""
+    import os
+
+    from imdb_tfx import serving
+    serving_dir = Home.at(home).serving_dir
+    found = serving.versions(serving_dir)
+    if version is None:
+        if len(found) < 2:
+            raise UserInputError(f'{serving_dir}: {len(found)} version(s), nothing to roll back to')
+        version = found[-2]
+    if version not in found:
+        raise UserInputError(f'{serving_dir}: no version {version} (versions: {", ".join(found) or "none"})')
+    path = serving.publish(os.path.join(serving_dir, version), serving_dir)
+    click.echo(f'Version {version} is serving again, as {path}')
+
+
 @cli.command('predict')
 @home_option
 @click.argument('texts', nargs=-1, required=True)

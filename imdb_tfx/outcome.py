@@ -1,31 +1,90 @@
-"""The verdict of a run: eval metrics (candidate and baseline), whether the
-model was blessed, and where it was pushed. Shared by `run`'s summary and the
-release-gate and report commands."""
+"""The verdict of a run, read from ML Metadata and the artifacts: the data
+gate, eval metrics against thresholds and the serving model, the serving
+canary, the blessing and the push. Shared by `run`'s summary, `gate` and the
+report."""
 
 import dataclasses
+import json
 from typing import Dict, List, Optional
 
 from google.protobuf import json_format
 
 from imdb_tfx.run_info import PipelineRun
 
+DATA_GATE = 'DataGate'
 EVALUATOR = 'Evaluator'
+CANARY = 'ServingCanary'
 PUSHER = 'Pusher'
+
+# `imdb-tfx gate` exit codes.
+EXIT_PUSHED = 0
+EXIT_REJECTED = 1
+EXIT_FAILED = 2
 
 
 @dataclasses.dataclass(frozen=True)
 class Outcome:
     run: PipelineRun
     metrics: Dict[str, float]           # candidate, overall slice
-    baseline_metrics: Dict[str, float]  # empty when there was no baseline
+    baseline_metrics: Dict[str, float]  # the model serving before; empty on a first push
+    thresholds: Dict[str, float]        # min_accuracy, max_accuracy_drop as configured
     failed_thresholds: List[str]        # TFMA's reasons when not blessed
-    blessed: Optional[bool]             # None: the Evaluator did not finish
+    blessed: Optional[bool]             # the Evaluator's verdict; None: it did not finish
+    canary_passed: Optional[bool]       # None: the canary did not finish
+    canary_problems: List[str]
     pushed_path: Optional[str]
+    already_serving: bool               # the model was serving already: nothing copied
 
     @property
     def failed_node(self) -> Optional[str]:
         failed = self.run.failed_nodes
         return failed[0].node_id if failed else None
+
+    @property
+    def data_gate(self) -> str:
+        node = self.run.nodes.get(DATA_GATE)
+        return node.state.lower() if node else 'not run'
+
+    @property
+    def exit_code(self) -> int:
+        if self.failed_node or self.blessed is None:
+            return EXIT_FAILED
+        return EXIT_PUSHED if self.pushed_path else EXIT_REJECTED
+
+    @property
+    def verdict(self) -> str:
+        if self.failed_node:
+            error = self.run.nodes[self.failed_node].error
+            return f'FAILED at {self.failed_node}' + (f':\n{error}' if error else '')
+        if self.blessed is None:
+            return 'INCOMPLETE: the run did not reach the Evaluator'
+        reasons = []
+        if not self.blessed:
+            reasons.append('Evaluator: ' + ('; '.join(self.failed_thresholds) or 'not blessed'))
+        if self.canary_passed is False:
+            reasons.append('ServingCanary: ' + '; '.join(self.canary_problems))
+        if reasons:
+            return 'REJECTED, nothing pushed: ' + ' | '.join(reasons)
+        if self.already_serving:
+            return f'Blessed; already serving as {self.pushed_path}'
+        return f'Blessed and pushed: {self.pushed_path}'
+
+    def to_dict(self) -> dict:
+        return {
+            'run_id': self.run.run_id,
+            'exit_code': self.exit_code,
+            'verdict': self.verdict,
+            'components': {n.node_id: {'state': n.state, 'seconds': round(n.seconds, 1)}
+                           for n in self.run.nodes.values()},
+            'data_gate': self.data_gate,
+            'metrics': self.metrics,
+            'baseline_metrics': self.baseline_metrics,
+            'thresholds': self.thresholds,
+            'failed_thresholds': self.failed_thresholds,
+            'blessed': self.blessed,
+            'canary': {'passed': self.canary_passed, 'problems': self.canary_problems},
+            'pushed': {'path': self.pushed_path, 'already_serving': self.already_serving},
+        }
 
 
 def overall_metrics(evaluation_uri: str) -> Dict[str, Dict[str, float]]:
@@ -59,48 +118,69 @@ def failed_thresholds(evaluation_uri: str) -> List[str]:
     return reasons
 
 
+def configured_thresholds(eval_config_json: str) -> Dict[str, float]:
+    """The accuracy floor and allowed drop, from the Evaluator's eval_config."""
+    config = json.loads(eval_config_json)
+    for spec in config.get('metrics_specs', config.get('metricsSpecs', [])):
+        for metric in spec.get('metrics', []):
+            for per_slice in metric.get('per_slice_thresholds', metric.get('perSliceThresholds', [])):
+                threshold = per_slice['threshold']
+                value = threshold.get('value_threshold', threshold.get('valueThreshold', {}))
+                change = threshold.get('change_threshold', threshold.get('changeThreshold', {}))
+                return {'min_accuracy': value.get('lower_bound', value.get('lowerBound', {})).get('value'),
+                        'max_accuracy_drop': round(-change.get('absolute', {}).get('value', 0.0), 6)}
+    return {}
+
+
 def of_run(run: PipelineRun) -> Outcome:
     metrics: Dict[str, float] = {}
     baseline: Dict[str, float] = {}
     failures: List[str] = []
-    blessed = None
+    thresholds: Dict[str, float] = {}
     evaluation = run.output(EVALUATOR, 'evaluation')
     if evaluation is not None:
         by_model = overall_metrics(evaluation.uri)
         metrics = by_model.get('candidate', by_model.get('', {}))
         baseline = by_model.get('baseline', {})
         failures = failed_thresholds(evaluation.uri)
+        thresholds = configured_thresholds(run.nodes[EVALUATOR].properties.get('eval_config', '{}'))
     blessing = run.output(EVALUATOR, 'blessing')
-    if blessing is not None and 'blessed' in blessing.properties:
-        blessed = blessing.properties['blessed'] == 1
+    canary = run.output(CANARY, 'blessing')
     pushed = run.output(PUSHER, 'pushed_model')
-    pushed_path = None
-    if pushed is not None and pushed.properties.get('pushed') == 1:
-        pushed_path = pushed.properties.get('pushed_destination')
-    return Outcome(run=run, metrics=metrics, baseline_metrics=baseline,
-                   failed_thresholds=failures, blessed=blessed, pushed_path=pushed_path)
+    is_pushed = pushed is not None and pushed.properties.get('pushed') == 1
+    return Outcome(
+        run=run, metrics=metrics, baseline_metrics=baseline, thresholds=thresholds,
+        failed_thresholds=failures,
+        blessed=None if blessing is None else blessing.properties.get('blessed') == 1,
+        canary_passed=None if canary is None else canary.properties.get('blessed') == 1,
+        canary_problems=[] if canary is None else
+        [p for p in str(canary.properties.get('problems', '')).split('; ') if p],
+        pushed_path=pushed.properties.get('pushed_destination') if is_pushed else None,
+        already_serving=is_pushed and pushed.properties.get('already_serving') == 1)
+
+
+def _accuracy(metrics: Dict[str, float]) -> str:
+    return f'{metrics.get("binary_accuracy", float("nan")):.4f}'
 
 
 def summary(outcome: Outcome) -> str:
-    """A few lines for the end of `imdb-tfx run`."""
+    """A few lines for the end of `imdb-tfx run` and for `imdb-tfx gate`."""
     lines = [f'Run {outcome.run.run_id}']
     for node in outcome.run.nodes.values():
-        lines.append(f'  {node.node_id:<22} {node.state:<9} {node.seconds:7.1f} s')
+        lines.append(f'  {node.node_id:<18} {node.state:<9} {node.seconds:7.1f} s')
+    lines.append(f'Data gate: {outcome.data_gate}')
     if outcome.metrics:
         m = outcome.metrics
-        line = (f'Eval: accuracy {m.get("binary_accuracy", float("nan")):.4f}, '
-                f'AUC {m.get("auc", float("nan")):.4f} on {int(m.get("example_count", 0))} reviews')
-        if outcome.baseline_metrics:
-            line += f' (serving model: accuracy {outcome.baseline_metrics.get("binary_accuracy", float("nan")):.4f})'
+        line = (f'Eval: accuracy {_accuracy(m)}, AUC {m.get("auc", float("nan")):.4f} '
+                f'on {int(m.get("example_count", 0))} reviews')
+        if outcome.thresholds:
+            line += (f' (floor {outcome.thresholds["min_accuracy"]}, '
+                     f'allowed drop {outcome.thresholds["max_accuracy_drop"]})')
         lines.append(line)
-    if outcome.failed_node:
-        lines.append(f'FAILED at {outcome.failed_node}')
-        error = outcome.run.nodes[outcome.failed_node].error
-        if error:
-            lines.append(error)
-    elif outcome.blessed is False:
-        lines.append('NOT blessed: ' + ('; '.join(outcome.failed_thresholds) or 'see the Evaluator output'))
-    elif outcome.blessed:
-        lines.append('Blessed.')
-    lines.append(f'Pushed: {outcome.pushed_path}' if outcome.pushed_path else 'Pushed: nothing')
+        lines.append('Serving model: ' + (f'accuracy {_accuracy(outcome.baseline_metrics)}'
+                                         if outcome.baseline_metrics else 'none (first push)'))
+    if outcome.canary_passed is not None:
+        lines.append('Serving canary: ' + ('passed' if outcome.canary_passed else
+                                           'FAILED: ' + '; '.join(outcome.canary_problems)))
+    lines.append(outcome.verdict)
     return '\n'.join(lines)

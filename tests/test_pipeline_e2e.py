@@ -51,8 +51,7 @@ def test_first_run_is_blessed_and_pushed(runs):
     versions = serving.versions(runs['home'].serving_dir)
     assert len(versions) == 1
     assert result.pushed_path == os.path.join(runs['home'].serving_dir, versions[0])
-    assert f'Pushed: {result.pushed_path}' in runs['first'].stdout
-    assert 'Blessed.' in runs['first'].stdout
+    assert f'Blessed and pushed: {result.pushed_path}' in runs['first'].stdout
 
 
 def test_movie_split_puts_no_movie_on_both_sides(runs):

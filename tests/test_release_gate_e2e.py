@@ -57,6 +57,17 @@ def served_home(tmp_path_factory, prepared_sample, tiny_embedding):
     return Home.at(home)
 
 
+def test_gate_passes_a_blessed_pushed_first_run(served_home):
+    # served_home's run: nothing was serving, so the accuracy floor alone decided.
+    gate = imdb_tfx('gate', '--home', served_home.root, '--json')
+    assert gate.returncode == 0, gate.stdout + gate.stderr[-2000:]
+    verdict = json.loads(gate.stdout)
+    assert verdict['blessed'] and verdict['canary']['passed'] and verdict['data_gate'] == 'complete'
+    assert verdict['baseline_metrics'] == {}
+    assert verdict['pushed']['path'] == serving.newest(served_home.serving_dir)
+    assert verdict['thresholds'] == {'min_accuracy': 0.6, 'max_accuracy_drop': 0.0}
+
+
 @pytest.mark.parametrize('change, feature, kind', [
     (label_two, 'label', 'INT_TYPE_BIG_INT'),
     (no_text, 'text', 'FEATURE_TYPE_LOW_FRACTION_PRESENT'),
@@ -77,3 +88,33 @@ def test_anomalous_data_stops_the_run_at_the_data_gate(
     assert run.nodes['DataGate'].state == 'FAILED'
     assert 'Trainer' not in run.nodes and 'Pusher' not in run.nodes
     assert serving.versions(served_home.serving_dir) == before
+
+    gate = imdb_tfx('gate', '--home', served_home.root, '--json')
+    assert gate.returncode == 2
+    verdict = json.loads(gate.stdout)
+    assert verdict['data_gate'] == 'failed' and verdict['verdict'].startswith('FAILED at DataGate')
+    assert f'{feature}: {kind}' in verdict['verdict']
+
+
+def test_a_candidate_worse_than_the_serving_model_is_not_pushed(
+        served_home, prepared_sample, tiny_embedding):
+    before = serving.versions(served_home.serving_dir)
+    # One epoch at a tiny learning rate: near chance, above a floor of 0.
+    result = imdb_tfx('run', '--data', prepared_sample, '--home', served_home.root,
+                      '--hub', tiny_embedding, '--epochs', '1', '--batch-size', '64',
+                      '--learning-rate', '0.00001', '--min-accuracy', '0.0')
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert 'REJECTED, nothing pushed' in result.stdout
+
+    gate = imdb_tfx('gate', '--home', served_home.root, '--json')
+    assert gate.returncode == 1
+    verdict = json.loads(gate.stdout)
+    assert verdict['blessed'] is False and verdict['pushed']['path'] is None
+    assert verdict['metrics']['binary_accuracy'] < verdict['baseline_metrics']['binary_accuracy']
+    assert any('binary_accuracy change vs serving model' in r for r in verdict['failed_thresholds'])
+    assert serving.versions(served_home.serving_dir) == before
+
+
+def test_gate_without_any_run_exits_2(tmp_path):
+    gate = imdb_tfx('gate', '--home', str(tmp_path))
+    assert gate.returncode == 2 and 'no run' in gate.stdout

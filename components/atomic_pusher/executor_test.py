@@ -21,17 +21,21 @@ def _saved_model(path: str, bias: float) -> str:
     return path
 
 
-def _push(tmp_path, model_dir: str, blessed: bool):
+def _push(tmp_path, model_dir: str, blessed: bool, infra_blessed: bool = True):
     model = standard_artifacts.Model()
     model.uri = os.path.dirname(model_dir)  # Trainer layout: <uri>/Format-Serving
     blessing = standard_artifacts.ModelBlessing()
     blessing.uri = str(tmp_path / 'blessing')
     blessing.set_int_custom_property('blessed', int(blessed))
+    infra_blessing = standard_artifacts.InfraBlessing()
+    infra_blessing.uri = str(tmp_path / 'infra_blessing')
+    infra_blessing.set_int_custom_property('blessed', int(infra_blessed))
     pushed = standard_artifacts.PushedModel()
     pushed.uri = str(tmp_path / f'pushed-{len(os.listdir(tmp_path))}')
     destination = pusher_pb2.PushDestination(filesystem=pusher_pb2.PushDestination.Filesystem(
         base_directory=str(tmp_path / 'serving')))
-    executor.Executor().Do({'model': [model], 'model_blessing': [blessing]}, {'pushed_model': [pushed]},
+    inputs = {'model': [model], 'model_blessing': [blessing], 'infra_blessing': [infra_blessing]}
+    executor.Executor().Do(inputs, {'pushed_model': [pushed]},
                            {'push_destination': proto_utils.proto_to_json(destination)})
     return pushed
 
@@ -52,6 +56,12 @@ def test_blessed_model_is_published_whole(tmp_path, models):
 
 def test_unblessed_model_is_not_pushed(tmp_path, models):
     pushed = _push(tmp_path, models[0], blessed=False)
+    assert pushed.get_int_custom_property('pushed') == 0
+    assert serving.versions(str(tmp_path / 'serving')) == []
+
+
+def test_model_failing_the_serving_canary_is_not_pushed(tmp_path, models):
+    pushed = _push(tmp_path, models[0], blessed=True, infra_blessed=False)
     assert pushed.get_int_custom_property('pushed') == 0
     assert serving.versions(str(tmp_path / 'serving')) == []
 
