@@ -4,7 +4,6 @@ canary, the blessing and the push. Shared by `run`'s summary, `gate` and the
 report."""
 
 import dataclasses
-import json
 from typing import Dict, List, Optional
 
 from google.protobuf import json_format
@@ -45,6 +44,14 @@ class Outcome:
         node = self.run.nodes.get(DATA_GATE)
         return node.state.lower() if node else 'not run'
 
+    def data_gate_findings(self) -> List[str]:
+        """Why the data gate failed, from the artifacts it judged."""
+        from components.data_gate import executor
+
+        inputs = self.run.nodes[DATA_GATE].inputs
+        return [str(f) for f in executor.findings(
+            inputs['statistics'][0].uri, inputs['anomalies'][0].uri, inputs['schema'][0].uri)]
+
     @property
     def exit_code(self) -> int:
         if self.failed_node or self.blessed is None:
@@ -53,9 +60,11 @@ class Outcome:
 
     @property
     def verdict(self) -> str:
+        if self.failed_node == DATA_GATE:
+            return f'FAILED at {DATA_GATE}:\n' + '\n'.join(f'  - {f}' for f in self.data_gate_findings())
         if self.failed_node:
-            error = self.run.nodes[self.failed_node].error
-            return f'FAILED at {self.failed_node}' + (f':\n{error}' if error else '')
+            return f'FAILED at {self.failed_node} (its error is in the run\'s log)'
+
         if self.blessed is None:
             return 'INCOMPLETE: the run did not reach the Evaluator'
         reasons = []
@@ -120,15 +129,15 @@ def failed_thresholds(evaluation_uri: str) -> List[str]:
 
 def configured_thresholds(eval_config_json: str) -> Dict[str, float]:
     """The accuracy floor and allowed drop, from the Evaluator's eval_config."""
-    config = json.loads(eval_config_json)
-    for spec in config.get('metrics_specs', config.get('metricsSpecs', [])):
-        for metric in spec.get('metrics', []):
-            for per_slice in metric.get('per_slice_thresholds', metric.get('perSliceThresholds', [])):
-                threshold = per_slice['threshold']
-                value = threshold.get('value_threshold', threshold.get('valueThreshold', {}))
-                change = threshold.get('change_threshold', threshold.get('changeThreshold', {}))
-                return {'min_accuracy': value.get('lower_bound', value.get('lowerBound', {})).get('value'),
-                        'max_accuracy_drop': round(-change.get('absolute', {}).get('value', 0.0), 6)}
+    from tensorflow_model_analysis.proto import config_pb2
+
+    config = json_format.Parse(eval_config_json, config_pb2.EvalConfig())
+    for spec in config.metrics_specs:
+        for metric in spec.metrics:
+            for per_slice in metric.per_slice_thresholds:
+                threshold = per_slice.threshold
+                return {'min_accuracy': threshold.value_threshold.lower_bound.value,
+                        'max_accuracy_drop': round(-threshold.change_threshold.absolute.value, 6)}
     return {}
 
 

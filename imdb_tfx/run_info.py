@@ -2,7 +2,6 @@
 state and wall time, and the artifacts they consumed and produced."""
 
 import dataclasses
-import json
 import os
 from typing import Dict, List, Optional
 
@@ -33,17 +32,6 @@ class NodeRun:
     inputs: Dict[str, List[Artifact]]
     outputs: Dict[str, List[Artifact]]
     properties: Dict[str, object]
-
-    @property
-    def error(self) -> Optional[str]:
-        """The exception that failed the component (its traceback's last
-        frame onwards), as TFX recorded it in MLMD."""
-        result = self.properties.get('__execution_result__')
-        if not result:
-            return None
-        message = json.loads(result).get('resultMessage', '')
-        tail = message.rsplit('\n  File ', 1)[-1]  # drop the traceback's frames
-        return tail.split('\n', 2)[-1].strip() if '\n' in tail else tail.strip()
 
 
 @dataclasses.dataclass(frozen=True)

@@ -12,6 +12,7 @@ from tfx.utils import io_utils
 
 # ExampleValidator's output, per split (its DEFAULT_FILE_NAME, deprecated to import).
 ANOMALIES_FILE = 'SchemaDiff.pb'
+STATS_FILE = 'FeatureStats.pb'  # StatisticsGen's output, per split
 DRIFT_BASELINE_SPLIT = 'train'
 DRIFT_SPLIT = 'eval'
 
@@ -60,6 +61,23 @@ def drift_findings(schema: schema_pb2.Schema,
     """Drift of the eval split from the train split, per the schema's comparators."""
     anomalies = tfdv.validate_statistics(evaluation, schema, previous_statistics=train)
     return list(_findings(DRIFT_SPLIT, anomalies, only_drift=True))
+
+
+def _splits(uri: str) -> List[str]:
+    return sorted(d[len('Split-'):] for d in os.listdir(uri) if d.startswith('Split-'))
+
+
+def findings(statistics_uri: str, anomalies_uri: str, schema_uri: str) -> List[Finding]:
+    """Every finding about the data, from the artifacts of StatisticsGen,
+    ExampleValidator and the schema component (their URIs)."""
+    found = validator_findings(anomalies_uri, _splits(anomalies_uri))
+    if {DRIFT_BASELINE_SPLIT, DRIFT_SPLIT} <= set(_splits(statistics_uri)):
+        schema = io_utils.parse_pbtxt_file(os.path.join(schema_uri, 'schema.pbtxt'), schema_pb2.Schema())
+        train, evaluation = (
+            tfdv.load_stats_binary(os.path.join(statistics_uri, f'Split-{split}', STATS_FILE))
+            for split in (DRIFT_BASELINE_SPLIT, DRIFT_SPLIT))
+        found += drift_findings(schema, train, evaluation)
+    return found
 
 
 def check(findings: List[Finding]) -> None:
