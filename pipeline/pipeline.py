@@ -99,10 +99,14 @@ def create_pipeline(
     input_config, output_config = example_gen_configs(split, train_eval_buckets)
     example_gen = tfx.components.ImportExampleGen(
         input_base=data_root, input_config=input_config, output_config=output_config)
-    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs['examples'])
     if schema_file:
         schema_gen = tfx.components.ImportSchemaGen(schema_file=schema_file)
+        # With the schema, the categorical label gets the value distribution
+        # the data gate's drift check compares.
+        statistics_gen = tfx.components.StatisticsGen(
+            examples=example_gen.outputs['examples'], schema=schema_gen.outputs['schema'])
     else:
+        statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs['examples'])
         schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs['statistics'])
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs['statistics'], schema=schema_gen.outputs['schema'])

@@ -1,0 +1,46 @@
+"""The data gate's drift check on real TFDV statistics, against the curated schema."""
+
+import pandas as pd
+import pytest
+import tensorflow_data_validation as tfdv
+from tensorflow_metadata.proto.v0 import schema_pb2
+from tfx.utils import io_utils
+
+from components.data_gate import executor
+from pipeline import configs
+
+
+SCHEMA = io_utils.parse_pbtxt_file(configs.SCHEMA_FILE, schema_pb2.Schema())
+
+
+def stats(positives: int, negatives: int):
+    """Statistics as StatisticsGen computes them: with the schema, so the
+    categorical label gets a value distribution."""
+    frame = pd.DataFrame({'text': ['a review'] * (positives + negatives),
+                          'label': [1] * positives + [0] * negatives})
+    return tfdv.generate_statistics_from_dataframe(frame, tfdv.StatsOptions(schema=SCHEMA))
+
+
+@pytest.fixture(scope='module')
+def schema():
+    return SCHEMA
+
+
+def test_balanced_splits_do_not_drift(schema):
+    assert executor.drift_findings(schema, stats(500, 500), stats(208, 192)) == []
+
+
+def test_a_skewed_eval_split_is_label_drift(schema):
+    (finding,) = executor.drift_findings(schema, stats(500, 500), stats(320, 80))
+    assert (finding.split, finding.feature, finding.kind) == ('eval', 'label', 'COMPARATOR_L_INFTY_HIGH')
+    assert '0.3' in finding.description  # 80% vs 50% positives
+
+
+def test_check_lists_every_finding():
+    findings = [executor.Finding('train', 'label', 'INT_TYPE_BIG_INT', 'Out-of-range values'),
+                executor.Finding('eval', 'text', 'FEATURE_TYPE_LOW_FRACTION_PRESENT', 'Low presence')]
+    executor.check([])
+    with pytest.raises(executor.DataGateError) as error:
+        executor.check(findings)
+    assert 'split train: label: INT_TYPE_BIG_INT' in str(error.value)
+    assert 'split eval: text: FEATURE_TYPE_LOW_FRACTION_PRESENT' in str(error.value)
