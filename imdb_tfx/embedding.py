@@ -30,6 +30,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import tensorflow as tf
 
+from imdb_tfx import atomic
 from imdb_tfx.errors import UserInputError
 
 logger = logging.getLogger(__name__)
@@ -213,23 +214,9 @@ def _save_atomically(module: tf.Module, output_dir: str) -> None:
     staging = os.path.join(parent, f".{name}.building-{uuid.uuid4().hex[:8]}")
     try:
         tf.saved_model.save(module, staging)
-        _replace_dir(staging, output_dir)
+        atomic.replace_dir(staging, output_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-
-
-def _replace_dir(new: str, target: str) -> None:
-    if not os.path.exists(target):
-        os.rename(new, target)
-        return
-    old = f"{new}.old"
-    os.rename(target, old)
-    try:
-        os.rename(new, target)
-    except OSError:
-        os.rename(old, target)
-        raise
-    shutil.rmtree(old)
 
 
 def load_word_vectors(path: str) -> tuple[list[str], np.ndarray]:

@@ -29,6 +29,7 @@ import zlib
 import tensorflow as tf
 from google.protobuf.message import DecodeError
 
+from imdb_tfx import atomic
 from imdb_tfx.errors import UserInputError
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ def prepare(source: str, output: str, num_shards: int = 4) -> dict:
         texts.warn()
         with open(os.path.join(tmp, MANIFEST), "w", encoding="utf-8") as f:
             f.write(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-        _move_into_place(tmp, output)
+        atomic.replace_dir(tmp, output)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)  # only still there when something failed
     counts = ", ".join(f"{s}={v['examples']}" for s, v in manifest["splits"].items())
@@ -455,18 +456,3 @@ def _make_temp_dir(output):
         raise UserInputError(f"{output}: cannot create the output ({exc.strerror})") from exc
     os.chmod(tmp, 0o755)  # mkdtemp makes it private; the output is meant to be shared
     return tmp
-
-
-def _move_into_place(tmp, output):
-    """Renames TMP to OUTPUT; a previous OUTPUT is set aside first and removed only after."""
-    if not os.path.exists(output):
-        os.rename(tmp, output)
-        return
-    old = f"{tmp}.old"
-    os.rename(output, old)
-    try:
-        os.rename(tmp, output)
-    except BaseException:
-        os.rename(old, output)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
