@@ -60,3 +60,23 @@ def tiny_embedding(tmp_path_factory, prepared_sample) -> str:
     output = str(tmp_path_factory.mktemp('embedding') / 'tiny')
     embedding.build_text_embedding(words, vectors, output)
     return output
+
+
+@pytest.fixture(scope='session')
+def pipeline_runs(tmp_path_factory, sample_archive, tiny_embedding) -> dict:
+    """Two pipeline runs with the same inputs under one home (the second may
+    reuse the first's work); the end-to-end tests share them."""
+    from imdb_tfx import run_info
+    from imdb_tfx.home import Home
+    from pipeline import configs
+
+    home = Home.at(str(tmp_path_factory.mktemp('home')))
+    args = ['run', '--data', sample_archive, '--home', home.root, '--hub', tiny_embedding,
+            '--epochs', '8', '--batch-size', '64', '--learning-rate', '0.01', '--min-accuracy', '0.6']
+    first = imdb_tfx(*args)
+    second = imdb_tfx(*args)
+    store = run_info.open_store(home.metadata_path)
+    ids = run_info.run_ids(store, configs.PIPELINE_NAME)
+    return dict(home=home, first=first, second=second,
+                first_run=run_info.load_run(store, configs.PIPELINE_NAME, ids[-1]),
+                second_run=run_info.load_run(store, configs.PIPELINE_NAME, ids[0]))

@@ -8,10 +8,8 @@ import pytest
 import tensorflow as tf
 
 from conftest import imdb_tfx
-from imdb_tfx import outcome, run_info, serving
-from imdb_tfx.home import Home
+from imdb_tfx import outcome, serving
 from modules import model as model_lib
-from pipeline import configs
 
 COMPONENTS = ['ImportExampleGen', 'StatisticsGen', 'ImportSchemaGen', 'ExampleValidator', 'DataGate',
               'Trainer', 'ServingBaseline', 'Evaluator', 'ServingCanary', 'Pusher']
@@ -22,18 +20,8 @@ REUSED = ['ImportExampleGen', 'StatisticsGen', 'ImportSchemaGen', 'ExampleValida
 
 
 @pytest.fixture(scope='module')
-def runs(tmp_path_factory, sample_archive, tiny_embedding):
-    """Two runs with the same inputs: the second may reuse the first's work."""
-    home = str(tmp_path_factory.mktemp('home'))
-    args = ['run', '--data', sample_archive, '--home', home, '--hub', tiny_embedding,
-            '--epochs', '8', '--batch-size', '64', '--learning-rate', '0.01', '--min-accuracy', '0.6']
-    first = imdb_tfx(*args)
-    second = imdb_tfx(*args)
-    store = run_info.open_store(Home.at(home).metadata_path)
-    ids = run_info.run_ids(store, configs.PIPELINE_NAME)
-    return dict(home=Home.at(home), first=first, second=second, store=store,
-                first_run=run_info.load_run(store, configs.PIPELINE_NAME, ids[-1]),
-                second_run=run_info.load_run(store, configs.PIPELINE_NAME, ids[0]))
+def runs(pipeline_runs):
+    return pipeline_runs
 
 
 def test_first_run_executes_every_component(runs):

@@ -10,9 +10,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import imdb_tfx
-
 from imdb_tfx import run_info, serving
-from imdb_tfx.home import Home
 from pipeline import configs
 
 
@@ -46,25 +44,20 @@ def label_as_bytes(i, example):
 
 
 @pytest.fixture(scope='module')
-def served_home(tmp_path_factory, prepared_sample, tiny_embedding):
-    """A home with one model pushed from good data."""
-    home = str(tmp_path_factory.mktemp('gate-home'))
-    result = imdb_tfx('run', '--data', prepared_sample, '--home', home, '--hub', tiny_embedding,
-                      '--epochs', '8', '--batch-size', '64', '--learning-rate', '0.01',
-                      '--min-accuracy', '0.6')
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert len(serving.versions(Home.at(home).serving_dir)) == 1
-    return Home.at(home)
+def served_home(pipeline_runs):
+    """The home of the shared end-to-end runs: one model pushed, serving."""
+    assert pipeline_runs['second'].returncode == 0, pipeline_runs['second'].stderr[-3000:]
+    return pipeline_runs['home']
 
 
-def test_gate_passes_a_blessed_pushed_first_run(served_home):
-    # served_home's run: nothing was serving, so the accuracy floor alone decided.
+def test_gate_passes_the_blessed_model_already_serving(served_home):
+    # The newest run re-evaluated the serving model against itself: blessed, not pushed twice.
     gate = imdb_tfx('gate', '--home', served_home.root, '--json')
     assert gate.returncode == 0, gate.stdout + gate.stderr[-2000:]
     verdict = json.loads(gate.stdout)
-    assert verdict['blessed'] and verdict['canary']['passed'] and verdict['data_gate'] == 'complete'
-    assert verdict['baseline_metrics'] == {}
-    assert verdict['pushed']['path'] == serving.newest(served_home.serving_dir)
+    assert verdict['blessed'] and verdict['canary']['passed'] and verdict['data_gate'] == 'passed'
+    assert verdict['metrics']['binary_accuracy'] == verdict['baseline_metrics']['binary_accuracy']
+    assert verdict['pushed'] == {'path': serving.newest(served_home.serving_dir), 'already_serving': True}
     assert verdict['thresholds'] == {'min_accuracy': 0.6, 'max_accuracy_drop': 0.0}
 
 
