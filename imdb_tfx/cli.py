@@ -8,6 +8,7 @@ import click
 
 from imdb_tfx.errors import UserInputError
 from imdb_tfx.home import DEFAULT_HOME, Home
+from kubeflow import cli as kubeflow_cli
 from pipeline import recipes
 
 log = logging.getLogger('imdb_tfx')
@@ -183,6 +184,11 @@ def predict_command(home, texts):
         raise UserInputError(f'{Home.at(home).serving_dir}: no pushed model yet (run the pipeline first)')
     for text, probability in zip(texts, serving.predict(model_dir, texts)):
         click.echo(f'{probability:.4f}\t{text}')
+
+
+# The Kubeflow Pipelines commands live beside their runner.
+cli.add_command(kubeflow_cli.compile_kfp_command)
+cli.add_command(kubeflow_cli.submit_command)
 
 
 def main():

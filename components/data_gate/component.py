@@ -17,7 +17,8 @@ REPORT_FILE = 'data_gate.json'
 
 class DataGateResult(types.Artifact):
     """What the data gate checked; only written when the data passed."""
-    TYPE_NAME = 'DataGateResult'
+    # Kubeflow imports a custom type by this `module.Class` name in the pod.
+    TYPE_NAME = 'components.DataGateResult'
 
 
 @component
