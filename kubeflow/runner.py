@@ -38,18 +38,6 @@ def image_hub_handle(embedding: EmbeddingSpec) -> str:
     return f'{EMBEDDINGS_DIR}/{GLOVE_MODULE}{suffix}'
 
 
-@dataclasses.dataclass(frozen=True)
-class _RuntimeHyperparameters:
-    """Stands in for Hyperparameters in create_pipeline, which only calls
-    to_custom_config(): the Trainer's custom_config becomes one run-time
-    parameter holding the hyperparameters' JSON (TFX substitutes a
-    RuntimeParameter for a whole exec property, never for a field of one)."""
-    parameter: tfx.dsl.experimental.RuntimeParameter
-
-    def to_custom_config(self) -> tfx.dsl.experimental.RuntimeParameter:
-        return self.parameter
-
-
 def compile_pipeline(
         output_path: str,
         image: str,
@@ -112,7 +100,7 @@ def compile_pipeline(
         trainer_module_file=configs.TRAINER_MODULE_FILE,
         serving_dir=serving_dir,
         schema_file=schema_file,
-        hyperparameters=_RuntimeHyperparameters(parameters[1]),
+        hyperparameters=parameters[1],
         min_accuracy=min_accuracy,
         max_accuracy_drop=max_accuracy_drop,
         canary_max_batch_seconds=parameters[2],

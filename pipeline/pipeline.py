@@ -1,6 +1,6 @@
 """create_pipeline(...): the one pipeline definition every runner compiles."""
 
-from typing import List, Optional, Tuple
+from typing import List, Optional, Tuple, Union
 
 import tensorflow_model_analysis as tfma
 from ml_metadata.proto import metadata_store_pb2
@@ -82,7 +82,7 @@ def create_pipeline(
     trainer_module_file: str,
     serving_dir: str,
     schema_file: Optional[str],
-    hyperparameters: Hyperparameters,
+    hyperparameters: Union[Hyperparameters, tfx.dsl.experimental.RuntimeParameter],
     min_accuracy: float = 0.85,
     max_accuracy_drop: float = 0.0,
     canary_max_batch_seconds: float = 2.0,
@@ -121,7 +121,9 @@ def create_pipeline(
         schema=schema_gen.outputs['schema'],
         train_args=tfx.proto.TrainArgs(),
         eval_args=tfx.proto.EvalArgs(),
-        custom_config=hyperparameters.to_custom_config())
+        # A RuntimeParameter (Kubeflow) holds the hyperparameters' JSON.
+        custom_config=(hyperparameters.to_custom_config()
+                       if isinstance(hyperparameters, Hyperparameters) else hyperparameters))
     trainer.add_upstream_node(data_gate)  # bad data trains nothing
 
     baseline = ServingBaseline(serving_dir=serving_dir)
