@@ -99,6 +99,8 @@ def run_command(data, home, recipe, hub, epochs, batch_size, learning_rate, hidd
     home = Home.at(home)
     preset = recipes.get(recipe)
     data_root = inputs.prepared_data(data, home)
+    split = split or configs.SPLIT
+    inputs.check_split(data_root, split)
     overrides = dict(hub_handle=inputs.hub_handle(hub, home, preset.embedding, data_root),
                      epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                      hidden_units=hidden_units)
@@ -111,7 +113,7 @@ def run_command(data, home, recipe, hub, epochs, batch_size, learning_rate, hidd
             home, data_root, hyperparameters,
             min_accuracy=configs.MIN_ACCURACY if min_accuracy is None else min_accuracy,
             max_accuracy_drop=configs.MAX_ACCURACY_DROP if max_accuracy_drop is None else max_accuracy_drop,
-            split=split or configs.SPLIT, train_eval_buckets=preset.train_eval_buckets,
+            split=split, train_eval_buckets=preset.train_eval_buckets,
             schema_file=None if infer_schema else configs.SCHEMA_FILE,
             enable_cache=not no_cache)
     except Exception as e:  # the component's error is in the log; summarise what ran

@@ -50,6 +50,16 @@ def prepared_data(data: Optional[str], home: Home) -> str:
     return target
 
 
+def check_split(data_root: str, split: str) -> None:
+    """The data must have what the split is made from."""
+    splits = prepare_data.read_manifest(data_root)['splits']
+    if split == 'movie' and 'movie_id' not in splits['train']['features']:
+        raise UserInputError(f'{data_root}: no movie_id in this data (a tfds source?): '
+                             'use --split random')
+    if split == 'source' and 'test' not in splits:
+        raise UserInputError(f'{data_root}: no test split in this data: use --split movie or random')
+
+
 def hub_handle(hub: Optional[str], home: Home, spec: EmbeddingSpec, data_root: str) -> str:
     """`hub` as given (a tfhub.dev/Kaggle URL or a local module), else the
     recipe's module from GloVe 6B 50d, built once under the home."""
