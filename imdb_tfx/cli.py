@@ -1,6 +1,8 @@
 """The `imdb-tfx` command line."""
 
+import json
 import logging
+import os
 import sys
 import time
 
@@ -118,8 +120,11 @@ def run_command(data, home, recipe, hub, epochs, batch_size, learning_rate, hidd
             enable_cache=not no_cache)
     except Exception as e:  # the component's error is in the log; summarise what ran
         error = e
-    run = run_info.load_run(run_info.open_store(home.metadata_path), configs.PIPELINE_NAME)
-    click.echo(outcome.summary(outcome.of_run(run)))
+    if os.path.exists(home.metadata_path):
+        run = run_info.load_run(run_info.open_store(home.metadata_path), configs.PIPELINE_NAME)
+        # A run that failed before it started leaves only older runs: say nothing of those.
+        if run is not None and run.started >= started - 1:
+            click.echo(outcome.summary(outcome.of_run(run)))
     click.echo(f'Pipeline time: {time.time() - started:.0f} s')
     if error is not None:
         raise click.ClickException(f'pipeline failed: {error}')
@@ -135,8 +140,6 @@ def gate_command(home, as_json):
     already). 1: the run finished but the model was rejected. 2: no run, or the
     run failed.
     """
-    import json
-
     from imdb_tfx import outcome, run_info
     from pipeline import configs
 
@@ -160,8 +163,6 @@ def gate_command(home, as_json):
 def rollback_command(home, version):
     """Serve a previous pushed version again: it is re-published as the newest
     version; nothing is deleted."""
-    import os
-
     from imdb_tfx import serving
     serving_dir = Home.at(home).serving_dir
     found = serving.versions(serving_dir)
