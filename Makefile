@@ -9,7 +9,7 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 # TF 2.16 defaults to Keras 3; hub.KerasLayer and TFMA 0.47 need Keras 2.
 export TF_USE_LEGACY_KERAS := 1
 
-.PHONY: run test clean
+.PHONY: run test clean chromium
 
 $(VENV)/installed: requirements.txt constraints.txt setup.py
 	@test -n "$(PYTHON310)" || { echo "Python 3.10 not found: set PYTHON310=/path/to/python3.10" >&2; exit 1; }
@@ -24,8 +24,15 @@ $(VENV)/installed: requirements.txt constraints.txt setup.py
 run: $(VENV)/installed
 	$(VENV)/bin/imdb-tfx run
 
-test: $(VENV)/installed
+test: $(VENV)/installed chromium
 	$(PY) -m pytest
+
+# Debian's Chromium renders the run report in a test; without it (not root, no
+# apt) that one test skips and says why.
+chromium:
+	@command -v chromium >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; } || \
+		echo "Chromium could not be installed: the report's browser test will be skipped" >&2
 
 clean:
 	rm -rf $(VENV) home build *.egg-info

@@ -19,3 +19,16 @@ def replace_dir(new: str, target: str) -> None:
         os.rename(old, target)
         raise
     shutil.rmtree(old, ignore_errors=True)
+
+
+def write_text(path: str, text: str) -> None:
+    """Writes PATH whole: a temp file beside it, then an atomic rename."""
+    os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+    temp = f'{path}.{os.getpid()}.tmp'
+    try:
+        with open(temp, 'w', encoding='utf-8') as f:
+            f.write(text)
+        os.replace(temp, path)
+    finally:
+        if os.path.exists(temp):
+            os.remove(temp)

@@ -125,9 +125,34 @@ def run_command(data, home, recipe, hub, epochs, batch_size, learning_rate, hidd
         # A run that failed before it started leaves only older runs: say nothing of those.
         if run is not None and run.started >= started - 1:
             click.echo(outcome.summary(outcome.of_run(run)))
+            _write_report(home, run.run_id)
     click.echo(f'Pipeline time: {time.time() - started:.0f} s')
     if error is not None:
         raise click.ClickException(f'pipeline failed: {error}')
+
+
+def _write_report(home: Home, run_id: str) -> None:
+    """The run's report, also for a failed run; a report that cannot be
+    written never hides the run's own result."""
+    from imdb_tfx import report
+    from pipeline import configs
+    try:
+        click.echo(f'Report: {report.write(home, configs.PIPELINE_NAME, run_id)}')
+    except Exception as e:  # noqa: BLE001
+        log.warning('No report for run %s: %s', run_id, e, exc_info=True)
+
+
+@cli.command('report')
+@home_option
+@click.option('--run', 'run_id', help='The run id (see the report\'s header or `gate`). Default: the newest run.')
+@click.option('--output', type=click.Path(dir_okay=False),
+              help='The HTML file to write. Default: HOME/reports/RUN_ID.html.')
+def report_command(home, run_id, output):
+    """Write a run's report: one self-contained HTML file (training curves,
+    evaluation against thresholds and the serving model, data, lineage)."""
+    from imdb_tfx import report
+    from pipeline import configs
+    click.echo(report.write(Home.at(home), configs.PIPELINE_NAME, run_id, output))
 
 
 @cli.command('gate')

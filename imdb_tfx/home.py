@@ -36,5 +36,10 @@ class Home:
         return os.path.join(self.root, 'embeddings')
 
     @property
+    def reports_dir(self) -> str:
+        """`imdb-tfx report`'s HTML files, one per run."""
+        return os.path.join(self.root, 'reports')
+
+    @property
     def downloads_dir(self) -> str:
         return os.path.join(self.root, 'downloads')

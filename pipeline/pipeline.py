@@ -70,6 +70,10 @@ def eval_config(min_accuracy: float, max_accuracy_drop: float) -> tfma.EvalConfi
             tfma.MetricConfig(class_name='AUC'),
             tfma.MetricConfig(class_name='Precision'),
             tfma.MetricConfig(class_name='Recall'),
+            # For the run report: the confusion matrix at the accuracy's 0.5
+            # threshold, and predictions per true class in 20 probability bins.
+            tfma.MetricConfig(class_name='ConfusionMatrixAtThresholds', config='{"thresholds": [0.5]}'),
+            tfma.MetricConfig(class_name='CalibrationPlot', config='{"num_buckets": 20}'),
         ])],
         # The compiled Keras metrics work on logits; the signature returns probabilities.
         options=tfma.Options(include_default_metrics={'value': False}))

@@ -2,8 +2,10 @@
 reviews): bad data stops the run before training, and nothing reaches serving
 that should not."""
 
+import html
 import json
 import os
+import re
 import shutil
 
 import pytest
@@ -25,6 +27,12 @@ def rewrite(prepared: str, output: str, change) -> str:
                 change(i, example)
                 writer.write(example.SerializeToString())
     return output
+
+
+def report_page(stdout: str) -> str:
+    """The report `imdb-tfx run` wrote and named on its last lines."""
+    with open(re.search(r'^Report: (.+)$', stdout, re.M).group(1), encoding='utf-8') as f:
+        return html.unescape(f.read())
 
 
 def label_two(i, example):
@@ -88,6 +96,12 @@ def test_anomalous_data_stops_the_run_at_the_data_gate(
     assert verdict['data_gate'] == 'failed' and verdict['verdict'].startswith('FAILED at DataGate')
     assert f'{feature}: {kind}' in verdict['verdict']
 
+    # The failed run's report shows how far it got, and why it stopped.
+    page = report_page(result.stdout)
+    assert 'FAILED at DataGate' in page and 'Data gate: <b>failed</b>' in page
+    assert f'{feature}: {kind}' in page
+    assert 'did not reach the Trainer' in page and 'did not reach the Evaluator' in page
+
 
 def test_a_candidate_worse_than_the_serving_model_is_not_pushed(
         served_home, prepared_sample, tiny_embedding):
@@ -105,6 +119,9 @@ def test_a_candidate_worse_than_the_serving_model_is_not_pushed(
     assert verdict['blessed'] is False and verdict['pushed']['path'] is None
     assert verdict['metrics']['binary_accuracy'] < verdict['baseline_metrics']['binary_accuracy']
     assert any('binary_accuracy change vs serving model' in r for r in verdict['failed_thresholds'])
+    page = report_page(result.stdout)
+    assert 'REJECTED, nothing pushed' in page and 'Evaluator verdict: <b>not blessed</b>' in page
+    assert re.search(r'<td>binary_accuracy</td>.*?<td>FAIL</td>', page, re.S)
     assert serving.versions(served_home.serving_dir) == before
 
 

@@ -1,0 +1,273 @@
+"""What the report shows, read from one run's ML Metadata and artifacts:
+nothing is recomputed that an artifact already holds (TFMA's metrics and
+plots, TFDV's statistics, the Trainer's history). Each section is None when
+the run did not get that far."""
+
+import dataclasses
+import datetime
+import json
+import os
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+
+from imdb_tfx import outcome as outcome_lib
+from imdb_tfx.run_info import Artifact, PipelineRun
+
+EXAMPLE_GEN = 'ImportExampleGen'
+STATISTICS_GEN = 'StatisticsGen'
+TRAINER = 'Trainer'
+HISTORY_FILE = 'history.json'  # modules/trainer.py writes it beside the TensorBoard logs
+
+
+@dataclasses.dataclass
+class Header:
+    run_id: str
+    started: str
+    total_seconds: float
+    components: List[Tuple[str, str, float]]  # (node id, state, seconds)
+    data_root: str
+    source_path: str
+    source_sha256: str
+    hub_handle: str
+    hyperparameters: Dict[str, object]
+    verdict: str
+
+
+@dataclasses.dataclass
+class MetricRow:
+    name: str
+    candidate: float
+    baseline: Optional[float]
+    change: Optional[float]
+    threshold: str      # '' when the metric has none
+    result: str         # 'pass', 'FAIL' or ''
+
+
+@dataclasses.dataclass
+class Evaluation:
+    rows: List[MetricRow]
+    blessed: Optional[bool]
+    failed_thresholds: List[str]
+    confusion: Optional[Dict[str, float]]           # tn, fp, fn, tp at threshold 0.5
+    buckets: Optional[Dict[str, List[float]]]       # edges, negatives, positives, mean_predicted
+    slices: List[Tuple[str, float, int]]            # (rating, accuracy, reviews)
+    min_accuracy: Optional[float]
+
+
+@dataclasses.dataclass
+class SplitData:
+    name: str
+    examples: int
+    labels: Dict[int, int]
+    lengths: np.ndarray  # words per review
+
+    @property
+    def median_length(self) -> float:
+        return float(np.median(self.lengths)) if len(self.lengths) else 0.0
+
+
+@dataclasses.dataclass
+class Data:
+    splits: List[SplitData]
+    gate: str             # passed, failed, not run
+    findings: List[str]
+
+
+@dataclasses.dataclass
+class LineageRow:
+    artifact: str     # type #id
+    uri: str
+    producer: str
+    consumers: List[str]
+
+
+@dataclasses.dataclass
+class ReportData:
+    header: Header
+    history: Optional[Dict[str, List[float]]]
+    evaluation: Optional[Evaluation]
+    data: Optional[Data]
+    lineage: List[LineageRow]
+
+
+def collect(run: PipelineRun) -> ReportData:
+    result = outcome_lib.of_run(run)
+    return ReportData(header=_header(run, result), history=_history(run),
+                      evaluation=_evaluation(run, result), data=_data(run, result),
+                      lineage=_lineage(run))
+
+
+def _header(run: PipelineRun, result: outcome_lib.Outcome) -> Header:
+    example_gen = run.nodes.get(EXAMPLE_GEN)
+    data_root = str(example_gen.properties.get('input_base', '')) if example_gen else ''
+    manifest_path = os.path.join(data_root, 'manifest.json')
+    source = {}
+    if data_root and os.path.exists(manifest_path):
+        with open(manifest_path) as f:
+            source = json.load(f).get('source', {})
+    hyperparameters = _hyperparameters(run)
+    ended = max((n.started + n.seconds for n in run.nodes.values()), default=run.started)
+    return Header(
+        run_id=run.run_id,
+        started=datetime.datetime.fromtimestamp(run.started, datetime.timezone.utc).strftime(
+            '%Y-%m-%d %H:%M:%S UTC'),
+        total_seconds=ended - run.started,
+        components=[(n.node_id, n.state, n.seconds) for n in run.nodes.values()],
+        data_root=data_root,
+        source_path=source.get('path', data_root),
+        source_sha256=source.get('sha256', 'unknown (no prepare-data manifest)'),
+        hub_handle=str(hyperparameters.get('hub_handle', 'unknown')),
+        hyperparameters=hyperparameters,
+        verdict=result.verdict)
+
+
+def _hyperparameters(run: PipelineRun) -> Dict[str, object]:
+    trainer = run.nodes.get(TRAINER)
+    config = trainer.properties.get('custom_config') if trainer else None
+    return json.loads(config) if config else {}
+
+
+def _history(run: PipelineRun) -> Optional[Dict[str, List[float]]]:
+    model_run = run.output(TRAINER, 'model_run')
+    path = os.path.join(model_run.uri, HISTORY_FILE) if model_run else ''
+    if not path or not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def _evaluation(run: PipelineRun, result: outcome_lib.Outcome) -> Optional[Evaluation]:
+    evaluation = run.output(outcome_lib.EVALUATOR, 'evaluation')
+    if evaluation is None:
+        return None
+    import tensorflow_model_analysis as tfma  # deferred: heavy import
+
+    values: Dict[Tuple[Tuple, str, str, bool], object] = {}
+    for metrics_for_slice in tfma.load_metrics(evaluation.uri):
+        slice_key = tuple((k.column, _slice_value(k)) for k in metrics_for_slice.slice_key.single_slice_keys)
+        for kv in metrics_for_slice.metric_keys_and_values:
+            field = kv.value.WhichOneof('type')
+            values[(slice_key, kv.key.model_name, kv.key.name, kv.key.is_diff)] = getattr(kv.value, field)
+    model = 'candidate' if any(key[1] == 'candidate' for key in values) else ''
+
+    def number(slice_key, name, model_name=model, is_diff=False):
+        value = values.get((slice_key, model_name, name, is_diff))
+        return value.value if value is not None and hasattr(value, 'value') else None
+
+    rows = []
+    thresholds = result.thresholds
+    failed = ' '.join(result.failed_thresholds)
+    for name in sorted({key[2] for key in values if key[0] == () and key[1] == model}):
+        candidate = number((), name)
+        if candidate is None:
+            continue  # a plot-like value (the confusion matrix), shown as a figure
+        threshold = result_text = ''
+        if name == 'binary_accuracy' and thresholds:
+            drop = thresholds['max_accuracy_drop']
+            threshold = f'>= {thresholds["min_accuracy"]:g}; ' + (
+                f'at most {drop:g} below the serving model' if drop else 'no drop vs the serving model')
+            result_text = 'FAIL' if name in failed else 'pass'
+        rows.append(MetricRow(name=name, candidate=candidate, baseline=number((), name, 'baseline'),
+                              change=number((), name, model, True), threshold=threshold, result=result_text))
+    return Evaluation(
+        rows=rows, blessed=result.blessed, failed_thresholds=result.failed_thresholds,
+        confusion=_confusion(values.get(((), model, 'confusion_matrix_at_thresholds', False))),
+        buckets=_calibration_buckets(tfma.load_plots(evaluation.uri), model),
+        slices=sorted(((str(dict(key[0])['rating']), number(key[0], 'binary_accuracy'),
+                        int(number(key[0], 'example_count') or 0))
+                       for key in values
+                       if key[0] and key[1] == model and key[2] == 'binary_accuracy' and not key[3]),
+                      key=lambda row: int(row[0]) if row[0].lstrip('-').isdigit() else row[0]),
+        min_accuracy=thresholds.get('min_accuracy'))
+
+
+def _slice_value(single_slice_key):
+    return getattr(single_slice_key, single_slice_key.WhichOneof('kind'))
+
+
+def _confusion(matrices) -> Optional[Dict[str, float]]:
+    if matrices is None or not matrices.matrices:
+        return None
+    m = matrices.matrices[0]
+    return {'threshold': m.threshold, 'tn': m.true_negatives, 'fp': m.false_positives,
+            'fn': m.false_negatives, 'tp': m.true_positives}
+
+
+def _calibration_buckets(plots, model: str) -> Optional[Dict[str, List[float]]]:
+    """TFMA's calibration histogram of the overall slice: per bucket of
+    predicted probability, the reviews (weighted examples), the positives
+    among them (weighted labels) and the sum of predictions."""
+    for plots_for_slice in plots:
+        if plots_for_slice.slice_key.single_slice_keys:
+            continue
+        for kv in plots_for_slice.plot_keys_and_values:
+            if kv.key.model_name != model or not kv.value.HasField('calibration_histogram_buckets'):
+                continue
+            # The first and last buckets catch predictions outside [0, 1]: none
+            # from a sigmoid, so only the [0, 1] buckets are drawn.
+            buckets = [b for b in kv.value.calibration_histogram_buckets.buckets
+                       if 0 <= b.lower_threshold_inclusive and b.upper_threshold_exclusive <= 1.0 + 1e-9]
+            counts = [b.num_weighted_examples.value for b in buckets]
+            positives = [b.total_weighted_label.value for b in buckets]
+            return {
+                'edges': [b.lower_threshold_inclusive for b in buckets] + [buckets[-1].upper_threshold_exclusive],
+                'positives': positives,
+                'negatives': [n - p for n, p in zip(counts, positives)],
+                'counts': counts,
+                'mean_predicted': [b.total_weighted_refined_prediction.value / n if n else None
+                                   for b, n in zip(buckets, counts)],
+            }
+    return None
+
+
+def _data(run: PipelineRun, result: outcome_lib.Outcome) -> Optional[Data]:
+    examples = run.output(EXAMPLE_GEN, 'examples')
+    if examples is None:
+        return None
+    import tensorflow as tf
+
+    names = [d[len('Split-'):].rstrip('/') for d in tf.io.gfile.listdir(examples.uri) if d.startswith('Split-')]
+    splits = [_split_data(examples, name) for name in sorted(names, key=lambda n: (n != 'train', n))]
+    gate = result.data_gate
+    return Data(splits=splits, gate=gate, findings=result.data_gate_findings() if gate == 'failed' else [])
+
+
+def _split_data(examples: Artifact, split: str) -> SplitData:
+    """Labels and words per review of one split, read from ExampleGen's output."""
+    import tensorflow as tf
+
+    files = tf.io.gfile.glob(os.path.join(examples.uri, f'Split-{split}', '*'))
+    features = {'text': tf.io.FixedLenFeature([], tf.string),
+                'label': tf.io.FixedLenFeature([], tf.int64, default_value=-1)}
+    lengths, labels = [], []
+    for batch in tf.data.TFRecordDataset(files, compression_type='GZIP').batch(4096).map(
+            lambda records: tf.io.parse_example(records, features)):
+        lengths.append(tf.strings.split(batch['text']).row_lengths().numpy())
+        labels.append(batch['label'].numpy())
+    lengths = np.concatenate(lengths) if lengths else np.zeros(0, np.int64)
+    labels = np.concatenate(labels) if labels else np.zeros(0, np.int64)
+    values, counts = np.unique(labels, return_counts=True)
+    return SplitData(name=split, examples=len(lengths),
+                     labels={int(v): int(c) for v, c in zip(values, counts)}, lengths=lengths)
+
+
+def _lineage(run: PipelineRun) -> List[LineageRow]:
+    """Every artifact the run touched: who produced it (in this run, or an
+    earlier one when cached or imported) and which components read it."""
+    rows: Dict[int, LineageRow] = {}
+
+    def row(artifact: Artifact) -> LineageRow:
+        return rows.setdefault(artifact.id, LineageRow(
+            artifact=f'{artifact.type} #{artifact.id}', uri=artifact.uri,
+            producer='earlier run or import', consumers=[]))
+
+    for node in run.nodes.values():
+        for artifacts in node.outputs.values():
+            for artifact in artifacts:
+                row(artifact).producer = node.node_id + (' (cached)' if node.state == 'CACHED' else '')
+    for node in run.nodes.values():
+        for artifacts in node.inputs.values():
+            for artifact in artifacts:
+                row(artifact).consumers.append(node.node_id)
+    return [rows[key] for key in sorted(rows)]
