@@ -3,6 +3,7 @@ nothing is recomputed that an artifact already holds (TFMA's metrics and
 plots, TFDV's statistics, the Trainer's history). Each section is None when
 the run did not get that far."""
 
+import collections
 import dataclasses
 import datetime
 import json
@@ -59,8 +60,12 @@ class Evaluation:
 class SplitData:
     name: str
     examples: int
-    labels: Dict[int, int]
+    labels: Dict[object, int]  # 0, 1, and 'other' for a missing or malformed label
     lengths: np.ndarray  # words per review
+
+    @property
+    def odd_labels(self) -> int:
+        return sum(count for label, count in self.labels.items() if label not in (0, 1))
 
     @property
     def median_length(self) -> float:
@@ -234,22 +239,21 @@ def _data(run: PipelineRun, result: outcome_lib.Outcome) -> Optional[Data]:
 
 
 def _split_data(examples: Artifact, split: str) -> SplitData:
-    """Labels and words per review of one split, read from ExampleGen's output."""
+    """Labels and words per review of one split, read from ExampleGen's output.
+    Parsed example by example: the report must also describe the bad data a
+    failed run stopped on (a missing text, a label of the wrong type)."""
     import tensorflow as tf
 
-    files = tf.io.gfile.glob(os.path.join(examples.uri, f'Split-{split}', '*'))
-    features = {'text': tf.io.FixedLenFeature([], tf.string),
-                'label': tf.io.FixedLenFeature([], tf.int64, default_value=-1)}
-    lengths, labels = [], []
-    for batch in tf.data.TFRecordDataset(files, compression_type='GZIP').batch(4096).map(
-            lambda records: tf.io.parse_example(records, features)):
-        lengths.append(tf.strings.split(batch['text']).row_lengths().numpy())
-        labels.append(batch['label'].numpy())
-    lengths = np.concatenate(lengths) if lengths else np.zeros(0, np.int64)
-    labels = np.concatenate(labels) if labels else np.zeros(0, np.int64)
-    values, counts = np.unique(labels, return_counts=True)
-    return SplitData(name=split, examples=len(lengths),
-                     labels={int(v): int(c) for v, c in zip(values, counts)}, lengths=lengths)
+    files = sorted(tf.io.gfile.glob(os.path.join(examples.uri, f'Split-{split}', '*')))
+    lengths, labels = [], collections.Counter()
+    for record in tf.data.TFRecordDataset(files, compression_type='GZIP').as_numpy_iterator():
+        feature = tf.train.Example.FromString(record).features.feature
+        text = feature['text'].bytes_list.value if 'text' in feature else []
+        lengths.append(len(text[0].split()) if text else 0)
+        label = feature['label'].int64_list.value if 'label' in feature else []
+        labels[int(label[0]) if len(label) == 1 else 'other'] += 1
+    return SplitData(name=split, examples=len(lengths), labels=dict(labels),
+                     lengths=np.array(lengths, dtype=np.int64))
 
 
 def _lineage(run: PipelineRun) -> List[LineageRow]:
