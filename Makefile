@@ -1,5 +1,6 @@
 # `make run` trains and pushes a model on the full IMDB train archive;
-# `make test` runs the test suite. Both create .venv/ first when needed.
+# `make test` runs the test suite; `make bench` measures the pipeline against
+# the plain Keras script (benchmarks/README.md). All create .venv/ first when needed.
 # The first Python 3.10 that runs (a pyenv shim may exist and still fail).
 PYTHON310 ?= $(shell for p in python3.10 /root/.pyenv/versions/3.10*/bin/python3.10; do \
 	$$p -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && echo $$p && break; done)
@@ -9,7 +10,7 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 # TF 2.16 defaults to Keras 3; hub.KerasLayer and TFMA 0.47 need Keras 2.
 export TF_USE_LEGACY_KERAS := 1
 
-.PHONY: run test clean chromium
+.PHONY: run test bench clean chromium
 
 $(VENV)/installed: requirements.txt constraints.txt setup.py
 	@test -n "$(PYTHON310)" || { echo "Python 3.10 not found: set PYTHON310=/path/to/python3.10" >&2; exit 1; }
@@ -26,6 +27,11 @@ run: $(VENV)/installed
 
 test: $(VENV)/installed chromium
 	$(PY) -m pytest
+
+# About 25 minutes on 2 idle cores; writes benchmarks/results.md and results.json.
+# BENCH_ARGS passes options, e.g. BENCH_ARGS=--dry-run or BENCH_ARGS="--parts serving".
+bench: $(VENV)/installed
+	$(PY) -m benchmarks $(BENCH_ARGS)
 
 # Debian's Chromium renders the run report in a test; without it (not root, no
 # apt) that one test skips and says why.
