@@ -24,7 +24,8 @@ def _parts(text: str):
     parts = tuple(p.strip() for p in text.split(',') if p.strip())
     unknown = set(parts) - set(run.PARTS)
     if unknown:
-        raise argparse.ArgumentTypeError(f'unknown part(s) {sorted(unknown)}: choose from {", ".join(run.PARTS)}')
+        raise argparse.ArgumentTypeError(
+            f'unknown part(s) {sorted(unknown)}: choose from {", ".join(run.PARTS)}')
     return parts
 
 
@@ -43,7 +44,8 @@ def parse(argv):
     parser.add_argument('--output-dir', default=os.path.dirname(os.path.abspath(__file__)),
                         help='Where results.md and results.json go. Default: benchmarks/.')
     parser.add_argument('--parts', type=_parts, help=f'Comma-separated subset of {",".join(run.PARTS)}.')
-    parser.add_argument('--sizes', type=_sizes, help='Labelled reviews per scaling run, e.g. 2500,10000,25000.')
+    parser.add_argument('--sizes', type=_sizes,
+                        help='Labelled reviews per scaling run, e.g. 2500,10000,25000.')
     parser.add_argument('--repeats', type=int, help='Runs of the plain script and the pipeline per size.')
     parser.add_argument('--epochs', type=int)
     parser.add_argument('--batch-size', type=int)
@@ -83,9 +85,14 @@ def config_from(args, argv) -> run.Config:
 
 
 def main(argv=None):
+    from imdb_tfx.errors import UserInputError
+
     argv = sys.argv[1:] if argv is None else argv
     args = parse(argv)
-    config = config_from(args, argv)
+    try:
+        config = config_from(args, argv)
+    except UserInputError as e:
+        sys.exit(f'error: {e}')
     if args.dry_run:
         for field in dataclasses.fields(config):
             print(f'{field.name:<20} {getattr(config, field.name)}')

@@ -162,7 +162,8 @@ def collect(examples: str, schema: str, model: str, work_dir: str, repeats: int,
 
 
 def table(result: dict) -> str:
-    rows = [[r['component'], r['mode'] + (' (current default)' if r['mode'] == result['current_default'] else ''),
+    default = ' (current default)'
+    rows = [[r['component'], r['mode'] + (default if r['mode'] == result['current_default'] else ''),
              r['status'], report.seconds(r['median_seconds']),
              ', '.join(report.seconds(s) for s in r['runs_seconds']),
              report.gigabytes(r['peak_rss_bytes'])] for r in result['rows']]

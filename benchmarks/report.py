@@ -60,7 +60,8 @@ def targets(results: dict) -> List[dict]:
         {'target': f'peak RSS of the whole pipeline run{on}', 'goal': '<= 6 GB',
          'measured': None if peak is None else gigabytes(peak),
          'met': None if peak is None else peak <= RSS_TARGET_BYTES},
-        {'target': f'serving_text at batch {SERVING_TARGET_BATCH:,}', 'goal': f'>= {SERVING_TARGET:,} reviews/s',
+        {'target': f'serving_text at batch {SERVING_TARGET_BATCH:,}',
+         'goal': f'>= {SERVING_TARGET:,} reviews/s',
          'measured': None if rate is None else f'{rate:,.0f} reviews/s',
          'met': None if rate is None else rate >= SERVING_TARGET},
     ]

@@ -10,7 +10,7 @@ import os
 import shutil
 import tempfile
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from benchmarks import beam_modes, components, measure, report, runs, scaling, serving, vs_plain
 
@@ -56,18 +56,30 @@ def main(config: Config) -> str:
                      'config': {k: v for k, v in dataclasses.asdict(config).items()
                                 if k not in ('work_dir', 'keep_work', 'output_dir')}}
     work_dir = config.work_dir or tempfile.mkdtemp(prefix='imdb-bench-')
-    setup = runs.Setup(hub=config.hub, work_dir=work_dir, epochs=config.epochs,
-                       batch_size=config.batch_size, learning_rate=config.learning_rate,
-                       hidden_units=config.hidden_units, train_eval_buckets=tuple(config.train_eval_buckets))
-    sizes = plan_sizes(config)
-    with_plain = bool({'plain', 'scaling'} & set(config.parts))
-    _log(f'Working in {work_dir}; sizes {sizes}, parts {", ".join(config.parts)}')
+    try:
+        sections = _run_parts(config, work_dir, results)
+    except BaseException:
+        _log(f'Failed: the work folder, with every run\'s log, stays at {work_dir}')
+        raise
+    results['targets'] = report.targets(results)
+    results['total_seconds'] = time.perf_counter() - started
+    md_path, json_path = report.write(results, sections, config.output_dir)
+    _log(f'Wrote {md_path} and {json_path}')
+    if config.keep_work:
+        _log(f'Kept {work_dir}')
+    else:
+        shutil.rmtree(work_dir, ignore_errors=True)
+    return md_path
 
+
+def _measure_runs(config: Config, setup: runs.Setup, sizes: List[int]):
+    """{size: [plain results]}, {size: [pipeline results]}, back to back per size."""
+    with_plain = bool({'plain', 'scaling'} & set(config.parts))
     plains: Dict[int, List[dict]] = {}
     pipelines: Dict[int, List[runs.PipelineResult]] = {}
     for size in sizes:
         data = (config.data if size == scaling.labelled_count(config.data) else
-                scaling.subset(config.data, size, os.path.join(work_dir, f'data-{size}')))
+                scaling.subset(config.data, size, os.path.join(setup.work_dir, f'data-{size}')))
         for repeat in range(config.repeats):
             name = f'{size}-{repeat}'
             order = ['plain', 'pipeline'] if repeat % 2 == 0 else ['pipeline', 'plain']
@@ -83,6 +95,17 @@ def main(config: Config) -> str:
         if size != sizes[-1]:  # only the largest run's home serves the later parts
             for result in pipelines[size]:
                 shutil.rmtree(result.home, ignore_errors=True)
+    return plains, pipelines
+
+
+def _run_parts(config: Config, work_dir: str, results: dict) -> List[Tuple[str, str]]:
+    """Fills `results` part by part; returns the (title, table) sections."""
+    setup = runs.Setup(hub=config.hub, work_dir=work_dir, epochs=config.epochs,
+                       batch_size=config.batch_size, learning_rate=config.learning_rate,
+                       hidden_units=config.hidden_units, train_eval_buckets=tuple(config.train_eval_buckets))
+    sizes = plan_sizes(config)
+    _log(f'Working in {work_dir}; sizes {sizes}, parts {", ".join(config.parts)}')
+    plains, pipelines = _measure_runs(config, setup, sizes)
 
     largest = sizes[-1]
     big = pipelines[largest][0]
@@ -99,7 +122,9 @@ def main(config: Config) -> str:
     examples = big.output_uri('ImportExampleGen', 'examples')
     if 'serving' in config.parts:
         _log('serving the pushed model')
-        model_dir = big.summary['pushed'] or os.path.join(big.output_uri('Trainer', 'model'), 'Format-Serving')
+        # Not pushed (the canary failed): the Trainer's export is the same model.
+        model_dir = (big.summary['pushed'] or
+                     os.path.join(big.output_uri('Trainer', 'model'), 'Format-Serving'))
         results['serving'] = serving.collect(model_dir, serving.eval_texts(examples), config.hub,
                                              config.serving_seconds, config.serving_calls)
         sections.append(('4. Serving', serving.table(results['serving'])))
@@ -110,13 +135,4 @@ def main(config: Config) -> str:
             examples, big.output_uri('ImportSchemaGen', 'schema'), big.output_uri('Trainer', 'model'),
             os.path.join(work_dir, 'beam'), config.beam_repeats, configs.LOCAL_BEAM_ARGS)
         sections.append(('5. Beam modes', beam_modes.table(results['beam_modes'])))
-
-    results['targets'] = report.targets(results)
-    results['total_seconds'] = time.perf_counter() - started
-    md_path, json_path = report.write(results, sections, config.output_dir)
-    _log(f'Wrote {md_path} and {json_path}')
-    if config.keep_work:
-        _log(f'Kept {work_dir}')
-    else:
-        shutil.rmtree(work_dir, ignore_errors=True)
-    return md_path
+    return sections

@@ -3,7 +3,6 @@ every part on the committed sample, checking that results.json and
 results.md carry every table's fields. No number is asserted."""
 
 import json
-import os
 import subprocess
 import sys
 
@@ -117,14 +116,16 @@ def test_smoke_run_writes_every_part(smoke):
 def test_plain_vs_pipeline_fields(smoke):
     part = smoke[0]['plain_vs_pipeline']
     for side in ('plain', 'pipeline'):
-        assert {'seconds', 'peak_rss_bytes', 'eval_accuracy', 'train_examples', 'eval_examples'} <= set(part[side])
+        assert {'seconds', 'peak_rss_bytes', 'eval_accuracy', 'train_examples',
+                'eval_examples'} <= set(part[side])
     assert {'ratio', 'same_split'} <= set(part)
     assert part['same_split'] is True  # the plain script splits exactly like ImportExampleGen
 
 
 def test_components_fields(smoke):
     rows = smoke[0]['components']['rows']
-    assert {'ImportExampleGen', 'StatisticsGen', 'Trainer', 'Evaluator', 'Pusher'} <= {r['component'] for r in rows}
+    names = {r['component'] for r in rows}
+    assert {'ImportExampleGen', 'StatisticsGen', 'Trainer', 'Evaluator', 'Pusher'} <= names
     assert all({'seconds', 'share', 'peak_rss_bytes', 'rss_growth_bytes'} <= set(r) for r in rows)
 
 
