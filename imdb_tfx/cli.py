@@ -55,8 +55,13 @@ def prepare_data_command(source, output):
 @click.option('--oov-buckets', default=1, show_default=True, type=click.IntRange(min=1))
 @click.option('--bigram-buckets', default=0, show_default=True, type=click.IntRange(min=0),
               help='Hashed buckets for pairs of adjacent words (0: words only).')
+@click.option('--combiner', default='sqrtn', show_default=True, type=click.Choice(['sqrtn', 'mean']),
+              help='How a text\'s token vectors combine: sum/sqrt(count), or mean.')
+@click.option('--table-lr-multiplier', default=1.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help='Fine-tune the table this many times faster than the layers above it (Adam).')
 @home_option
-def build_embedding_command(output, vectors, max_words, oov_buckets, bigram_buckets, home):
+def build_embedding_command(output, vectors, max_words, oov_buckets, bigram_buckets, combiner,
+                            table_lr_multiplier, home):
     """Write a TF-Hub text-embedding module built from word vectors."""
     from imdb_tfx import embedding
     if vectors:
@@ -64,7 +69,8 @@ def build_embedding_command(output, vectors, max_words, oov_buckets, bigram_buck
     else:
         words, table = embedding.load_glove_6b_50d(Home.at(home).downloads_dir)
     info = embedding.build_text_embedding(words, table, output, oov_buckets=oov_buckets,
-                                          max_words=max_words, bigram_buckets=bigram_buckets)
+                                          max_words=max_words, bigram_buckets=bigram_buckets,
+                                          combiner=combiner, table_lr_multiplier=table_lr_multiplier)
     click.echo(f'{output}: {info}')
 
 

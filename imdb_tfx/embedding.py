@@ -8,7 +8,8 @@ Text contract (runs inside the SavedModel, see `tokenize`): lower-case, HTML
 line breaks to spaces, punctuation split off as tokens, split on whitespace.
 Each token is looked up in the vocabulary (unknown tokens hash to one of the
 OOV buckets), each pair of adjacent tokens optionally hashes to one of the
-bigram buckets, and a text's embedding is sum(vectors) / sqrt(#vectors).
+bigram buckets, and a text's embedding combines their vectors:
+sum / sqrt(count) (`sqrtn`, tfhub.dev's text modules) or their `mean`.
 Vocabulary words are matched as they are, so they should already be in the
 tokenizer's normal form (GloVe 6B is lower-case).
 """
@@ -63,14 +64,22 @@ def tokenize(texts: tf.Tensor) -> tf.RaggedTensor:
     return tf.strings.split(texts)
 
 
+COMBINERS = ("sqrtn", "mean")
+
+
 class TextEmbedding(tf.Module):
-    """Raw texts -> sqrtn-combined token embeddings, as a reusable SavedModel.
+    """Raw texts -> combined token embeddings, as a reusable SavedModel.
 
     OOV bucket rows start at zero: an unknown word adds nothing to the
     pretrained sum until fine-tuning gives it a meaning (it still counts in the
     sqrt(n) normalisation), and the build is deterministic. Identical rows are
     no symmetry problem: different words hash to different buckets, so the
     buckets get different gradients.
+
+    `table_lr_multiplier` m stores the table divided by m and multiplies the
+    output by m: the output is the same, but under Adam (whose steps do not
+    depend on the gradient's scale) the table fine-tunes m times faster than
+    the head it feeds. The saved `embeddings` variable holds vectors / m.
     """
 
     # tf.Module defines these as computed, read-only properties, which
@@ -83,7 +92,7 @@ class TextEmbedding(tf.Module):
     regularization_losses = None
 
     def __init__(self, vocab_file: str, vectors: np.ndarray, oov_buckets: int,
-                 bigram_buckets: int = 0):
+                 bigram_buckets: int = 0, combiner: str = "sqrtn", table_lr_multiplier: float = 1.0):
         super().__init__(name="text_embedding")
         self.vocab_file = tf.saved_model.Asset(vocab_file)
         self._table = tf.lookup.StaticVocabularyTable(
@@ -98,9 +107,11 @@ class TextEmbedding(tf.Module):
         )
         self._bigram_offset = len(vectors) + oov_buckets
         self._bigram_buckets = bigram_buckets
+        self._segment_combine = tf.sparse.segment_mean if combiner == "mean" else tf.sparse.segment_sqrt_n
+        self._scale = float(table_lr_multiplier)
         # OOV and bigram rows start at zero, see the class docstring.
         new_rows = np.zeros((oov_buckets + bigram_buckets, vectors.shape[1]), np.float32)
-        self.embeddings = tf.Variable(np.concatenate([vectors, new_rows]), name="embeddings")
+        self.embeddings = tf.Variable(np.concatenate([vectors, new_rows]) / self._scale, name="embeddings")
         self.variables = [self.embeddings]
         self.trainable_variables = [self.embeddings]
         self.regularization_losses = []
@@ -123,14 +134,16 @@ class TextEmbedding(tf.Module):
                 lambda b: tf.strings.to_hash_bucket_fast(b, self._bigram_buckets) + self._bigram_offset,
                 bigrams)
             ids = tf.concat([ids, bigram_ids], axis=1)
-        # Sparse lookup: IndexedSlices gradients, and zeros for a text without tokens.
-        return tf.nn.safe_embedding_lookup_sparse(
-            self.embeddings, ids.to_sparse(), sparse_weights=None, combiner="sqrtn"
-        )
+        # One fused gather-and-reduce kernel; IndexedSlices gradients (only the
+        # rows a batch uses); zeros for a text without tokens.
+        combined = self._segment_combine(self.embeddings, ids.flat_values, ids.value_rowids(),
+                                         num_segments=ids.nrows(), sparse_gradient=True)
+        return combined * self._scale
 
 
 def build_text_embedding(words, vectors, output_dir: str, oov_buckets: int = 1, max_words: int | None = None,
-                         bigram_buckets: int = 0) -> dict:
+                         bigram_buckets: int = 0, combiner: str = "sqrtn",
+                         table_lr_multiplier: float = 1.0) -> dict:
     """Writes the SavedModel atomically (temp sibling dir, then rename).
 
     Duplicate words keep their first vector; `max_words` keeps the first N
@@ -143,6 +156,10 @@ def build_text_embedding(words, vectors, output_dir: str, oov_buckets: int = 1, 
         raise UserInputError(f"bigram_buckets={bigram_buckets}: must be 0 (no bigrams) or more")
     if max_words is not None and max_words < 1:
         raise UserInputError(f"max_words={max_words}: need at least 1 word")
+    if combiner not in COMBINERS:
+        raise UserInputError(f"combiner={combiner!r}: choose one of {', '.join(COMBINERS)}")
+    if not table_lr_multiplier > 0:
+        raise UserInputError(f"table_lr_multiplier={table_lr_multiplier}: must be > 0")
     vectors = _check_vectors(words, vectors, "word vectors")
     vocab, vectors = _select_vocabulary(words, vectors, max_words)
     output_dir = os.path.abspath(output_dir)
@@ -151,9 +168,11 @@ def build_text_embedding(words, vectors, output_dir: str, oov_buckets: int = 1, 
         vocab_file = os.path.join(scratch, VOCAB_FILE_NAME)
         with open(vocab_file, "w", encoding="utf-8") as f:
             f.writelines(word + "\n" for word in vocab)
-        _save_atomically(TextEmbedding(vocab_file, vectors, oov_buckets, bigram_buckets), output_dir)
+        _save_atomically(TextEmbedding(vocab_file, vectors, oov_buckets, bigram_buckets, combiner,
+                                       table_lr_multiplier), output_dir)
     summary = {"output_dir": output_dir, "vocab_size": len(vocab), "dim": vectors.shape[1],
-               "oov_buckets": oov_buckets, "bigram_buckets": bigram_buckets}
+               "oov_buckets": oov_buckets, "bigram_buckets": bigram_buckets, "combiner": combiner,
+               "table_lr_multiplier": table_lr_multiplier}
     logger.info("Wrote text embedding %s", summary)
     return summary
 

@@ -70,8 +70,7 @@ def hub_handle(hub: Optional[str], home: Home, spec: EmbeddingSpec, data_root: s
     name = GLOVE_MODULE
     if spec.data_vocabulary:  # the module depends on the data: name it by the data's checksum
         name += '-vocab-' + prepare_data.read_manifest(data_root)['source']['sha256'][:12]
-    if spec.bigram_buckets:
-        name += f'-bigrams-{spec.bigram_buckets}'
+    name += spec.name_suffix
     path = os.path.join(home.embeddings_dir, name)
     if not os.path.exists(os.path.join(path, 'saved_model.pb')):
         log.info('Building the embedding module %s', path)
@@ -82,5 +81,6 @@ def hub_handle(hub: Optional[str], home: Home, spec: EmbeddingSpec, data_root: s
                            glob.glob(os.path.join(data_root, 'unsup', '*')))
             words, vectors = embedding.restrict_vocabulary(
                 words, vectors, embedding.corpus_words(files, min_count=2))
-        embedding.build_text_embedding(words, vectors, path, bigram_buckets=spec.bigram_buckets)
+        embedding.build_text_embedding(words, vectors, path, bigram_buckets=spec.bigram_buckets,
+                                       combiner=spec.combiner, table_lr_multiplier=spec.table_lr_multiplier)
     return path

@@ -32,10 +32,9 @@ _CANARY_DEFAULT = inspect.signature(create_pipeline).parameters['canary_max_batc
 
 def image_hub_handle(embedding: EmbeddingSpec) -> str:
     """The recipe's embedding module as baked into the image: GloVe 6B 50d
-    with the recipe's bigram buckets. A data vocabulary cannot be baked (the
-    image has no data): the image keeps GloVe's whole vocabulary."""
-    suffix = f'-bigrams-{embedding.bigram_buckets}' if embedding.bigram_buckets else ''
-    return f'{EMBEDDINGS_DIR}/{GLOVE_MODULE}{suffix}'
+    with the recipe's bigram buckets and combiner. A data vocabulary cannot be
+    baked (the image has no data): the image keeps GloVe's whole vocabulary."""
+    return f'{EMBEDDINGS_DIR}/{GLOVE_MODULE}{embedding.name_suffix}'
 
 
 def compile_pipeline(

@@ -48,7 +48,7 @@ def module_dir(glove, tmp_path_factory):
     output = str(tmp_path_factory.mktemp("modules") / "tiny")
     summary = build_text_embedding(words, vectors, output, oov_buckets=1)
     assert summary == {"output_dir": output, "vocab_size": len(WORDS), "dim": DIM, "oov_buckets": 1,
-                       "bigram_buckets": 0}
+                       "bigram_buckets": 0, "combiner": "sqrtn", "table_lr_multiplier": 1.0}
     return output
 
 
@@ -151,6 +151,38 @@ def test_bigram_buckets_add_hashed_word_pairs_that_fine_tune(glove, tmp_path):
     changed = np.abs(table.numpy() - before).max(axis=1) > 1e-4
     assert changed[len(WORDS) + 1:].sum() == 1  # the one bucket of "great movie"
     assert changed[[WORDS.index("great"), WORDS.index("movie")]].all()
+
+
+def test_mean_combiner_with_a_faster_table_gives_the_mean_and_trains_the_table_faster(glove, tmp_path):
+    words, vectors = load_word_vectors(glove[0])
+    plain, fast = str(tmp_path / "mean"), str(tmp_path / "mean-lr3")
+    build_text_embedding(words, vectors, plain, combiner="mean")
+    build_text_embedding(words, vectors, fast, combiner="mean", table_lr_multiplier=3.0)
+    v = glove[1]
+    for module_dir in (plain, fast):  # the multiplier does not change the output
+        np.testing.assert_allclose(embed(tf.saved_model.load(module_dir), "great movie!", "")[0],
+                                   (v["great"] + v["movie"] + v["!"]) / 3, rtol=1e-5)
+
+    def adam_step_moves_great_by(module_dir):
+        layer = hub.KerasLayer(module_dir, input_shape=[], dtype=tf.string, trainable=True)
+        model = tf.keras.Sequential([layer, tf.keras.layers.Dense(1, kernel_initializer="ones")])
+        model.compile(optimizer=tf.keras.optimizers.Adam(0.01),
+                      loss=tf.keras.losses.BinaryCrossentropy(from_logits=True))
+        before = embed(tf.saved_model.load(module_dir), "great")[0]
+        model.train_on_batch(tf.constant(["great"]), tf.constant([[0.0]]))
+        return np.abs(layer(tf.constant(["great"])).numpy()[0] - before).max()
+
+    # Adam moves each stored weight by ~lr; stored / 3 and used x 3 moves the vector 3x as far.
+    assert adam_step_moves_great_by(fast) == pytest.approx(3 * adam_step_moves_great_by(plain), rel=0.05)
+
+
+@pytest.mark.parametrize("options, reason", [
+    (dict(combiner="max"), "combiner='max'"), (dict(table_lr_multiplier=0), "table_lr_multiplier=0")])
+def test_bad_module_options_raise_user_input_error(glove, tmp_path, options, reason):
+    words, vectors = load_word_vectors(glove[0])
+    with pytest.raises(UserInputError, match=reason):
+        build_text_embedding(words, vectors, str(tmp_path / "bad"), **options)
+    assert not os.path.exists(tmp_path / "bad")
 
 
 def test_loads_word2vec_text_format_with_header(tmp_path):

@@ -113,7 +113,7 @@ def test_runtime_parameters_default_to_the_compile_options(compiled, prepared_sa
     best = recipes.get('best')
     assert Hyperparameters.from_custom_config(json.loads(parameters[runner.HYPERPARAMETERS]['defaultValue'])) == \
         Hyperparameters(**{**best.hyperparameters.to_custom_config(), 'epochs': 3,
-                           'hub_handle': f'{image.EMBEDDINGS_DIR}/glove-6b-50d-bigrams-262144'})
+                           'hub_handle': f'{image.EMBEDDINGS_DIR}/glove-6b-50d-bigrams-262144-mean-lr3'})
 
     def inputs(task):
         return _dict(spec.root.dag.tasks[task].inputs)['parameters']
@@ -451,6 +451,8 @@ def test_dockerfile_bakes_every_recipes_embedding_module():
         words = command.split()
         if words[:2] == ['imdb-tfx', 'build-embedding']:
             options = dict(zip(words[2::2], words[3::2]))
-            built.add((options['--output'], int(options.get('--bigram-buckets', 0))))
-    assert built == {(runner.image_hub_handle(r.embedding), r.embedding.bigram_buckets)
+            built.add((options['--output'], int(options.get('--bigram-buckets', 0)),
+                       options.get('--combiner', 'sqrtn'), float(options.get('--table-lr-multiplier', 1))))
+    assert built == {(runner.image_hub_handle(r.embedding), r.embedding.bigram_buckets,
+                      r.embedding.combiner, r.embedding.table_lr_multiplier)
                      for r in recipes.RECIPES.values()}
