@@ -15,8 +15,10 @@ MAX_ACCURACY_DROP = 0.0
 # No movie on both sides of the split: a random split flatters eval accuracy.
 SPLIT = SPLIT_MOVIE
 
-# Beam DirectRunner for local runs. multi_processing has known hangs with TFDV
-# (tensorflow/data-validation#133); the IMDB data fits in memory.
+# Beam DirectRunner for local runs, chosen by benchmarks/results.md (part 5):
+# in_memory is the fastest for StatisticsGen and within noise of
+# multi_threading for the Evaluator, with the least memory; multi_processing
+# is the slowest and largest here (and can hang TFDV: data-validation#133).
 LOCAL_BEAM_ARGS = [
     '--direct_running_mode=in_memory',
     '--direct_num_workers=1',
