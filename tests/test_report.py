@@ -143,3 +143,10 @@ def test_chromium_renders_the_report(report, tmp_path):
                          check=True, capture_output=True, text=True, timeout=120).stdout
     sizes = json.loads(html.unescape(re.search(r'data-sizes="([^"]+)"', dom).group(1)))
     assert len(sizes) == 7 and all(width > 200 and height > 200 for width, height in sizes), sizes
+
+
+def test_report_without_any_run_exits_2_naming_the_store(tmp_path):
+    result = imdb_tfx('report', '--home', str(tmp_path / 'empty'))
+    assert result.returncode == 2
+    assert f'{tmp_path / "empty" / "metadata.sqlite"}: no metadata store' in result.stderr
+    assert not os.path.exists(tmp_path / 'empty' / 'reports')
