@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from benchmarks import measure
 from imdb_tfx import outcome, run_info
+from modules.trainer import HISTORY_FILE
 from pipeline import configs
 
 IMDB_TFX = os.path.join(os.path.dirname(sys.executable), 'imdb-tfx')
@@ -106,7 +107,7 @@ def pipeline(setup: Setup, data: str, name: str) -> PipelineResult:
     span = max(n.started + n.seconds for n in nodes) - min(n.started for n in nodes)
     examples = run.output('ImportExampleGen', 'examples').uri
     history_dir = run.output('Trainer', 'model_run').uri
-    with tf.io.gfile.GFile(os.path.join(history_dir, 'history.json')) as f:
+    with tf.io.gfile.GFile(os.path.join(history_dir, HISTORY_FILE)) as f:
         history = json.load(f)
     summary = {
         'seconds': measured.seconds,

@@ -40,7 +40,6 @@ def render(data: collect.ReportData) -> str:
     history = data.history or {}
     return environment.get_template(_TEMPLATE).render(
         h=data.header,
-        pushed=data.header.verdict.startswith('Blessed'),
         epochs=len(history.get('loss', [])),
         best_epoch=max(enumerate(history['val_accuracy'], start=1), key=lambda e: e[1])
         if history.get('val_accuracy') else None,

@@ -14,11 +14,11 @@ import numpy as np
 
 from imdb_tfx import outcome as outcome_lib
 from imdb_tfx.run_info import Artifact, PipelineRun
+from modules.trainer import HISTORY_FILE
 
 EXAMPLE_GEN = 'ImportExampleGen'
 STATISTICS_GEN = 'StatisticsGen'
 TRAINER = 'Trainer'
-HISTORY_FILE = 'history.json'  # modules/trainer.py writes it beside the TensorBoard logs
 
 
 @dataclasses.dataclass
@@ -33,6 +33,7 @@ class Header:
     hub_handle: str
     hyperparameters: Dict[str, object]
     verdict: str
+    pushed: bool        # blessed and serving, now or already
 
 
 @dataclasses.dataclass
@@ -124,7 +125,8 @@ def _header(run: PipelineRun, result: outcome_lib.Outcome) -> Header:
         source_sha256=source.get('sha256', 'unknown (no prepare-data manifest)'),
         hub_handle=str(hyperparameters.get('hub_handle', 'unknown')),
         hyperparameters=hyperparameters,
-        verdict=result.verdict)
+        verdict=result.verdict,
+        pushed=result.exit_code == outcome_lib.EXIT_PUSHED)
 
 
 def _hyperparameters(run: PipelineRun) -> Dict[str, object]:
