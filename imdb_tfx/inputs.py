@@ -60,6 +60,14 @@ def check_split(data_root: str, split: str) -> None:
         raise UserInputError(f'{data_root}: no test split in this data: use --split movie or random')
 
 
+def check_unlabeled(data_root: str) -> None:
+    """Self-training needs reviews without labels."""
+    unlabeled = prepare_data.read_manifest(data_root)['splits'].get('unsup', {}).get('examples', 0)
+    if not unlabeled:
+        raise UserInputError(f'{data_root}: no unlabeled reviews (unsup/) in this data, which '
+                             'self-training needs: use --self-training-confidence 0')
+
+
 def hub_handle(hub: Optional[str], home: Home, spec: EmbeddingSpec, data_root: str) -> str:
     """`hub` as given (a tfhub.dev/Kaggle URL or a local module), else the
     recipe's module from GloVe 6B 50d, built once under the home."""

@@ -1,18 +1,29 @@
 """TFX Trainer module: trains the hub-layer model on ExampleGen's splits and
-exports it for serving (see modules/model.py for the model and signatures)."""
+exports it for serving (see modules/model.py for the model and signatures).
 
+With `self_training_confidence` set, training runs twice: the first model
+(the teacher) labels the unlabeled reviews the SemiSupervisedTrainer hands
+over, and a fresh model (the student) learns from the labelled reviews plus
+those the teacher labelled confidently. The student is exported."""
+
+import dataclasses
 import json
 import logging
 import os
-from typing import List
+from typing import List, Optional, Tuple
 
+import numpy as np
 import tensorflow as tf
 from tfx import v1 as tfx
 
+from components.semi_supervised_trainer.executor import UNLABELED_FILES_KEY
 from modules import model as model_lib
 from modules.hparams import Hyperparameters
 
-HISTORY_FILE = 'history.json'
+HISTORY_FILE = 'history.json'  # the exported model's per-epoch curves
+TEACHER_HISTORY_FILE = 'teacher_history.json'
+SELF_TRAINING_FILE = 'self_training.json'
+_PREDICT_BATCH = 2048
 
 
 def _files(patterns: List[str]) -> List[str]:
@@ -20,6 +31,10 @@ def _files(patterns: List[str]) -> List[str]:
     if not files:
         raise ValueError(f'no input files match {patterns}')
     return files
+
+
+def _records(patterns: List[str]) -> tf.data.Dataset:
+    return tf.data.TFRecordDataset(_files(patterns), compression_type='GZIP')
 
 
 def _parse(serialized):
@@ -30,33 +45,90 @@ def _parse(serialized):
     return features[model_lib.TEXT_FEATURE], tf.cast(features[model_lib.LABEL_FEATURE], tf.float32)
 
 
-def input_dataset(patterns: List[str], batch_size: int, shuffle_seed=None) -> tf.data.Dataset:
-    """ExampleGen's gzip'd tf.Examples as (text, label) batches, kept in memory
-    across epochs (the IMDB splits are tens of MB)."""
-    dataset = tf.data.TFRecordDataset(_files(patterns), compression_type='GZIP').cache()
+def labelled_examples(patterns: List[str]) -> tf.data.Dataset:
+    """ExampleGen's gzip'd tf.Examples as unbatched (text, label) pairs."""
+    return _records(patterns).batch(1024).map(_parse, num_parallel_calls=tf.data.AUTOTUNE).unbatch()
+
+
+def batches(examples: tf.data.Dataset, batch_size: int, shuffle_seed=None) -> tf.data.Dataset:
+    """Batches kept in memory across epochs (the IMDB splits are tens of MB)."""
+    examples = examples.cache()
     if shuffle_seed is not None:
-        dataset = dataset.shuffle(50_000, seed=shuffle_seed, reshuffle_each_iteration=True)
-    return dataset.batch(batch_size).map(_parse, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
-        tf.data.AUTOTUNE)
+        examples = examples.shuffle(100_000, seed=shuffle_seed, reshuffle_each_iteration=True)
+    return examples.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-def run_fn(fn_args: tfx.components.FnArgs) -> None:
-    hp = Hyperparameters.from_custom_config(fn_args.custom_config or {})
-    logging.info('Training with %s', hp)
-    tf.keras.utils.set_random_seed(hp.seed)
+def unlabeled_texts(patterns: List[str]) -> np.ndarray:
+    """The `text` of every unlabeled example, as a numpy array of bytes."""
+    texts = _records(patterns).batch(_PREDICT_BATCH).map(
+        lambda records: tf.io.parse_example(
+            records, {model_lib.TEXT_FEATURE: tf.io.FixedLenFeature([], tf.string)})[model_lib.TEXT_FEATURE])
+    return np.concatenate([batch.numpy() for batch in texts])
 
-    train = input_dataset(fn_args.train_files, hp.batch_size, shuffle_seed=hp.seed)
-    evaluation = input_dataset(fn_args.eval_files, hp.batch_size)
-    model = model_lib.build_model(hp)
-    callbacks = [tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir)]
+
+def pseudo_labelled(model: tf.keras.Model, texts: np.ndarray,
+                    confidence: float) -> Tuple[tf.data.Dataset, dict]:
+    """(text, label) pairs for the texts the model labels with at least
+    `confidence`, and a summary of what was kept."""
+    logits = model.predict(tf.data.Dataset.from_tensor_slices(texts).batch(_PREDICT_BATCH), verbose=0)
+    probability = tf.sigmoid(logits[:, 0]).numpy()
+    kept = np.maximum(probability, 1 - probability) >= confidence
+    labels = (probability[kept] >= 0.5).astype(np.float32)
+    summary = {'confidence': confidence, 'unlabeled_reviews': int(len(texts)),
+               'pseudo_labelled': int(kept.sum()),
+               'pseudo_positive_fraction': float(labels.mean()) if len(labels) else 0.0}
+    return tf.data.Dataset.from_tensor_slices((texts[kept], labels)), summary
+
+
+def train(hp: Hyperparameters, train_examples: tf.data.Dataset, evaluation: tf.data.Dataset,
+          log_dir: str, seed: int) -> Tuple[tf.keras.Model, dict]:
+    """A fresh model fitted on train_examples; with early stopping it keeps
+    its best epoch on the eval split. Returns it and its per-epoch history."""
+    tf.keras.utils.set_random_seed(seed)
+    model = model_lib.build_model(dataclasses.replace(hp, seed=seed))
+    callbacks = [tf.keras.callbacks.TensorBoard(log_dir=log_dir)]
     if hp.early_stopping_patience:
         callbacks.append(tf.keras.callbacks.EarlyStopping(
             'val_accuracy', mode='max', patience=hp.early_stopping_patience,
             restore_best_weights=True))
-    history = model.fit(train, validation_data=evaluation, epochs=hp.epochs, verbose=2,
-                        callbacks=callbacks)
+    history = model.fit(batches(train_examples, hp.batch_size, shuffle_seed=seed),
+                        validation_data=evaluation, epochs=hp.epochs, verbose=2, callbacks=callbacks)
+    return model, {k: [float(v) for v in vs] for k, vs in history.history.items()}
+
+
+def _write_json(directory: str, name: str, content: dict) -> None:
+    with tf.io.gfile.GFile(os.path.join(directory, name), 'w') as f:
+        json.dump(content, f)
+
+
+def run_fn(fn_args: tfx.components.FnArgs) -> None:
+    config = dict(fn_args.custom_config or {})
+    unlabeled_files: Optional[List[str]] = config.pop(UNLABELED_FILES_KEY, None)
+    hp = Hyperparameters.from_custom_config(config)
+    logging.info('Training with %s', hp)
+
+    train_examples = labelled_examples(fn_args.train_files)
+    evaluation = batches(labelled_examples(fn_args.eval_files), hp.batch_size)
+    run_dir = fn_args.model_run_dir
+    if not hp.self_training_confidence:
+        model, history = train(hp, train_examples, evaluation, run_dir, hp.seed)
+    else:
+        if not unlabeled_files:
+            raise ValueError('self_training_confidence is set but the Trainer got no unlabeled '
+                             'examples (SemiSupervisedTrainer(unlabeled_examples=...))')
+        teacher, teacher_history = train(hp, train_examples, evaluation,
+                                         os.path.join(run_dir, 'teacher'), hp.seed)
+        _write_json(run_dir, TEACHER_HISTORY_FILE, teacher_history)
+        pseudo, summary = pseudo_labelled(teacher, unlabeled_texts(unlabeled_files),
+                                          hp.self_training_confidence)
+        summary['teacher_best_val_accuracy'] = max(teacher_history['val_accuracy'])
+        logging.info('Self-training: %s', summary)
+        del teacher
+        model, history = train(hp, train_examples.concatenate(pseudo), evaluation, run_dir,
+                               hp.seed + 1)
+        summary['student_best_val_accuracy'] = max(history['val_accuracy'])
+        _write_json(run_dir, SELF_TRAINING_FILE, summary)
 
     # Per-epoch curves for reports, beside the TensorBoard logs.
-    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, HISTORY_FILE), 'w') as f:
-        json.dump({k: [float(v) for v in vs] for k, vs in history.history.items()}, f)
+    _write_json(run_dir, HISTORY_FILE, history)
     model_lib.export(model, fn_args.serving_model_dir)

@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 from tfx import v1 as tfx
 
+from components.semi_supervised_trainer.executor import UNLABELED_FILES_KEY
 from conftest import sample_texts
 from modules import model as model_lib
 from modules import trainer
@@ -74,3 +75,66 @@ def test_hyperparameters_round_trip_and_reject_unknown_keys():
         Hyperparameters.from_custom_config({'epoch': 3})
     with pytest.raises(ValueError):
         Hyperparameters(epochs=0)
+    for confidence in (0.3, 1.0):
+        with pytest.raises(ValueError, match='self_training_confidence'):
+            Hyperparameters(self_training_confidence=confidence)
+
+
+def _rule_model():
+    """Logit +3 for texts with 'good', -3 with 'bad', 0 otherwise."""
+    def logits(texts):
+        good = tf.cast(tf.strings.regex_full_match(texts, '.*good.*'), tf.float32)
+        bad = tf.cast(tf.strings.regex_full_match(texts, '.*bad.*'), tf.float32)
+        return 3.0 * (good - bad)[:, None]
+    return tf.keras.Sequential([tf.keras.layers.Lambda(logits, input_shape=[], dtype=tf.string)])
+
+
+def test_pseudo_labels_keep_only_confident_reviews():
+    texts = np.array([b'good film', b'bad film', b'a film', b'good and bad'], dtype=object)
+    pseudo, summary = trainer.pseudo_labelled(_rule_model(), texts, confidence=0.9)  # sigmoid(3) = 0.95
+    assert sorted((t.numpy(), l.numpy()) for t, l in pseudo) == [(b'bad film', 0.0), (b'good film', 1.0)]
+    assert summary == {'confidence': 0.9, 'unlabeled_reviews': 4, 'pseudo_labelled': 2,
+                       'pseudo_positive_fraction': 0.5}
+    _, summary = trainer.pseudo_labelled(_rule_model(), texts, confidence=0.5)
+    assert summary['pseudo_labelled'] == 4
+
+
+@pytest.fixture(scope='module')
+def self_trained(tmp_path_factory, prepared_sample, tiny_embedding):
+    """run_fn with self-training on the sample's 100 unlabeled reviews."""
+    shards = sorted(glob.glob(os.path.join(prepared_sample, 'train', '*')))
+    out = tmp_path_factory.mktemp('self_trained')
+    config = Hyperparameters(hub_handle=tiny_embedding, epochs=4, batch_size=64, learning_rate=0.01,
+                             self_training_confidence=0.5).to_custom_config()
+    fn_args = tfx.components.FnArgs(
+        train_files=shards[:-1], eval_files=shards[-1:],
+        serving_model_dir=str(out / 'serving'), model_run_dir=str(out / 'run'),
+        custom_config={**config, UNLABELED_FILES_KEY: [os.path.join(prepared_sample, 'unsup', '*')]})
+    trainer.run_fn(fn_args)
+    return fn_args
+
+
+def test_self_training_labels_the_unlabeled_reviews_and_exports_the_student(self_trained):
+    run_dir = self_trained.model_run_dir
+    summary = json.load(open(os.path.join(run_dir, trainer.SELF_TRAINING_FILE)))
+    # Confidence 0.5 keeps every review the teacher labels.
+    assert summary['unlabeled_reviews'] == summary['pseudo_labelled'] == 100
+    teacher = json.load(open(os.path.join(run_dir, trainer.TEACHER_HISTORY_FILE)))
+    student = json.load(open(os.path.join(run_dir, trainer.HISTORY_FILE)))
+    assert summary['teacher_best_val_accuracy'] == max(teacher['val_accuracy'])
+    assert summary['student_best_val_accuracy'] == max(student['val_accuracy'])
+    assert len(teacher['loss']) == len(student['loss']) == 4
+    assert glob.glob(os.path.join(run_dir, 'teacher', 'train', 'events.out.tfevents.*'))
+    assert tf.saved_model.load(self_trained.serving_model_dir).signatures[model_lib.TEXT_SIGNATURE]
+
+
+def test_self_training_without_unlabeled_examples_is_refused(tmp_path, prepared_sample, tiny_embedding):
+    shards = sorted(glob.glob(os.path.join(prepared_sample, 'train', '*')))
+    fn_args = tfx.components.FnArgs(
+        train_files=shards[:-1], eval_files=shards[-1:],
+        serving_model_dir=str(tmp_path / 'serving'), model_run_dir=str(tmp_path / 'run'),
+        custom_config=Hyperparameters(hub_handle=tiny_embedding, epochs=1,
+                                      self_training_confidence=0.9).to_custom_config())
+    with pytest.raises(ValueError, match='no unlabeled examples'):
+        trainer.run_fn(fn_args)
+    assert not os.path.exists(fn_args.serving_model_dir)

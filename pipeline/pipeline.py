@@ -9,6 +9,7 @@ from tfx.proto import example_gen_pb2
 
 from components.atomic_pusher.component import AtomicPusher
 from components.data_gate.component import DataGate
+from components.semi_supervised_trainer.component import SemiSupervisedTrainer
 from components.serving_baseline.component import EvaluatorVsServing, ServingBaseline
 from components.serving_canary.component import ServingCanary
 from modules import model as model_lib
@@ -19,6 +20,9 @@ SPLIT_RANDOM = 'random'   # by hash of the example, like the tutorial
 SPLIT_MOVIE = 'movie'     # by hash of movie_id: no movie on both sides
 SPLIT_SOURCE = 'source'   # the source's own train/ and test/ folders
 SPLITS = (SPLIT_RANDOM, SPLIT_MOVIE, SPLIT_SOURCE)
+# prepare-data's folder of reviews without labels, and its one split name.
+UNLABELED_PATTERN = 'unsup/*'
+UNLABELED_SPLIT = 'unlabeled'
 
 # Nodes that read state outside the pipeline (the serving directory): a cached
 # result could be stale, so every runner must execute them on every run.
@@ -43,6 +47,18 @@ def example_gen_configs(split: str, train_eval_buckets: Tuple[int, int] = (3, 2)
         partition_feature_name='movie_id' if split == SPLIT_MOVIE else None))
     return example_gen_pb2.Input(splits=[
         example_gen_pb2.Input.Split(name='train', pattern='train/*')]), output
+
+
+def unlabeled_example_gen(data_root: str) -> tfx.components.ImportExampleGen:
+    """prepare-data's unlabeled reviews, all in one split (ImportExampleGen
+    would split a single input 2:1 into train/eval by default)."""
+    return tfx.components.ImportExampleGen(
+        input_base=data_root,
+        input_config=example_gen_pb2.Input(splits=[
+            example_gen_pb2.Input.Split(name=UNLABELED_SPLIT, pattern=UNLABELED_PATTERN)]),
+        output_config=example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(splits=[
+            example_gen_pb2.SplitConfig.Split(name=UNLABELED_SPLIT, hash_buckets=1)])),
+    ).with_id('UnlabeledExampleGen')
 
 
 def eval_config(min_accuracy: float, max_accuracy_drop: float) -> tfma.EvalConfig:
@@ -92,6 +108,7 @@ def create_pipeline(
     canary_max_batch_seconds: float = 2.0,
     split: str = SPLIT_MOVIE,
     train_eval_buckets: Tuple[int, int] = (3, 2),
+    use_unlabeled: bool = False,
     metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
     beam_pipeline_args: Optional[List[str]] = None,
     enable_cache: bool = True,
@@ -99,7 +116,10 @@ def create_pipeline(
     """ImportExampleGen -> StatisticsGen -> ImportSchemaGen (the curated
     schema_file; SchemaGen infers one when it is None) -> ExampleValidator ->
     DataGate -> Trainer -> Evaluator (vs ServingBaseline, the model now
-    serving) and ServingCanary -> Pusher (needs both blessings)."""
+    serving) and ServingCanary -> Pusher (needs both blessings).
+
+    use_unlabeled adds UnlabeledExampleGen (data_root/unsup/*) as the
+    Trainer's unlabeled examples, for the hyperparameters' self-training."""
     input_config, output_config = example_gen_configs(split, train_eval_buckets)
     example_gen = tfx.components.ImportExampleGen(
         input_base=data_root, input_config=input_config, output_config=output_config)
@@ -119,15 +139,16 @@ def create_pipeline(
         anomalies=example_validator.outputs['anomalies'],
         schema=schema_gen.outputs['schema'])
 
-    trainer = tfx.components.Trainer(
+    unlabeled_gen = unlabeled_example_gen(data_root) if use_unlabeled else None
+    trainer = SemiSupervisedTrainer(
         module_file=trainer_module_file,
         examples=example_gen.outputs['examples'],
+        unlabeled_examples=unlabeled_gen.outputs['examples'] if unlabeled_gen else None,
         schema=schema_gen.outputs['schema'],
-        train_args=tfx.proto.TrainArgs(),
-        eval_args=tfx.proto.EvalArgs(),
         # A RuntimeParameter (Kubeflow) holds the hyperparameters' JSON.
         custom_config=(hyperparameters.to_custom_config()
-                       if isinstance(hyperparameters, Hyperparameters) else hyperparameters))
+                       if isinstance(hyperparameters, Hyperparameters) else hyperparameters),
+    ).with_id('Trainer')
     trainer.add_upstream_node(data_gate)  # bad data trains nothing
 
     baseline = ServingBaseline(serving_dir=serving_dir)
@@ -153,8 +174,9 @@ def create_pipeline(
     return tfx.dsl.Pipeline(
         pipeline_name=pipeline_name,
         pipeline_root=pipeline_root,
-        components=[example_gen, statistics_gen, schema_gen, example_validator, data_gate,
-                    trainer, baseline, evaluator, canary, pusher],
+        components=[example_gen, *([unlabeled_gen] if unlabeled_gen else []), statistics_gen,
+                    schema_gen, example_validator, data_gate, trainer, baseline, evaluator, canary,
+                    pusher],
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=beam_pipeline_args)

@@ -67,7 +67,9 @@ def local_pipeline():
     return create_pipeline(
         pipeline_name=configs.PIPELINE_NAME, pipeline_root='/local/tfx', data_root='/local/data',
         trainer_module_file=configs.TRAINER_MODULE_FILE, serving_dir='/local/serving',
-        schema_file=configs.SCHEMA_FILE, hyperparameters=Hyperparameters())
+        schema_file=configs.SCHEMA_FILE, hyperparameters=Hyperparameters(),
+        # as compiled for the default recipe, which self-trains
+        use_unlabeled=bool(recipes.get(recipes.DEFAULT_RECIPE).hyperparameters.self_training_confidence))
 
 
 def test_tasks_and_edges_are_the_local_pipelines(compiled, local_pipeline):
@@ -223,8 +225,8 @@ def launched(compiled, tiny_embedding):
     arguments = {runner.HYPERPARAMETERS: json.dumps(
         {**json.loads(default.string_value), 'hub_handle': tiny_embedding, 'epochs': 1, 'batch_size': 64})}
     produced, ids = {}, itertools.count(1)
-    for task in ('ImportExampleGen', 'ImportSchemaGen', 'StatisticsGen', 'ExampleValidator', 'DataGate',
-                 'Trainer'):
+    for task in ('ImportExampleGen', 'UnlabeledExampleGen', 'ImportSchemaGen', 'StatisticsGen',
+                 'ExampleValidator', 'DataGate', 'Trainer'):
         _launch(compiled, task, produced, ids, arguments)
     return produced
 
@@ -263,6 +265,9 @@ def test_trainer_task_installs_the_module_and_takes_the_run_arguments(launched):
     model_run = launched['Trainer']['model_run']['uri']
     with open(os.path.join(model_run, trainer.HISTORY_FILE), encoding='utf-8') as f:
         assert len(json.load(f)['loss']) == 1  # epochs=1 from the run's arguments, not the compiled 3
+    # The default recipe self-trains on the UnlabeledExampleGen task's 100 reviews.
+    with open(os.path.join(model_run, trainer.SELF_TRAINING_FILE), encoding='utf-8') as f:
+        assert json.load(f)['unlabeled_reviews'] == 100
     model = launched['Trainer']['model']['uri']
     assert os.path.isfile(os.path.join(path_utils.serving_model_path(model), 'saved_model.pb'))
 

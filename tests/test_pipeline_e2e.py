@@ -11,11 +11,11 @@ from conftest import imdb_tfx
 from imdb_tfx import outcome, serving
 from modules import model as model_lib
 
-COMPONENTS = ['ImportExampleGen', 'StatisticsGen', 'ImportSchemaGen', 'ExampleValidator', 'DataGate',
+COMPONENTS = ['ImportExampleGen', 'UnlabeledExampleGen', 'StatisticsGen', 'ImportSchemaGen', 'ExampleValidator', 'DataGate',
               'Trainer', 'ServingBaseline', 'Evaluator', 'ServingCanary', 'Pusher']
 # What a second run with unchanged inputs reuses: all but what depends on the
 # serving directory (ServingBaseline always reads it afresh).
-REUSED = ['ImportExampleGen', 'StatisticsGen', 'ImportSchemaGen', 'ExampleValidator', 'DataGate',
+REUSED = ['ImportExampleGen', 'UnlabeledExampleGen', 'StatisticsGen', 'ImportSchemaGen', 'ExampleValidator', 'DataGate',
           'Trainer', 'ServingCanary']
 
 
@@ -51,6 +51,25 @@ def test_movie_split_puts_no_movie_on_both_sides(runs):
                          .bytes_list.value[0] for r in tf.data.TFRecordDataset(files, 'GZIP')}
     assert len(movies['train']) > 50 and len(movies['eval']) > 10
     assert not movies['train'] & movies['eval']
+
+
+def test_trainer_self_trains_on_the_unlabeled_reviews(runs):
+    """The default recipe self-trains: UnlabeledExampleGen's one split of the
+    sample's 100 unlabeled reviews reaches the Trainer, the teacher labels
+    them, and the student is trained on the labelled reviews plus those."""
+    import json
+    from modules import trainer
+    run = runs['first_run']
+    unlabeled = run.output('UnlabeledExampleGen', 'examples')
+    assert os.listdir(unlabeled.uri) == ['Split-unlabeled']
+    files = tf.io.gfile.glob(os.path.join(unlabeled.uri, 'Split-unlabeled', '*'))
+    assert sum(1 for _ in tf.data.TFRecordDataset(files, 'GZIP')) == 100
+    run_dir = run.output('Trainer', 'model_run').uri
+    with open(os.path.join(run_dir, trainer.SELF_TRAINING_FILE)) as f:
+        summary = json.load(f)
+    assert summary['unlabeled_reviews'] == 100 and summary['confidence'] == 0.9
+    assert 0 <= summary['pseudo_labelled'] <= 100
+    assert os.path.exists(os.path.join(run_dir, trainer.TEACHER_HISTORY_FILE))
 
 
 def test_pushed_model_answers_through_both_signatures(runs):

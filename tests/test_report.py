@@ -62,6 +62,15 @@ def test_report_has_every_section_for_the_run(report):
     assert cells(page, 'Hub handle') == [json.loads(run.nodes['Trainer'].properties['custom_config'])['hub_handle']]
 
 
+def test_training_section_tells_the_self_training(report):
+    from modules import trainer
+    with open(os.path.join(report['run'].output('Trainer', 'model_run').uri, trainer.SELF_TRAINING_FILE)) as f:
+        summary = json.load(f)
+    text = re.sub(r'\s+', ' ', html.unescape(re.sub('<[^>]+>', '', report['page'])))
+    assert (f"labelled {summary['pseudo_labelled']} of 100 unlabeled reviews with confidence ≥ 0.9"
+            in text)
+
+
 def test_evaluation_numbers_are_tfma_numbers(report):
     page, run = report['page'], report['run']
     result = outcome.of_run(run)

@@ -46,6 +46,7 @@ def render(data: collect.ReportData) -> str:
         training_plots=[plots.training_curve(history, metric, title)
                         for metric, title in (('loss', 'Loss'), ('accuracy', 'Accuracy'))
                         if metric in history],
+        self_training=data.self_training,
         e=data.evaluation,
         evaluation_plots=_evaluation_plots(data.evaluation),
         d=data.data,

@@ -14,7 +14,7 @@ import numpy as np
 
 from imdb_tfx import outcome as outcome_lib
 from imdb_tfx.run_info import Artifact, PipelineRun
-from modules.trainer import HISTORY_FILE
+from modules.trainer import HISTORY_FILE, SELF_TRAINING_FILE
 
 EXAMPLE_GEN = 'ImportExampleGen'
 STATISTICS_GEN = 'StatisticsGen'
@@ -92,6 +92,7 @@ class LineageRow:
 class ReportData:
     header: Header
     history: Optional[Dict[str, List[float]]]
+    self_training: Optional[Dict[str, float]]  # the Trainer's summary, when it self-trained
     evaluation: Optional[Evaluation]
     data: Optional[Data]
     lineage: List[LineageRow]
@@ -99,7 +100,8 @@ class ReportData:
 
 def collect(run: PipelineRun) -> ReportData:
     result = outcome_lib.of_run(run)
-    return ReportData(header=_header(run, result), history=_history(run),
+    return ReportData(header=_header(run, result), history=_trainer_json(run, HISTORY_FILE),
+                      self_training=_trainer_json(run, SELF_TRAINING_FILE),
                       evaluation=_evaluation(run, result), data=_data(run, result),
                       lineage=_lineage(run))
 
@@ -135,9 +137,10 @@ def _hyperparameters(run: PipelineRun) -> Dict[str, object]:
     return json.loads(config) if config else {}
 
 
-def _history(run: PipelineRun) -> Optional[Dict[str, List[float]]]:
+def _trainer_json(run: PipelineRun, name: str) -> Optional[dict]:
+    """A JSON file the Trainer module wrote beside its TensorBoard logs."""
     model_run = run.output(TRAINER, 'model_run')
-    path = os.path.join(model_run.uri, HISTORY_FILE) if model_run else ''
+    path = os.path.join(model_run.uri, name) if model_run else ''
     if not path or not os.path.exists(path):
         return None
     with open(path) as f:
