@@ -20,10 +20,12 @@ class Hyperparameters:
     # and early stopping on eval accuracy, keeping the best epoch's weights.
     dropout: float = 0.0
     early_stopping_patience: int = 0
-    # Self-training (0 = off): after training, the model labels the unlabeled
-    # reviews; those it labels with at least this confidence join the labelled
-    # ones to train a fresh model, which is the one exported.
+    # Self-training (confidence 0 = off): after training, the model labels the
+    # unlabeled reviews; those it labels with at least this confidence join
+    # the labelled ones to train a fresh model. Each round's model labels for
+    # the next; the last one is exported.
     self_training_confidence: float = 0.0
+    self_training_rounds: int = 1
     seed: int = 42
 
     def __post_init__(self):
@@ -35,6 +37,8 @@ class Hyperparameters:
             raise ValueError(f'dropout must be in [0, 1), early_stopping_patience >= 0: {self}')
         if self.self_training_confidence and not 0.5 <= self.self_training_confidence < 1:
             raise ValueError(f'self_training_confidence must be 0 (off) or in [0.5, 1): {self}')
+        if self.self_training_rounds < 1:
+            raise ValueError(f'self_training_rounds must be >= 1: {self}')
 
     def to_custom_config(self) -> Dict[str, Any]:
         return dataclasses.asdict(self)

@@ -1,10 +1,11 @@
 """TFX Trainer module: trains the hub-layer model on ExampleGen's splits and
 exports it for serving (see modules/model.py for the model and signatures).
 
-With `self_training_confidence` set, training runs twice: the first model
-(the teacher) labels the unlabeled reviews the SemiSupervisedTrainer hands
-over, and a fresh model (the student) learns from the labelled reviews plus
-those the teacher labelled confidently. The student is exported."""
+With `self_training_confidence` set, the first model (the teacher) labels
+the unlabeled reviews the SemiSupervisedTrainer hands over, and a fresh model
+(the student) learns from the labelled reviews plus those the teacher
+labelled confidently; for `self_training_rounds` rounds, each student
+teaching the next. The last student is exported."""
 
 import dataclasses
 import json
@@ -74,8 +75,7 @@ def pseudo_labelled(model: tf.keras.Model, texts: np.ndarray,
     probability = tf.sigmoid(logits[:, 0]).numpy()
     kept = np.maximum(probability, 1 - probability) >= confidence
     labels = (probability[kept] >= 0.5).astype(np.float32)
-    summary = {'confidence': confidence, 'unlabeled_reviews': int(len(texts)),
-               'pseudo_labelled': int(kept.sum()),
+    summary = {'pseudo_labelled': int(kept.sum()),
                'pseudo_positive_fraction': float(labels.mean()) if len(labels) else 0.0}
     return tf.data.Dataset.from_tensor_slices((texts[kept], labels)), summary
 
@@ -116,17 +116,18 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         if not unlabeled_files:
             raise ValueError('self_training_confidence is set but the Trainer got no unlabeled '
                              'examples (SemiSupervisedTrainer(unlabeled_examples=...))')
-        teacher, teacher_history = train(hp, train_examples, evaluation,
-                                         os.path.join(run_dir, 'teacher'), hp.seed)
+        model, teacher_history = train(hp, train_examples, evaluation,
+                                       os.path.join(run_dir, 'teacher'), hp.seed)
         _write_json(run_dir, TEACHER_HISTORY_FILE, teacher_history)
-        pseudo, summary = pseudo_labelled(teacher, unlabeled_texts(unlabeled_files),
-                                          hp.self_training_confidence)
-        summary['teacher_best_val_accuracy'] = max(teacher_history['val_accuracy'])
-        logging.info('Self-training: %s', summary)
-        del teacher
-        model, history = train(hp, train_examples.concatenate(pseudo), evaluation, run_dir,
-                               hp.seed + 1)
-        summary['student_best_val_accuracy'] = max(history['val_accuracy'])
+        texts = unlabeled_texts(unlabeled_files)
+        summary = {'confidence': hp.self_training_confidence, 'unlabeled_reviews': int(len(texts)),
+                   'teacher_best_val_accuracy': max(teacher_history['val_accuracy']), 'rounds': []}
+        for number in range(1, hp.self_training_rounds + 1):
+            pseudo, labelled = pseudo_labelled(model, texts, hp.self_training_confidence)
+            model, history = train(hp, train_examples.concatenate(pseudo), evaluation,
+                                   os.path.join(run_dir, f'round-{number}'), hp.seed + number)
+            summary['rounds'].append({**labelled, 'best_val_accuracy': max(history['val_accuracy'])})
+            logging.info('Self-training round %d: %s', number, summary['rounds'][-1])
         _write_json(run_dir, SELF_TRAINING_FILE, summary)
 
     # Per-epoch curves for reports, beside the TensorBoard logs.

@@ -78,6 +78,8 @@ def test_hyperparameters_round_trip_and_reject_unknown_keys():
     for confidence in (0.3, 1.0):
         with pytest.raises(ValueError, match='self_training_confidence'):
             Hyperparameters(self_training_confidence=confidence)
+    with pytest.raises(ValueError, match='self_training_rounds'):
+        Hyperparameters(self_training_confidence=0.9, self_training_rounds=0)
 
 
 def _rule_model():
@@ -93,19 +95,18 @@ def test_pseudo_labels_keep_only_confident_reviews():
     texts = np.array([b'good film', b'bad film', b'a film', b'good and bad'], dtype=object)
     pseudo, summary = trainer.pseudo_labelled(_rule_model(), texts, confidence=0.9)  # sigmoid(3) = 0.95
     assert sorted((t.numpy(), l.numpy()) for t, l in pseudo) == [(b'bad film', 0.0), (b'good film', 1.0)]
-    assert summary == {'confidence': 0.9, 'unlabeled_reviews': 4, 'pseudo_labelled': 2,
-                       'pseudo_positive_fraction': 0.5}
+    assert summary == {'pseudo_labelled': 2, 'pseudo_positive_fraction': 0.5}
     _, summary = trainer.pseudo_labelled(_rule_model(), texts, confidence=0.5)
     assert summary['pseudo_labelled'] == 4
 
 
 @pytest.fixture(scope='module')
 def self_trained(tmp_path_factory, prepared_sample, tiny_embedding):
-    """run_fn with self-training on the sample's 100 unlabeled reviews."""
+    """run_fn with two rounds of self-training on the sample's 100 unlabeled reviews."""
     shards = sorted(glob.glob(os.path.join(prepared_sample, 'train', '*')))
     out = tmp_path_factory.mktemp('self_trained')
     config = Hyperparameters(hub_handle=tiny_embedding, epochs=4, batch_size=64, learning_rate=0.01,
-                             self_training_confidence=0.5).to_custom_config()
+                             self_training_confidence=0.5, self_training_rounds=2).to_custom_config()
     fn_args = tfx.components.FnArgs(
         train_files=shards[:-1], eval_files=shards[-1:],
         serving_model_dir=str(out / 'serving'), model_run_dir=str(out / 'run'),
@@ -117,14 +118,16 @@ def self_trained(tmp_path_factory, prepared_sample, tiny_embedding):
 def test_self_training_labels_the_unlabeled_reviews_and_exports_the_student(self_trained):
     run_dir = self_trained.model_run_dir
     summary = json.load(open(os.path.join(run_dir, trainer.SELF_TRAINING_FILE)))
-    # Confidence 0.5 keeps every review the teacher labels.
-    assert summary['unlabeled_reviews'] == summary['pseudo_labelled'] == 100
+    assert summary['unlabeled_reviews'] == 100 and summary['confidence'] == 0.5
+    # Confidence 0.5 keeps every review the teacher labels, in every round.
+    assert [r['pseudo_labelled'] for r in summary['rounds']] == [100, 100]
     teacher = json.load(open(os.path.join(run_dir, trainer.TEACHER_HISTORY_FILE)))
-    student = json.load(open(os.path.join(run_dir, trainer.HISTORY_FILE)))
+    exported = json.load(open(os.path.join(run_dir, trainer.HISTORY_FILE)))
     assert summary['teacher_best_val_accuracy'] == max(teacher['val_accuracy'])
-    assert summary['student_best_val_accuracy'] == max(student['val_accuracy'])
-    assert len(teacher['loss']) == len(student['loss']) == 4
-    assert glob.glob(os.path.join(run_dir, 'teacher', 'train', 'events.out.tfevents.*'))
+    assert summary['rounds'][-1]['best_val_accuracy'] == max(exported['val_accuracy'])
+    assert len(teacher['loss']) == len(exported['loss']) == 4
+    for model_dir in ('teacher', 'round-1', 'round-2'):
+        assert glob.glob(os.path.join(run_dir, model_dir, 'train', 'events.out.tfevents.*'))
     assert tf.saved_model.load(self_trained.serving_model_dir).signatures[model_lib.TEXT_SIGNATURE]
 
 

@@ -92,7 +92,7 @@ class LineageRow:
 class ReportData:
     header: Header
     history: Optional[Dict[str, List[float]]]
-    self_training: Optional[Dict[str, float]]  # the Trainer's summary, when it self-trained
+    self_training: Optional[dict]  # the Trainer's self_training.json, when it self-trained
     evaluation: Optional[Evaluation]
     data: Optional[Data]
     lineage: List[LineageRow]
