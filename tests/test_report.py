@@ -67,7 +67,7 @@ def test_training_section_tells_the_self_training(report):
     with open(os.path.join(report['run'].output('Trainer', 'model_run').uri, trainer.SELF_TRAINING_FILE)) as f:
         summary = json.load(f)
     text = re.sub(r'\s+', ' ', html.unescape(re.sub('<[^>]+>', '', report['page'])))
-    assert 'of 100 unlabeled reviews' in text
+    assert 'Self-training on 100 unlabeled reviews' in text
     for number, labelled in enumerate(summary['rounds'], start=1):
         assert (f"Round {number}: {labelled['pseudo_labelled']} labelled with confidence ≥ 0.9, "
                 f"best validation accuracy {labelled['best_val_accuracy']:.4f}") in text
