@@ -90,6 +90,8 @@ def build_embedding_command(output, vectors, max_words, oov_buckets, bigram_buck
 @click.option('--self-training-confidence', type=float,
               help='Self-training on the unlabeled reviews: 0 turns it off, else the teacher\'s '
               'confidence in [0.5, 1) for a review to join training. The recipe sets it (best 0.9).')
+@click.option('--self-training-rounds', type=click.IntRange(min=1),
+              help='Rounds of self-training, each round\'s model labelling for the next.')
 @click.option('--min-accuracy', type=click.FloatRange(0, 1), help='Accuracy floor for the blessing [0.85].')
 @click.option('--max-accuracy-drop', type=click.FloatRange(0, 1),
               help='How far below the serving model\'s accuracy a candidate may fall [0].')
@@ -100,7 +102,8 @@ def build_embedding_command(output, vectors, max_words, oov_buckets, bigram_buck
               help='Infer the schema with SchemaGen instead of importing the curated one.')
 @click.option('--no-cache', is_flag=True, help='Re-execute every component.')
 def run_command(data, home, recipe, hub, epochs, batch_size, learning_rate, hidden_units,
-                self_training_confidence, min_accuracy, max_accuracy_drop, split, infer_schema, no_cache):
+                self_training_confidence, self_training_rounds, min_accuracy, max_accuracy_drop, split,
+                infer_schema, no_cache):
     """Run the pipeline locally (LocalDagRunner) and print a summary."""
     import dataclasses
 
@@ -109,19 +112,21 @@ def run_command(data, home, recipe, hub, epochs, batch_size, learning_rate, hidd
 
     home = Home.at(home)
     preset = recipes.get(recipe)
-    data_root = inputs.prepared_data(data, home)
-    split = split or configs.SPLIT
-    inputs.check_split(data_root, split)
-    overrides = dict(hub_handle=inputs.hub_handle(hub, home, preset.embedding, data_root),
-                     epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-                     hidden_units=hidden_units, self_training_confidence=self_training_confidence)
+    overrides = dict(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                     hidden_units=hidden_units, self_training_confidence=self_training_confidence,
+                     self_training_rounds=self_training_rounds)
     try:
         hyperparameters = dataclasses.replace(
             preset.hyperparameters, **{k: v for k, v in overrides.items() if v is not None})
     except ValueError as e:
         raise click.BadParameter(str(e)) from e
+    data_root = inputs.prepared_data(data, home)
+    split = split or configs.SPLIT
+    inputs.check_split(data_root, split)
     if hyperparameters.self_training_confidence:
         inputs.check_unlabeled(data_root)
+    hyperparameters = dataclasses.replace(
+        hyperparameters, hub_handle=inputs.hub_handle(hub, home, preset.embedding, data_root))
     started = time.time()
     error = None
     try:

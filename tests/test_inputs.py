@@ -1,6 +1,7 @@
 """Resolving a run's inputs: the split must be one the data can make."""
 
 import json
+import os
 
 import pytest
 
@@ -24,3 +25,18 @@ def test_source_split_needs_a_test_split(prepared_sample):
     inputs.check_split(prepared_sample, 'movie')
     with pytest.raises(UserInputError, match='no test split'):
         inputs.check_split(prepared_sample, 'source')
+
+
+def test_self_training_needs_unlabeled_reviews(tmp_path, prepared_sample):
+    inputs.check_unlabeled(prepared_sample)  # 100 unlabeled reviews
+    labelled_only = prepared(tmp_path, {'train': {'examples': 10, 'features': {'text': 'bytes'}}})
+    with pytest.raises(UserInputError, match='no unlabeled reviews.*--self-training-confidence 0'):
+        inputs.check_unlabeled(labelled_only)
+
+
+def test_run_refuses_bad_self_training_before_any_work(tmp_path):
+    from conftest import imdb_tfx
+    result = imdb_tfx('run', '--home', str(tmp_path / 'home'), '--self-training-confidence', '1.5')
+    assert result.returncode == 2
+    assert 'self_training_confidence must be 0 (off) or in [0.5, 1)' in result.stderr
+    assert not os.path.exists(tmp_path / 'home' / 'data')  # nothing prepared or built
