@@ -178,8 +178,9 @@ def _accuracy(metrics: Dict[str, float]) -> str:
 def summary(outcome: Outcome) -> str:
     """A few lines for the end of `imdb-tfx run` and for `imdb-tfx gate`."""
     lines = [f'Run {outcome.run.run_id}']
+    width = max((len(node_id) for node_id in outcome.run.nodes), default=0)
     for node in outcome.run.nodes.values():
-        lines.append(f'  {node.node_id:<18} {node.state:<9} {node.seconds:7.1f} s')
+        lines.append(f'  {node.node_id:<{width}}  {node.state:<9} {node.seconds:7.1f} s')
     lines.append(f'Data gate: {outcome.data_gate}')
     if outcome.metrics:
         m = outcome.metrics
