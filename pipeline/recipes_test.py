@@ -13,7 +13,8 @@ def test_seed_is_the_tutorial_exactly():
     assert seed.hyperparameters == Hyperparameters()
     assert dataclasses.asdict(seed.hyperparameters) | {'hub_handle': None} == dict(
         hub_handle=None, epochs=20, batch_size=512, learning_rate=0.001, hidden_units=16,
-        dropout=0.0, early_stopping_patience=0, seed=42)
+        dropout=0.0, early_stopping_patience=0, self_training_confidence=0.0, self_training_rounds=1,
+        seed=42)
     assert seed.embedding == recipes.EmbeddingSpec()  # plain GloVe, no bigrams
 
 
@@ -25,9 +26,12 @@ def test_every_recipe_is_valid_and_documented(name):
     assert Hyperparameters.from_custom_config(hp.to_custom_config()) == hp
 
 
-def test_best_is_the_default_and_adds_bigrams():
+def test_best_is_the_default_adds_bigrams_and_self_trains():
     assert recipes.DEFAULT_RECIPE == 'best'
-    assert recipes.get('best').embedding.bigram_buckets > 0
+    best = recipes.get('best')
+    assert best.embedding.bigram_buckets > 0
+    assert best.hyperparameters.self_training_confidence == 0.9
+    assert best.hyperparameters.self_training_rounds == 2
 
 
 def test_unknown_recipe_is_refused():
