@@ -123,7 +123,7 @@ def run_command(data, home, recipe, hub, epochs, batch_size, learning_rate, hidd
     data_root = inputs.prepared_data(data, home)
     split = split or configs.SPLIT
     inputs.check_split(data_root, split)
-    if hyperparameters.self_training_confidence:
+    if hyperparameters.self_trains:
         inputs.check_unlabeled(data_root)
     hyperparameters = dataclasses.replace(
         hyperparameters, hub_handle=inputs.hub_handle(hub, home, preset.embedding, data_root))

@@ -107,7 +107,7 @@ def compile_pipeline(
         train_eval_buckets=preset.train_eval_buckets,
         # Compiled in for the default hyperparameters; a run that turns
         # self-training off just leaves the unlabeled examples unread.
-        use_unlabeled=bool(hparams.self_training_confidence),
+        use_unlabeled=hparams.self_trains,
         # No metadata_connection_config: KFP brings its own ML Metadata.
         beam_pipeline_args=list(beam_pipeline_args or DEFAULT_BEAM_ARGS),
         enable_cache=enable_cache)

@@ -40,6 +40,11 @@ class Hyperparameters:
         if self.self_training_rounds < 1:
             raise ValueError(f'self_training_rounds must be >= 1: {self}')
 
+    @property
+    def self_trains(self) -> bool:
+        """Whether training needs the unlabeled examples."""
+        return bool(self.self_training_confidence)
+
     def to_custom_config(self) -> Dict[str, Any]:
         return dataclasses.asdict(self)
 

@@ -110,7 +110,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     train_examples = labelled_examples(fn_args.train_files)
     evaluation = batches(labelled_examples(fn_args.eval_files), hp.batch_size)
     run_dir = fn_args.model_run_dir
-    if not hp.self_training_confidence:
+    if not hp.self_trains:
         model, history = train(hp, train_examples, evaluation, run_dir, hp.seed)
     else:
         if not unlabeled_files:

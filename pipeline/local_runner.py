@@ -39,7 +39,7 @@ def run(home: Home,
         max_accuracy_drop=max_accuracy_drop,
         split=split,
         train_eval_buckets=train_eval_buckets,
-        use_unlabeled=bool(hyperparameters.self_training_confidence),
+        use_unlabeled=hyperparameters.self_trains,
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             home.metadata_path),
         beam_pipeline_args=list(beam_pipeline_args or configs.LOCAL_BEAM_ARGS),

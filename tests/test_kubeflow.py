@@ -69,7 +69,7 @@ def local_pipeline():
         trainer_module_file=configs.TRAINER_MODULE_FILE, serving_dir='/local/serving',
         schema_file=configs.SCHEMA_FILE, hyperparameters=Hyperparameters(),
         # as compiled for the default recipe, which self-trains
-        use_unlabeled=bool(recipes.get(recipes.DEFAULT_RECIPE).hyperparameters.self_training_confidence))
+        use_unlabeled=recipes.get(recipes.DEFAULT_RECIPE).hyperparameters.self_trains)
 
 
 def test_tasks_and_edges_are_the_local_pipelines(compiled, local_pipeline):

@@ -1,6 +1,7 @@
 """The whole pipeline under LocalDagRunner on the committed sample of real
 reviews, driven through the `imdb-tfx` console script as a user would."""
 
+import json
 import os
 
 import numpy as np
@@ -10,6 +11,7 @@ import tensorflow as tf
 from conftest import imdb_tfx
 from imdb_tfx import outcome, serving
 from modules import model as model_lib
+from modules import trainer
 
 COMPONENTS = ['ImportExampleGen', 'UnlabeledExampleGen', 'StatisticsGen', 'ImportSchemaGen', 'ExampleValidator', 'DataGate',
               'Trainer', 'ServingBaseline', 'Evaluator', 'ServingCanary', 'Pusher']
@@ -57,8 +59,6 @@ def test_trainer_self_trains_on_the_unlabeled_reviews(runs):
     """The default recipe self-trains: UnlabeledExampleGen's one split of the
     sample's 100 unlabeled reviews reaches the Trainer, the teacher labels
     them, and the student is trained on the labelled reviews plus those."""
-    import json
-    from modules import trainer
     run = runs['first_run']
     unlabeled = run.output('UnlabeledExampleGen', 'examples')
     assert os.listdir(unlabeled.uri) == ['Split-unlabeled']

@@ -18,6 +18,7 @@ from PIL import Image
 from conftest import imdb_tfx
 from imdb_tfx import outcome
 from imdb_tfx.report import default_path
+from modules import trainer
 
 SECTIONS = ('run', 'training', 'evaluation', 'data', 'lineage')
 
@@ -63,7 +64,6 @@ def test_report_has_every_section_for_the_run(report):
 
 
 def test_training_section_tells_the_self_training(report):
-    from modules import trainer
     with open(os.path.join(report['run'].output('Trainer', 'model_run').uri, trainer.SELF_TRAINING_FILE)) as f:
         summary = json.load(f)
     text = re.sub(r'\s+', ' ', html.unescape(re.sub('<[^>]+>', '', report['page'])))
