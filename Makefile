@@ -12,10 +12,10 @@ export TF_USE_LEGACY_KERAS := 1
 
 .PHONY: run test bench clean chromium
 
-$(VENV)/installed: requirements.txt constraints.txt setup.py
+$(VENV)/installed: requirements.txt requirements-dev.txt constraints.txt setup.py
 	@test -n "$(PYTHON310)" || { echo "Python 3.10 not found: set PYTHON310=/path/to/python3.10" >&2; exit 1; }
 	test -x $(PY) || $(PYTHON310) -m venv $(VENV)
-	$(PIP) install -r requirements.txt -c constraints.txt
+	$(PIP) install -r requirements.txt -r requirements-dev.txt -c constraints.txt
 	# tfx 1.16 pins tensorflow-hub 0.15, which cannot import under TF 2.16.
 	$(PIP) install --no-deps tensorflow-hub==0.16.1
 	# compat mode: a .pth with the project folder, so new packages need no reinstall.

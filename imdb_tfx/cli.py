@@ -5,9 +5,11 @@ import logging
 import os
 import sys
 import time
+import traceback
 
 import click
 
+from imdb_tfx import pipeline_options, s3
 from imdb_tfx.errors import UserInputError
 from imdb_tfx.home import DEFAULT_HOME, Home
 from kubeflow import cli as kubeflow_cli
@@ -32,16 +34,25 @@ def cli(verbose):
 
 @cli.command('prepare-data')
 @click.argument('source')
-@click.option('--output', required=True, type=click.Path(file_okay=False),
-              help='Folder for the TFRecords (replaced atomically).')
+@click.option('--output', required=True,
+              help='Folder for the TFRecords (replaced atomically), or a gs:// or s3:// URL '
+              '(the manifest, which marks the output complete, is written last).')
 def prepare_data_command(source, output):
     """Convert an IMDB SOURCE to gzip'd TFRecords of tf.Example.
 
     SOURCE: the Stanford archive (aclImdb_v1.tar.gz), its extracted folder, or a
     tfds imdb_reviews data directory.
     """
+    import tempfile
+
     from imdb_tfx import prepare_data
-    manifest = prepare_data.prepare(source, output)
+    if '://' not in output:
+        manifest = prepare_data.prepare(source, output)
+    else:
+        s3.enable_for(output)
+        with tempfile.TemporaryDirectory() as scratch:
+            manifest = prepare_data.prepare(source, os.path.join(scratch, 'prepared'))
+            prepare_data.upload(os.path.join(scratch, 'prepared'), output)
     click.echo(f'{output}: ' + ', '.join(
         f'{split} {counts["examples"]}' for split, counts in manifest['splits'].items()))
 
@@ -78,32 +89,8 @@ def build_embedding_command(output, vectors, max_words, oov_buckets, bigram_buck
 @click.option('--data', help='Prepared TFRecords or any prepare-data SOURCE. '
               'Default: ../shared/data/aclImdb_train.tar.gz, data/aclImdb_v1.tar.gz or tfds imdb_reviews.')
 @home_option
-@click.option('--recipe', default=recipes.DEFAULT_RECIPE, show_default=True,
-              type=click.Choice(list(recipes.RECIPES)),
-              help='Training preset (pipeline/recipes.py): seed is the tutorial exactly.')
-@click.option('--hub', help='TF-Hub handle: a tfhub.dev/Kaggle URL or a local module. '
-              'Default: the recipe\'s module from GloVe 6B 50d, built once under the home.')
-@click.option('--epochs', type=click.IntRange(min=1))
-@click.option('--batch-size', type=click.IntRange(min=1))
-@click.option('--learning-rate', type=click.FloatRange(min=0, min_open=True))
-@click.option('--hidden-units', type=click.IntRange(min=1))
-@click.option('--self-training-confidence', type=float,
-              help='Self-training on the unlabeled reviews: 0 turns it off, else the teacher\'s '
-              'confidence in [0.5, 1) for a review to join training. The recipe sets it (best 0.9).')
-@click.option('--self-training-rounds', type=click.IntRange(min=1),
-              help='Rounds of self-training, each round\'s model labelling for the next.')
-@click.option('--min-accuracy', type=click.FloatRange(0, 1), help='Accuracy floor for the blessing [0.85].')
-@click.option('--max-accuracy-drop', type=click.FloatRange(0, 1),
-              help='How far below the serving model\'s accuracy a candidate may fall [0].')
-@click.option('--split', type=click.Choice(['random', 'movie', 'source']),
-              help='Train/eval split: by movie [default], random (the tutorial\'s), or the '
-              'source\'s own test split. The recipe sets the ratio (seed 60/40, best 80/20).')
-@click.option('--infer-schema', is_flag=True,
-              help='Infer the schema with SchemaGen instead of importing the curated one.')
-@click.option('--no-cache', is_flag=True, help='Re-execute every component.')
-def run_command(data, home, recipe, hub, epochs, batch_size, learning_rate, hidden_units,
-                self_training_confidence, self_training_rounds, min_accuracy, max_accuracy_drop, split,
-                infer_schema, no_cache):
+@pipeline_options.pipeline_options
+def run_command(data, home, **options):
     """Run the pipeline locally (LocalDagRunner) and print a summary."""
     import dataclasses
 
@@ -111,32 +98,22 @@ def run_command(data, home, recipe, hub, epochs, batch_size, learning_rate, hidd
     from pipeline import configs, local_runner
 
     home = Home.at(home)
-    preset = recipes.get(recipe)
-    overrides = dict(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-                     hidden_units=hidden_units, self_training_confidence=self_training_confidence,
-                     self_training_rounds=self_training_rounds)
-    try:
-        hyperparameters = dataclasses.replace(
-            preset.hyperparameters, **{k: v for k, v in overrides.items() if v is not None})
-    except ValueError as e:
-        raise click.BadParameter(str(e)) from e
+    preset = recipes.get(options['recipe'])
+    hyperparameters = pipeline_options.hyperparameters(options['recipe'], options)
+    gate = pipeline_options.gate_settings(options)
     data_root = inputs.prepared_data(data, home)
-    split = split or configs.SPLIT
-    inputs.check_split(data_root, split)
+    inputs.check_split(data_root, gate['split'])
     if hyperparameters.self_trains:
         inputs.check_unlabeled(data_root)
     hyperparameters = dataclasses.replace(
-        hyperparameters, hub_handle=inputs.hub_handle(hub, home, preset.embedding, data_root))
+        hyperparameters, hub_handle=inputs.hub_handle(options['hub'], home, preset.embedding, data_root))
     started = time.time()
     error = None
     try:
         local_runner.run(
-            home, data_root, hyperparameters,
-            min_accuracy=configs.MIN_ACCURACY if min_accuracy is None else min_accuracy,
-            max_accuracy_drop=configs.MAX_ACCURACY_DROP if max_accuracy_drop is None else max_accuracy_drop,
-            split=split, train_eval_buckets=preset.train_eval_buckets,
-            schema_file=None if infer_schema else configs.SCHEMA_FILE,
-            enable_cache=not no_cache)
+            home, data_root, hyperparameters, **gate, train_eval_buckets=preset.train_eval_buckets,
+            schema_file=None if options['infer_schema'] else configs.SCHEMA_FILE,
+            enable_cache=not options['no_cache'])
     except Exception as e:  # the component's error is in the log; summarise what ran
         error = e
     if os.path.exists(home.metadata_path):
@@ -201,14 +178,24 @@ def gate_command(home, as_json):
     sys.exit(result.exit_code)
 
 
+serving_dir_option = click.option(
+    '--serving-dir', help='The serving directory: a folder, or a gs:// or s3:// URL. Default: HOME/serving.')
+
+
+def _serving_dir(home: str, serving_dir) -> str:
+    s3.enable_for(serving_dir)
+    return serving_dir or Home.at(home).serving_dir
+
+
 @cli.command('rollback')
 @home_option
+@serving_dir_option
 @click.option('--to', 'version', help='The version to serve again. Default: the one before the newest.')
-def rollback_command(home, version):
+def rollback_command(home, serving_dir, version):
     """Serve a previous pushed version again: it is re-published as the newest
     version; nothing is deleted."""
     from imdb_tfx import serving
-    serving_dir = Home.at(home).serving_dir
+    serving_dir = _serving_dir(home, serving_dir)
     found = serving.versions(serving_dir)
     if version is None:
         if len(found) < 2:
@@ -216,19 +203,21 @@ def rollback_command(home, version):
         version = found[-2]
     if version not in found:
         raise UserInputError(f'{serving_dir}: no version {version} (versions: {", ".join(found) or "none"})')
-    path = serving.publish(os.path.join(serving_dir, version), serving_dir)
+    path = serving.publish(f'{serving_dir.rstrip("/")}/{version}', serving_dir)
     click.echo(f'Version {version} is serving again, as {path}')
 
 
 @cli.command('predict')
 @home_option
+@serving_dir_option
 @click.argument('texts', nargs=-1, required=True)
-def predict_command(home, texts):
+def predict_command(home, serving_dir, texts):
     """Print P(positive) for each TEXT from the newest pushed model."""
     from imdb_tfx import serving
-    model_dir = serving.newest(Home.at(home).serving_dir)
+    serving_dir = _serving_dir(home, serving_dir)
+    model_dir = serving.newest(serving_dir)
     if model_dir is None:
-        raise UserInputError(f'{Home.at(home).serving_dir}: no pushed model yet (run the pipeline first)')
+        raise UserInputError(f'{serving_dir}: no pushed model yet (run the pipeline first)')
     for text, probability in zip(texts, serving.predict(model_dir, texts)):
         click.echo(f'{probability:.4f}\t{text}')
 
@@ -236,16 +225,25 @@ def predict_command(home, texts):
 # The Kubeflow Pipelines commands live beside their runner.
 cli.add_command(kubeflow_cli.compile_kfp_command)
 cli.add_command(kubeflow_cli.submit_command)
+cli.add_command(kubeflow_cli.kfp_local_command)
 
 
 def main():
+    status = 0
     try:
         cli(standalone_mode=False)
     except UserInputError as e:
         click.echo(f'error: {e}', err=True)
-        sys.exit(2)
+        status = 2
     except click.ClickException as e:
         e.show()
-        sys.exit(e.exit_code)
+        status = e.exit_code
     except click.Abort:
-        sys.exit(130)
+        status = 130
+    except SystemExit as e:
+        status = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    except Exception:  # noqa: BLE001  (a bug: its traceback, and exit 1 even after s3:// use)
+        traceback.print_exc()
+        status = 1
+    # After s3:// use, tensorflow-io would abort the interpreter's exit.
+    s3.exit(status)

@@ -87,6 +87,25 @@ def prepare(source: str, output: str, num_shards: int = 4) -> dict:
     return manifest
 
 
+def upload(prepared: str, url: str) -> None:
+    """Copies a prepared folder to object storage (gs://, s3://), where no
+    rename is atomic: the manifest, which marks an output complete (see
+    is_prepared), goes last, and a previous output loses it first."""
+    from tfx.dsl.io import fileio  # deferred: TensorFlow's file layer is a heavy import
+
+    if fileio.exists(url) and fileio.listdir(url):
+        if not fileio.exists(f"{url.rstrip('/')}/{MANIFEST}"):
+            raise UserInputError(f"{url}: exists and is not a prepare-data output; not replacing it")
+        fileio.remove(f"{url.rstrip('/')}/{MANIFEST}")
+        fileio.rmtree(url)
+    names = sorted(os.path.relpath(os.path.join(d, f), prepared)
+                   for d, _, files in os.walk(prepared) for f in files)
+    for name in sorted(names, key=lambda n: n == MANIFEST):
+        target = f"{url.rstrip('/')}/{name}"
+        fileio.makedirs(os.path.dirname(target))
+        fileio.copy(os.path.join(prepared, name), target, overwrite=True)
+
+
 def source_fingerprint(source: str) -> str:
     """sha256 hex of the source's content (archive bytes; for a directory, of its relevant
     files' relative paths + bytes in sorted order), used as a cache key and recorded in the

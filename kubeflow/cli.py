@@ -7,46 +7,42 @@ import tempfile
 
 import click
 
+from imdb_tfx import pipeline_options
 from imdb_tfx.errors import UserInputError
-from kubeflow.image import DEFAULT_TAG, SCHEMA_FILE
+from kubeflow.image import DEFAULT_TAG, IMAGE_ROOT, SCHEMA_FILE
+from kubeflow.s3_settings import S3Settings
 from pipeline import recipes
 
 _COMPILE_OPTIONS = [
     click.option('--image', default=DEFAULT_TAG, show_default=True,
                  help='The pipeline image (kubeflow/Dockerfile) as the cluster pulls it.'),
     click.option('--pipeline-root', required=True,
-                 help='Where the tasks write artifacts, e.g. gs://BUCKET/imdb-tfx (see kubeflow/README.md). '
-                 'The Trainer module\'s wheel is written there when compiling.'),
+                 help='Where the tasks write artifacts: gs://BUCKET/PATH or s3://BUCKET/PATH (AWS S3, '
+                 'MinIO); an absolute local path only for `imdb-tfx kfp-local`.'),
     click.option('--data', required=True,
-                 help='Prepared TFRecords (prepare-data) as the pods see them: a URL or a path on a --volume. '
-                 'Default of the run-time parameter data-root.'),
+                 help='Prepared TFRecords (prepare-data) as the pods see them: gs://, s3:// or a path '
+                 'on a --volume. Default of the run-time parameter data-root.'),
     click.option('--serving-dir', required=True,
-                 help='The serving directory: an absolute path on a --volume.'),
-    click.option('--hub', help='TF-Hub handle: a tfhub.dev/Kaggle URL or a module path inside the image. '
-                 'Default: the recipe\'s GloVe module baked into the image.'),
-    click.option('--recipe', default=recipes.DEFAULT_RECIPE, show_default=True,
-                 type=click.Choice(list(recipes.RECIPES)), help='Training preset (pipeline/recipes.py).'),
-    click.option('--epochs', type=click.IntRange(min=1)),
-    click.option('--batch-size', type=click.IntRange(min=1)),
-    click.option('--learning-rate', type=click.FloatRange(min=0, min_open=True)),
-    click.option('--hidden-units', type=click.IntRange(min=1)),
-    click.option('--min-accuracy', type=click.FloatRange(0, 1), help='Accuracy floor for the blessing [0.85].'),
-    click.option('--max-accuracy-drop', type=click.FloatRange(0, 1),
-                 help='How far below the serving model\'s accuracy a candidate may fall [0].'),
-    click.option('--split', type=click.Choice(['random', 'movie', 'source']),
-                 help='Train/eval split [movie]; the recipe sets the ratio.'),
-    click.option('--infer-schema', is_flag=True,
-                 help='Infer the schema with SchemaGen instead of importing the curated one.'),
+                 help='The serving directory: gs://, s3:// or an absolute path on a --volume.'),
+    click.option('--s3-endpoint', metavar='URL',
+                 help='The S3 API of s3:// locations, e.g. http://minio-service.kubeflow:9000 '
+                 '(open-source KFP\'s MinIO). Default: AWS S3.'),
+    click.option('--s3-region', default=S3Settings.region, show_default=True),
+    click.option('--s3-secret', default=S3Settings.secret, show_default=True,
+                 metavar='NAME[:ACCESS_KEY_KEY:SECRET_KEY_KEY]',
+                 help='The Kubernetes secret whose keys become AWS_ACCESS_KEY_ID and '
+                 f'AWS_SECRET_ACCESS_KEY in every task [keys {S3Settings.access_key_key}, '
+                 f'{S3Settings.secret_key_key}, as KFP\'s MinIO secret].'),
     click.option('--beam-arg', 'beam_args', multiple=True, metavar='ARG',
                  help='A Beam pipeline option for every Beam-based component, e.g. '
                  '--beam-arg=--runner=DataflowRunner (repeat; replaces the DirectRunner defaults).'),
     click.option('--volume', 'volumes', multiple=True, metavar='CLAIM:PATH',
                  help='Mount a PersistentVolumeClaim at PATH in every task (repeat).'),
-    click.option('--no-cache', is_flag=True, help='Re-execute every component.'),
 ]
 
 
 def _compile_options(command):
+    command = pipeline_options.pipeline_options(command)
     for option in reversed(_COMPILE_OPTIONS):
         command = option(command)
     return command
@@ -61,19 +57,21 @@ def _volumes(values) -> dict:
     return dict(pairs)
 
 
-def _compile(output, image, pipeline_root, data, serving_dir, hub, recipe, epochs, batch_size,
-             learning_rate, hidden_units, min_accuracy, max_accuracy_drop, split, infer_schema,
-             beam_args, volumes, no_cache) -> str:
+def _compile(output, image, pipeline_root, data, serving_dir, s3_endpoint, s3_region, s3_secret,
+             beam_args, volumes, **options) -> str:
     from kubeflow import runner
-    hyperparameters = dict(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-                           hidden_units=hidden_units)
-    given = dict(min_accuracy=min_accuracy, max_accuracy_drop=max_accuracy_drop, split=split)
+    hyperparameters = pipeline_options.hyperparameters(options['recipe'], options)
+    overrides = {k: v for k, v in hyperparameters.to_custom_config().items()
+                 if k != 'hub_handle' and v != getattr(recipes.get(options['recipe']).hyperparameters, k)}
     return runner.compile_pipeline(
-        output, image, pipeline_root, data, serving_dir, hub_handle=hub, recipe=recipe,
-        hyperparameters={k: v for k, v in hyperparameters.items() if v is not None},
-        schema_file=None if infer_schema else SCHEMA_FILE,
-        beam_pipeline_args=beam_args, volumes=_volumes(volumes), enable_cache=not no_cache,
-        **{k: v for k, v in given.items() if v is not None})
+        output, image, pipeline_root, data, serving_dir, hub_handle=options['hub'],
+        recipe=options['recipe'], hyperparameters=overrides,
+        **pipeline_options.gate_settings(options),
+        schema_file=None if options['infer_schema'] else SCHEMA_FILE,
+        beam_pipeline_args=beam_args, volumes=_volumes(volumes),
+        s3_settings=S3Settings(endpoint=s3_endpoint, region=s3_region,
+                               **S3Settings.parse_secret(s3_secret)),
+        enable_cache=not options['no_cache'])
 
 
 @click.command('compile-kfp')
@@ -106,3 +104,45 @@ def submit_command(host, experiment, wait, **options):
         except (submit.RunFailedError, TimeoutError) as e:
             raise click.ClickException(str(e))
     click.echo(f'Run {run_id} {"succeeded" if wait else "started"}')
+
+
+def _pairs(values, option: str) -> dict:
+    """{NAME: VALUE} from NAME=VALUE values."""
+    pairs = [value.split('=', 1) for value in values]
+    if not all(len(p) == 2 and p[0] for p in pairs):
+        raise UserInputError(f'{option}: give NAME=VALUE')
+    return dict(pairs)
+
+
+@click.command('kfp-local')
+@click.argument('package', type=click.Path(dir_okay=False))
+@click.option('--param', 'params', multiple=True, metavar='NAME=VALUE',
+              help='A run-time parameter of the package (repeat); the others take its defaults.')
+@click.option('--env', 'env', multiple=True, metavar='NAME=VALUE',
+              help='An environment variable for every task, over the package\'s (repeat), e.g. '
+              'S3_ENDPOINT of a port-forward.')
+@click.option('--mount', 'mounts', multiple=True, metavar='IMAGE_PATH=LOCAL_PATH',
+              help='A local folder standing in for a path of the image or of a --volume (repeat), e.g. '
+              f'{IMAGE_ROOT}=build/image-files (see `python -m kubeflow.image_files`).')
+@click.option('--work-dir', default='kfp-local', show_default=True, type=click.Path(file_okay=False),
+              help='Each task\'s executor input, output metadata and log, and the cache.')
+@click.option('--no-cache', is_flag=True, help='Run every task, even where the package caches.')
+def kfp_local_command(package, params, env, mounts, work_dir, no_cache):
+    """Run a compiled PACKAGE.yaml here, task by task, as Kubeflow Pipelines would.
+
+    Each task runs its container's command with this environment's Python in
+    place of the image's. Exit 0 when every task succeeded, 1 when one failed
+    (its log's tail is printed), 2 on bad input.
+    """
+    import sys
+
+    from kubeflow import local_run
+    run_id, results = local_run.run_package(
+        package, _pairs(params, '--param'), work_dir, env=_pairs(env, '--env'),
+        mounts={k: os.path.abspath(v) for k, v in _pairs(mounts, '--mount').items()}, use_cache=not no_cache,
+        echo=click.echo)
+    total = sum(r.seconds for r in results)
+    if results[-1].state == 'FAILED':
+        click.echo(f'Run {run_id} FAILED at {results[-1].task} after {total:.0f} s')
+        sys.exit(1)
+    click.echo(f'Run {run_id} succeeded in {total:.0f} s')

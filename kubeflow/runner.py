@@ -5,22 +5,27 @@ import dataclasses
 import inspect
 import json
 import os
-from typing import Any, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import yaml
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 from tfx import v1 as tfx
 
+from imdb_tfx import s3
 from imdb_tfx.errors import UserInputError
 from imdb_tfx.inputs import GLOVE_MODULE
 from kubeflow.image import EMBEDDINGS_DIR, SCHEMA_FILE
+from kubeflow.s3_settings import S3Settings
 from pipeline import configs, recipes
 from pipeline.pipeline import ALWAYS_RUN, create_pipeline
 from pipeline.recipes import EmbeddingSpec
 
 # Beam's DirectRunner inside each task's pod, as in local runs.
 DEFAULT_BEAM_ARGS = configs.LOCAL_BEAM_ARGS
+# What every task runs: TFX's executor entrypoint, s3:// registered and its
+# exit status kept (kubeflow/entrypoint.py).
+ENTRYPOINT = ['python', '-m', 'kubeflow.entrypoint']
 
 # The run-time parameters, as named in the KFP UI and in submit(arguments=...).
 DATA_ROOT = 'data-root'
@@ -29,12 +34,37 @@ CANARY_MAX_BATCH_SECONDS = 'canary-max-batch-seconds'
 # create_pipeline's own default, so that both runners agree.
 _CANARY_DEFAULT = inspect.signature(create_pipeline).parameters['canary_max_batch_seconds'].default
 
+# Where artifacts can live: what TensorFlow, Beam and KFP's launcher all read.
+# A local folder only works with `imdb-tfx kfp-local` (tasks on this machine).
+STORAGE_SCHEMES = ('gs://', 's3://')
+
 
 def image_hub_handle(embedding: EmbeddingSpec) -> str:
     """The recipe's embedding module as baked into the image: GloVe 6B 50d
     with the recipe's bigram buckets and combiner. A data vocabulary cannot be
     baked (the image has no data): the image keeps GloVe's whole vocabulary."""
     return f'{EMBEDDINGS_DIR}/{GLOVE_MODULE}{embedding.name_suffix}'
+
+
+def _check_locations(pipeline_root: str, data_root: str, serving_dir: str,
+                     hub_handle: Optional[str], schema_file: Optional[str]) -> None:
+    """Locations as the pods see them; one line naming the location and the
+    reason when one cannot work. Nothing is accessed: compiling is offline."""
+    for what, path in (('pipeline root', pipeline_root), ('data', data_root),
+                       ('serving directory', serving_dir), ('hub handle', hub_handle),
+                       ('schema file', schema_file)):
+        if not path:
+            continue
+        if path.startswith('minio://'):
+            raise UserInputError(f'{what} {path}: TensorFlow has no minio:// filesystem; give '
+                                 's3://BUCKET/PATH and --s3-endpoint (MinIO\'s S3 API)')
+        scheme_ok = path.startswith(STORAGE_SCHEMES) or (
+            what == 'hub handle' and path.startswith(('https://', 'http://')))
+        if '://' in path and not scheme_ok:
+            raise UserInputError(f'{what} {path}: unsupported scheme; give gs://, s3:// or an '
+                                 'absolute path as the pods see it')
+        if '://' not in path and not path.startswith('/'):
+            raise UserInputError(f'{what} {path}: give a URL or an absolute path as the pods see it')
 
 
 def compile_pipeline(
@@ -53,17 +83,20 @@ def compile_pipeline(
         schema_file: Optional[str] = SCHEMA_FILE,
         beam_pipeline_args: Optional[Sequence[str]] = None,
         volumes: Optional[Mapping[str, str]] = None,
+        s3_settings: Optional[S3Settings] = None,
         enable_cache: bool = True) -> str:
     """Writes the package to output_path (.yaml) and returns that path.
 
-    Paths are as the pods see them: data_root, hub_handle and schema_file are
-    URLs or absolute paths (inside the image or on a volume); serving_dir is a
-    POSIX directory (the Pusher renames into it), so a volume. volumes maps
+    Paths are as the pods see them: pipeline_root, data_root and serving_dir
+    are gs:// or s3:// URLs or absolute paths (inside the image or on a
+    volume); hub_handle and schema_file URLs or absolute paths. volumes maps
     PersistentVolumeClaim names to mount paths, mounted into every task.
-    hyperparameters overrides fields of the recipe's Hyperparameters; without
-    hub_handle the recipe's module baked into the image is used; schema_file
-    None infers the schema with SchemaGen. The Trainer's module is built into
-    a wheel under pipeline_root: compiling needs write access to it.
+    When any location is on s3://, every task gets s3_settings (default:
+    S3Settings(), KFP's MinIO secret). hyperparameters overrides fields of the
+    recipe's Hyperparameters; without hub_handle the recipe's module baked
+    into the image is used; schema_file None infers the schema with SchemaGen.
+    The Trainer's run_fn is named by import path (the image holds it), so
+    compiling reads and writes nothing but output_path.
 
     data_root, the hyperparameters and the canary's latency bound stay
     run-time parameters (DATA_ROOT, HYPERPARAMETERS, CANARY_MAX_BATCH_SECONDS)
@@ -71,16 +104,15 @@ def compile_pipeline(
     if not output_path.endswith(('.yaml', '.yml')):
         # KubeflowV2DagRunner's other form, a PipelineJob JSON, is for Vertex AI.
         raise UserInputError(f'{output_path}: the package must be a .yaml file')
-    for what, path in (('pipeline root', pipeline_root), ('data', data_root),
-                       ('hub handle', hub_handle), ('schema file', schema_file)):
-        if path and '://' not in path and not path.startswith('/'):
-            raise UserInputError(f'{what} {path}: give a URL or an absolute path as the pods see it')
-    if '://' in serving_dir or not serving_dir.startswith('/'):
-        raise UserInputError(f'serving directory {serving_dir}: give an absolute path (on a volume)')
+    _check_locations(pipeline_root, data_root, serving_dir, hub_handle, schema_file)
+    uses_s3 = any(s3.is_s3(p) for p in (pipeline_root, data_root, serving_dir, hub_handle))
 
     preset = recipes.get(recipe)
-    hparams = dataclasses.replace(preset.hyperparameters, **{
-        'hub_handle': hub_handle or image_hub_handle(preset.embedding), **(hyperparameters or {})})
+    try:
+        hparams = dataclasses.replace(preset.hyperparameters, **{
+            'hub_handle': hub_handle or image_hub_handle(preset.embedding), **(hyperparameters or {})})
+    except ValueError as e:
+        raise UserInputError(str(e)) from e
     parameters = [
         tfx.dsl.experimental.RuntimeParameter(
             name=DATA_ROOT, ptype=str, default=data_root,
@@ -96,7 +128,7 @@ def compile_pipeline(
         pipeline_name=configs.PIPELINE_NAME,
         pipeline_root=pipeline_root,
         data_root=parameters[0],
-        trainer_module_file=configs.TRAINER_MODULE_FILE,
+        trainer_run_fn=configs.TRAINER_RUN_FN,
         serving_dir=serving_dir,
         schema_file=schema_file,
         hyperparameters=parameters[1],
@@ -118,9 +150,11 @@ def compile_pipeline(
             default_image=image, use_pipeline_spec_2_1=True))
     job = dag_runner.run(pipeline, write_out=False)
     spec = json_format.ParseDict(job['pipelineSpec'], pipeline_spec_pb2.PipelineSpec())
-    _adapt_for_kfp(spec, pipeline_root, parameters)
+    s3_settings = (s3_settings or S3Settings()) if uses_s3 else None
+    _adapt_for_kfp(spec, pipeline_root, parameters, s3_settings)
 
-    documents = [spec] + ([_volume_mounts(spec, volumes)] if volumes else [])
+    platform = _platform_spec(spec, volumes or {}, s3_settings)
+    documents = [spec] + ([platform] if platform else [])
     os.makedirs(os.path.dirname(os.path.abspath(output_path)), exist_ok=True)
     with open(output_path, 'w', encoding='utf-8') as f:
         yaml.safe_dump_all([json_format.MessageToDict(d) for d in documents], f, sort_keys=True)
@@ -128,9 +162,10 @@ def compile_pipeline(
 
 
 def _adapt_for_kfp(spec: pipeline_spec_pb2.PipelineSpec, pipeline_root: str,
-                   parameters: List[tfx.dsl.experimental.RuntimeParameter]) -> None:
+                   parameters: List[tfx.dsl.experimental.RuntimeParameter],
+                   s3_settings: Optional[S3Settings]) -> None:
     """What open-source KFP needs that TFX leaves out of the PipelineSpec, or
-    puts in for Vertex AI only."""
+    puts in for Vertex AI only, and our entrypoint."""
     # TFX keeps both in the PipelineJob's runtime config, which the YAML drops.
     spec.default_pipeline_root = pipeline_root
     for parameter in parameters:
@@ -142,20 +177,31 @@ def _adapt_for_kfp(spec: pipeline_spec_pb2.PipelineSpec, pipeline_root: str,
     for name, task in spec.root.dag.tasks.items():
         if name in ALWAYS_RUN:
             task.caching_options.enable_cache = False
-    # ExampleGen's driver is a lifecycle hook that only Vertex AI runs; the
-    # executor reads input_config itself, and our patterns have no {SPAN}.
+    environment = s3_settings.environment() if s3_settings else {}
     for executor in spec.deployment_spec['executors'].values():
-        if 'lifecycle' in executor['container']:
-            del executor['container']['lifecycle']
+        container = executor['container']
+        # ExampleGen's driver is a lifecycle hook that only Vertex AI runs; the
+        # executor reads input_config itself, and our patterns have no {SPAN}.
+        if 'lifecycle' in container:
+            del container['lifecycle']
+        container['command'] = ENTRYPOINT
+        if environment:
+            container['env'] = [{'name': k, 'value': v} for k, v in sorted(environment.items())]
 
 
-def _volume_mounts(spec: pipeline_spec_pb2.PipelineSpec,
-                   volumes: Mapping[str, str]) -> pipeline_spec_pb2.PlatformSpec:
-    """The Kubernetes platform spec (what kfp-kubernetes' mount_pvc writes)
-    mounting each claim into every task."""
+def _platform_spec(spec: pipeline_spec_pb2.PipelineSpec, volumes: Mapping[str, str],
+                   s3_settings: Optional[S3Settings]) -> Optional[pipeline_spec_pb2.PlatformSpec]:
+    """The Kubernetes platform spec (what kfp-kubernetes' mount_pvc and
+    use_secret_as_env write) for every task: the volumes, the S3 secret."""
+    config = {}
+    if volumes:
+        config['pvcMount'] = [{'constant': claim, 'mountPath': path} for claim, path in volumes.items()]
+    if s3_settings:
+        config['secretAsEnv'] = [s3_settings.secret_as_env()]
+    if not config:
+        return None
     platform = pipeline_spec_pb2.PlatformSpec()
     executors = platform.platforms['kubernetes'].deployment_spec.executors
     for label in spec.deployment_spec['executors'].keys():
-        executors[label].update({'pvcMount': [
-            {'constant': claim, 'mountPath': path} for claim, path in volumes.items()]})
+        executors[label].update(config)
     return platform

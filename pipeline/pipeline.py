@@ -14,12 +14,8 @@ from components.serving_baseline.component import EvaluatorVsServing, ServingBas
 from components.serving_canary.component import ServingCanary
 from modules import model as model_lib
 from modules.hparams import Hyperparameters
+from pipeline.configs import SPLIT_MOVIE, SPLIT_SOURCE, SPLITS
 
-# How ImportExampleGen makes the train/eval splits of the prepared data.
-SPLIT_RANDOM = 'random'   # by hash of the example, like the tutorial
-SPLIT_MOVIE = 'movie'     # by hash of movie_id: no movie on both sides
-SPLIT_SOURCE = 'source'   # the source's own train/ and test/ folders
-SPLITS = (SPLIT_RANDOM, SPLIT_MOVIE, SPLIT_SOURCE)
 # prepare-data's folder of reviews without labels, and its one split name.
 UNLABELED_PATTERN = 'unsup/*'
 UNLABELED_SPLIT = 'unlabeled'
@@ -99,10 +95,11 @@ def create_pipeline(
     pipeline_name: str,
     pipeline_root: str,
     data_root: str,
-    trainer_module_file: str,
     serving_dir: str,
     schema_file: Optional[str],
     hyperparameters: Union[Hyperparameters, tfx.dsl.experimental.RuntimeParameter],
+    trainer_module_file: Optional[str] = None,
+    trainer_run_fn: Optional[str] = None,
     min_accuracy: float = 0.85,
     max_accuracy_drop: float = 0.0,
     canary_max_batch_seconds: float = 2.0,
@@ -117,6 +114,11 @@ def create_pipeline(
     schema_file; SchemaGen infers one when it is None) -> ExampleValidator ->
     DataGate -> Trainer -> Evaluator (vs ServingBaseline, the model now
     serving) and ServingCanary -> Pusher (needs both blessings).
+
+    The Trainer's run_fn comes from trainer_module_file (local runs: TFX
+    fingerprints the file, so editing it invalidates the cache) or from
+    trainer_run_fn, an import path (Kubeflow: the image holds the modules, so
+    compiling uploads nothing). Paths and URIs may be local, gs:// or s3://.
 
     use_unlabeled adds UnlabeledExampleGen (data_root/unsup/*) as the
     Trainer's unlabeled examples, for the hyperparameters' self-training."""
@@ -142,6 +144,7 @@ def create_pipeline(
     unlabeled_gen = unlabeled_example_gen(data_root) if use_unlabeled else None
     trainer = SemiSupervisedTrainer(
         module_file=trainer_module_file,
+        run_fn=trainer_run_fn,
         examples=example_gen.outputs['examples'],
         unlabeled_examples=unlabeled_gen.outputs['examples'] if unlabeled_gen else None,
         schema=schema_gen.outputs['schema'],

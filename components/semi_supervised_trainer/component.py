@@ -24,20 +24,28 @@ class SemiSupervisedTrainerSpec(standard_component_specs.TrainerSpec):
 
 
 class SemiSupervisedTrainer(base_component.BaseComponent):
-    """Trainer (GenericExecutor, `run_fn` in module_file) whose module also
-    gets the unlabeled examples' files, in
-    `fn_args.custom_config[executor.UNLABELED_FILES_KEY]`. The unlabeled
-    Examples are an input artifact, so lineage and caching see them."""
+    """Trainer (GenericExecutor) whose `run_fn` also gets the unlabeled
+    examples' files, in `fn_args.custom_config[executor.UNLABELED_FILES_KEY]`.
+    The unlabeled Examples are an input artifact, so lineage and caching see
+    them.
+
+    The run_fn comes, as in TFX's Trainer, from module_file (a file whose
+    content TFX fingerprints for caching, and packages into a wheel for
+    remote runners) or from run_fn, an import path such as
+    'modules.trainer.run_fn' (a module already installed where it runs)."""
 
     SPEC_CLASS = SemiSupervisedTrainerSpec
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
 
     def __init__(self,
                  examples: types.BaseChannel,
-                 module_file: str,
+                 module_file: Optional[str] = None,
+                 run_fn: Optional[str] = None,
                  unlabeled_examples: Optional[types.BaseChannel] = None,
                  schema: Optional[types.BaseChannel] = None,
                  custom_config: Optional[Union[Dict[str, Any], data_types.RuntimeParameter]] = None):
+        if bool(module_file) == bool(run_fn):
+            raise ValueError('give exactly one of module_file and run_fn')
         spec = SemiSupervisedTrainerSpec(
             examples=examples,
             unlabeled_examples=unlabeled_examples,
@@ -45,11 +53,12 @@ class SemiSupervisedTrainer(base_component.BaseComponent):
             train_args=trainer_pb2.TrainArgs(),
             eval_args=trainer_pb2.EvalArgs(),
             module_file=module_file,
+            run_fn=run_fn,
             custom_config=(custom_config if isinstance(custom_config, data_types.RuntimeParameter)
                            else json_utils.dumps(custom_config)),
             model=types.Channel(type=standard_artifacts.Model),
             model_run=types.Channel(type=standard_artifacts.ModelRun))
         super().__init__(spec=spec)
-        if udf_utils.should_package_user_modules():  # as TFX's Trainer does
+        if module_file and udf_utils.should_package_user_modules():  # as TFX's Trainer does
             udf_utils.add_user_module_dependency(
                 self, standard_component_specs.MODULE_FILE_KEY, standard_component_specs.MODULE_PATH_KEY)

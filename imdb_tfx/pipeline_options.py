@@ -1,0 +1,64 @@
+"""The options of every command that builds the pipeline (`run`,
+`compile-kfp`, `submit`), defined once so that they cannot drift apart: the
+recipe, the embedding, every hyperparameter with a `help` in
+modules/hparams.py, the release gate's thresholds, the split and caching."""
+
+import dataclasses
+from typing import Any, Callable, Dict
+
+import click
+
+from imdb_tfx.errors import UserInputError
+from modules.hparams import Hyperparameters
+from pipeline import configs, recipes
+
+_HYPERPARAMETER_FIELDS = [f for f in dataclasses.fields(Hyperparameters) if 'help' in f.metadata]
+
+
+def _options():
+    yield click.option('--recipe', default=recipes.DEFAULT_RECIPE, show_default=True,
+                       type=click.Choice(list(recipes.RECIPES)),
+                       help='Training preset (pipeline/recipes.py): seed is the tutorial exactly.')
+    yield click.option('--hub', help='TF-Hub handle: a tfhub.dev/Kaggle URL or a module path. '
+                       'Default: the recipe\'s module from GloVe 6B 50d.')
+    for field in _HYPERPARAMETER_FIELDS:
+        yield click.option(f'--{field.name.replace("_", "-")}', field.name, type=field.type,
+                           help=f'{field.metadata["help"]} The recipe sets it.')
+    yield click.option('--min-accuracy', type=click.FloatRange(0, 1),
+                       help=f'Accuracy floor for the blessing [{configs.MIN_ACCURACY}].')
+    yield click.option('--max-accuracy-drop', type=click.FloatRange(0, 1),
+                       help='How far below the serving model\'s accuracy a candidate may fall '
+                       f'[{configs.MAX_ACCURACY_DROP}].')
+    yield click.option('--split', type=click.Choice(configs.SPLITS),
+                       help=f'Train/eval split: by movie, random (the tutorial\'s), or the source\'s '
+                       f'own test split [{configs.SPLIT}]. The recipe sets the ratio.')
+    yield click.option('--infer-schema', is_flag=True,
+                       help='Infer the schema with SchemaGen instead of importing the curated one.')
+    yield click.option('--no-cache', is_flag=True, help='Re-execute every component.')
+
+
+def pipeline_options(command: Callable) -> Callable:
+    """Adds the shared options to a click command, in --help order."""
+    for option in reversed(list(_options())):
+        command = option(command)
+    return command
+
+
+def hyperparameters(recipe: str, options: Dict[str, Any], **fields) -> Hyperparameters:
+    """The recipe's hyperparameters with the given options (and fields) on
+    top; takes the hyperparameter options out of `options`."""
+    given = {f.name: options.pop(f.name) for f in _HYPERPARAMETER_FIELDS}
+    try:
+        return dataclasses.replace(recipes.get(recipe).hyperparameters, **fields,
+                                   **{k: v for k, v in given.items() if v is not None})
+    except ValueError as e:
+        raise UserInputError(str(e)) from e
+
+
+def gate_settings(options: Dict[str, Any]) -> Dict[str, Any]:
+    """min_accuracy, max_accuracy_drop and split, defaults filled in."""
+    return dict(
+        min_accuracy=configs.MIN_ACCURACY if options['min_accuracy'] is None else options['min_accuracy'],
+        max_accuracy_drop=(configs.MAX_ACCURACY_DROP if options['max_accuracy_drop'] is None
+                           else options['max_accuracy_drop']),
+        split=options['split'] or configs.SPLIT)

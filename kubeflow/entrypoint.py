@@ -1,0 +1,36 @@
+"""The command every task of the compiled pipeline runs in the image:
+
+    python -m kubeflow.entrypoint --executor_class_path ... --json_serialized_invocation_args ...
+
+TFX's own entrypoint (kubeflow_v2_run_executor, same arguments), with s3://
+registered first, ended with the executor's own status: after an s3:// write
+tensorflow-io aborts the interpreter at exit (status 134), which KFP would
+take for a failed task (see imdb_tfx/s3.py)."""
+
+import os
+import traceback
+
+os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
+
+from absl import app  # noqa: E402
+from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_run_executor  # noqa: E402
+
+from imdb_tfx import s3  # noqa: E402
+
+
+def main() -> None:
+    s3.enable()
+    try:
+        app.run(kubeflow_v2_run_executor.main,
+                flags_parser=kubeflow_v2_run_executor._parse_flags)  # noqa: SLF001  (TFX's own parser)
+        status = 0
+    except SystemExit as e:
+        status = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    except BaseException:  # noqa: BLE001  (any failure is the task's: report it, exit 1)
+        traceback.print_exc()
+        status = 1
+    s3.exit(status)
+
+
+if __name__ == '__main__':
+    main()
