@@ -1,25 +1,46 @@
 """The serving directory: <serving_dir>/<version>/, one SavedModel per pushed
-version, the highest version being the one served (TF Serving's policy).
+version, the highest version being the one served (TF Serving's policy). It
+may be local or on object storage (gs://, s3://, ram://): every access goes
+through TFX's file layer.
 
-A version appears whole or not at all: it is copied under a hidden name and
-renamed into place (atomic on a POSIX filesystem), and nothing is ever deleted.
+A push never shows a server half a version. The model is first copied to a
+hidden `.incomplete-<version>-<random>` folder (not a number: servers and
+versions() skip it), then:
+- local filesystem: renamed to <version>, atomic on POSIX; a server sees the
+  whole version or none.
+- object storage, where a rename is a copy: the staged copy is checked against
+  the model (same files, same sizes), then copied to <version> with
+  saved_model.pb last, and deleted. Until saved_model.pb lands a server may
+  see <version> without it: TF Serving's load fails and is retried (by
+  default 5 times, a minute apart) while the previous version keeps serving;
+  versions() does not list it.
+A failed push removes what it wrote; nothing else is ever deleted.
 """
 
+import logging
 import os
-import shutil
+import re
 import time
 import uuid
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
+
+import tensorflow as tf
+from tfx.dsl.io import fileio
+from tfx.utils import io_utils
 
 from imdb_tfx.errors import UserInputError
+
+SAVED_MODEL_FILE = 'saved_model.pb'
+FINGERPRINT_FILE = 'fingerprint.pb'
 
 
 def versions(serving_dir: str) -> List[str]:
     """Complete pushed versions, oldest first (TF Serving's order: numeric)."""
-    if not os.path.isdir(serving_dir):
+    if not fileio.isdir(serving_dir):
         return []
-    return sorted((v for v in os.listdir(serving_dir)
-                   if v.isdigit() and os.path.exists(os.path.join(serving_dir, v, 'saved_model.pb'))),
+    names = (name.rstrip('/') for name in fileio.listdir(serving_dir))  # object stores: 'name/'
+    return sorted((v for v in names
+                   if v.isdigit() and fileio.exists(os.path.join(serving_dir, v, SAVED_MODEL_FILE))),
                   key=int)
 
 
@@ -31,11 +52,10 @@ def newest(serving_dir: str) -> Optional[str]:
 def same_model(a: str, b: str) -> bool:
     """Whether two SavedModel directories hold the same model (TF's fingerprint:
     hashes of the graph, signatures and variables)."""
-    fingerprints = [os.path.join(d, 'fingerprint.pb') for d in (a, b)]
-    if not all(os.path.exists(f) for f in fingerprints):
+    fingerprints = [os.path.join(d, FINGERPRINT_FILE) for d in (a, b)]
+    if not all(fileio.exists(f) for f in fingerprints):
         return False
-    with open(fingerprints[0], 'rb') as fa, open(fingerprints[1], 'rb') as fb:
-        return fa.read() == fb.read()
+    return io_utils.read_bytes_file(fingerprints[0]) == io_utils.read_bytes_file(fingerprints[1])
 
 
 def publish(model_dir: str, serving_dir: str) -> str:
@@ -43,26 +63,82 @@ def publish(model_dir: str, serving_dir: str) -> str:
 
     The version is the Unix time, or one more than the newest version when
     that is not larger (two pushes in a second, a rollback's version)."""
-    os.makedirs(serving_dir, exist_ok=True)
+    # io_utils.copy_dir copies a missing folder as an empty one.
+    if not fileio.exists(os.path.join(model_dir, SAVED_MODEL_FILE)):
+        raise FileNotFoundError(f'{model_dir}: no {SAVED_MODEL_FILE}, not a SavedModel')
+    fileio.makedirs(serving_dir)
     existing = versions(serving_dir)
     version = max(int(time.time()), int(existing[-1]) + 1 if existing else 0)
+    target = os.path.join(serving_dir, str(version))
     staging = os.path.join(serving_dir, f'.incomplete-{version}-{uuid.uuid4().hex[:8]}')
     try:
-        shutil.copytree(model_dir, staging)
-        os.rename(staging, os.path.join(serving_dir, str(version)))
+        io_utils.copy_dir(model_dir, staging)
+        if _is_local(serving_dir):
+            fileio.rename(staging, target)
+        else:
+            _check_copy(model_dir, staging)
+            _copy_saved_model_last(staging, target)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return os.path.join(serving_dir, str(version))
+        _remove_quietly(staging)
+    return target
+
+
+def stage_locally(model_dir: str, scratch_dir: str) -> str:
+    """model_dir itself when it is local, else a copy of it in scratch_dir: for
+    steps that need local files."""
+    if _is_local(model_dir):
+        return model_dir
+    local_copy = os.path.join(scratch_dir, os.path.basename(model_dir.rstrip('/')))
+    io_utils.copy_dir(model_dir, local_copy)
+    return local_copy
 
 
 def predict(model_dir: str, texts: Sequence[str]) -> List[float]:
     """P(positive) for each text, through the model's raw-text signature."""
-    import tensorflow as tf  # deferred: keeps the CLI's start fast
+    from modules.model import OUTPUT_KEY, TEXT_SIGNATURE  # deferred: imports tensorflow_hub
 
-    from modules.model import OUTPUT_KEY, TEXT_SIGNATURE
     try:
         signature = tf.saved_model.load(model_dir).signatures[TEXT_SIGNATURE]
     except (OSError, KeyError) as e:
         raise UserInputError(f'{model_dir}: not a servable model ({e})') from e
     probabilities = signature(text=tf.constant(list(texts), tf.string))[OUTPUT_KEY]
     return [float(p) for p in probabilities.numpy()[:, 0]]
+
+
+def _is_local(path: str) -> bool:
+    return '://' not in path
+
+
+def _files_with_sizes(root: str) -> Dict[str, int]:
+    """Size in bytes of every file under root, by its path relative to root."""
+    root = root.rstrip('/')
+    sizes = {}
+    for directory, _, files in fileio.walk(root):
+        for name in files:
+            path = os.path.join(directory, name)
+            sizes[path[len(root) + 1:]] = fileio.stat(path).length
+    return sizes
+
+
+def _check_copy(source: str, copy: str) -> None:
+    if _files_with_sizes(copy) != _files_with_sizes(source):
+        raise OSError(f'{copy}: not the same files and sizes as {source}')
+
+
+def _copy_saved_model_last(source: str, target: str) -> None:
+    """A server that finds target/saved_model.pb finds every other file too."""
+    try:
+        io_utils.copy_dir(source, target,
+                          deny_regex_patterns=[f'^{re.escape(source)}/{re.escape(SAVED_MODEL_FILE)}$'])
+        io_utils.copy_file(os.path.join(source, SAVED_MODEL_FILE), os.path.join(target, SAVED_MODEL_FILE))
+    except BaseException:
+        _remove_quietly(target)
+        raise
+
+
+def _remove_quietly(path: str) -> None:
+    """Removes a folder if it can: a failed cleanup must not hide the push's own error."""
+    try:
+        io_utils.delete_dir(path)
+    except (OSError, tf.errors.OpError) as e:
+        logging.warning('could not remove %s: %s', path, e)

@@ -1,5 +1,6 @@
-"""Pusher executor for a filesystem serving directory: a version lands whole
-or not at all, and a model already serving is not pushed again."""
+"""Pusher executor for a serving directory, local or on object storage: a
+version lands whole or not at all (imdb_tfx.serving.publish), and a model
+already serving is not pushed again."""
 
 import logging
 import os

@@ -1,10 +1,13 @@
-"""AtomicPusher's executor on real SavedModels and TFX artifacts."""
+"""AtomicPusher's executor on real SavedModels and TFX artifacts, on a local
+serving directory and on TensorFlow's in-memory filesystem (ram://), which
+stands in for object storage: any local-only call (open, os.*) on it fails."""
 
-import json
 import os
+import uuid
 
 import pytest
 import tensorflow as tf
+from tfx.dsl.io import fileio
 from tfx.proto import pusher_pb2
 from tfx.types import standard_artifacts
 from tfx.utils import proto_utils
@@ -21,19 +24,25 @@ def _saved_model(path: str, bias: float) -> str:
     return path
 
 
-def _push(tmp_path, model_dir: str, blessed: bool, infra_blessed: bool = True):
+@pytest.fixture(params=['local', 'ram'])
+def root(request, tmp_path) -> str:
+    """Where the models, artifacts and serving directory live."""
+    return str(tmp_path) if request.param == 'local' else f'ram://{uuid.uuid4().hex}'
+
+
+def _push(root: str, model_dir: str, blessed: bool, infra_blessed: bool = True):
     model = standard_artifacts.Model()
     model.uri = os.path.dirname(model_dir)  # Trainer layout: <uri>/Format-Serving
     blessing = standard_artifacts.ModelBlessing()
-    blessing.uri = str(tmp_path / 'blessing')
+    blessing.uri = os.path.join(root, 'blessing')
     blessing.set_int_custom_property('blessed', int(blessed))
     infra_blessing = standard_artifacts.InfraBlessing()
-    infra_blessing.uri = str(tmp_path / 'infra_blessing')
+    infra_blessing.uri = os.path.join(root, 'infra_blessing')
     infra_blessing.set_int_custom_property('blessed', int(infra_blessed))
     pushed = standard_artifacts.PushedModel()
-    pushed.uri = str(tmp_path / f'pushed-{len(os.listdir(tmp_path))}')
+    pushed.uri = os.path.join(root, f'pushed-{uuid.uuid4().hex}')
     destination = pusher_pb2.PushDestination(filesystem=pusher_pb2.PushDestination.Filesystem(
-        base_directory=str(tmp_path / 'serving')))
+        base_directory=os.path.join(root, 'serving')))
     inputs = {'model': [model], 'model_blessing': [blessing], 'infra_blessing': [infra_blessing]}
     executor.Executor().Do(inputs, {'pushed_model': [pushed]},
                            {'push_destination': proto_utils.proto_to_json(destination)})
@@ -41,51 +50,52 @@ def _push(tmp_path, model_dir: str, blessed: bool, infra_blessed: bool = True):
 
 
 @pytest.fixture
-def models(tmp_path):
-    return [_saved_model(str(tmp_path / f'model{i}' / 'Format-Serving'), float(i)) for i in (1, 2)]
+def models(root):
+    return [_saved_model(os.path.join(root, f'model{i}', 'Format-Serving'), float(i)) for i in (1, 2)]
 
 
-def test_blessed_model_is_published_whole(tmp_path, models):
-    pushed = _push(tmp_path, models[0], blessed=True)
-    serving_dir = str(tmp_path / 'serving')
+def test_blessed_model_is_published_whole(root, models):
+    pushed = _push(root, models[0], blessed=True)
+    serving_dir = os.path.join(root, 'serving')
     assert pushed.get_int_custom_property('pushed') == 1
-    assert os.listdir(serving_dir) == serving.versions(serving_dir)  # no staging left behind
+    assert fileio.listdir(serving_dir) == serving.versions(serving_dir)  # no staging left behind
     assert pushed.get_string_custom_property('pushed_destination') == serving.newest(serving_dir)
     assert serving.same_model(models[0], serving.newest(serving_dir))
 
 
-def test_unblessed_model_is_not_pushed(tmp_path, models):
-    pushed = _push(tmp_path, models[0], blessed=False)
+def test_unblessed_model_is_not_pushed(root, models):
+    pushed = _push(root, models[0], blessed=False)
     assert pushed.get_int_custom_property('pushed') == 0
-    assert serving.versions(str(tmp_path / 'serving')) == []
+    assert serving.versions(os.path.join(root, 'serving')) == []
 
 
-def test_model_failing_the_serving_canary_is_not_pushed(tmp_path, models):
-    pushed = _push(tmp_path, models[0], blessed=True, infra_blessed=False)
+def test_model_failing_the_serving_canary_is_not_pushed(root, models):
+    pushed = _push(root, models[0], blessed=True, infra_blessed=False)
     assert pushed.get_int_custom_property('pushed') == 0
-    assert serving.versions(str(tmp_path / 'serving')) == []
+    assert serving.versions(os.path.join(root, 'serving')) == []
 
 
-def test_model_already_serving_is_not_pushed_twice(tmp_path, models):
-    first = _push(tmp_path, models[0], blessed=True)
-    again = _push(tmp_path, models[0], blessed=True)
-    assert len(serving.versions(str(tmp_path / 'serving'))) == 1
+def test_model_already_serving_is_not_pushed_twice(root, models):
+    first = _push(root, models[0], blessed=True)
+    again = _push(root, models[0], blessed=True)
+    assert len(serving.versions(os.path.join(root, 'serving'))) == 1
     assert again.get_int_custom_property(executor.ALREADY_SERVING_KEY) == 1
     assert again.get_string_custom_property('pushed_destination') == \
         first.get_string_custom_property('pushed_destination')
 
 
-def test_a_new_model_gets_a_higher_version_and_old_versions_stay(tmp_path, models):
-    _push(tmp_path, models[0], blessed=True)
-    _push(tmp_path, models[1], blessed=True)
-    found = serving.versions(str(tmp_path / 'serving'))
+def test_a_new_model_gets_a_higher_version_and_old_versions_stay(root, models):
+    _push(root, models[0], blessed=True)
+    _push(root, models[1], blessed=True)
+    found = serving.versions(os.path.join(root, 'serving'))
     assert len(found) == 2 and int(found[1]) > int(found[0])
-    assert serving.same_model(models[1], serving.newest(str(tmp_path / 'serving')))
+    assert serving.same_model(models[1], serving.newest(os.path.join(root, 'serving')))
 
 
-def test_a_failed_copy_leaves_no_version(tmp_path, models):
-    # A dangling link: copytree copies everything else, then fails.
-    os.symlink(str(tmp_path / 'gone'), os.path.join(models[0], 'variables', 'zz-broken'))
+def test_a_failed_copy_leaves_no_version(tmp_path):
+    model_dir = _saved_model(str(tmp_path / 'model'), 1.0)
+    # A dangling link: the copy copies everything else, then fails.
+    os.symlink(str(tmp_path / 'gone'), os.path.join(model_dir, 'variables', 'zz-broken'))
     with pytest.raises(OSError):
-        serving.publish(models[0], str(tmp_path / 'serving'))
+        serving.publish(model_dir, str(tmp_path / 'serving'))
     assert os.listdir(tmp_path / 'serving') == []

@@ -8,6 +8,7 @@ from typing import List, Sequence
 
 import tensorflow_data_validation as tfdv
 from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2, statistics_pb2
+from tfx.dsl.io import fileio
 from tfx.utils import io_utils
 
 # ExampleValidator's output, per split (its DEFAULT_FILE_NAME, deprecated to import).
@@ -64,7 +65,8 @@ def drift_findings(schema: schema_pb2.Schema,
 
 
 def _splits(uri: str) -> List[str]:
-    return sorted(d[len('Split-'):] for d in os.listdir(uri) if d.startswith('Split-'))
+    names = (name.rstrip('/') for name in fileio.listdir(uri))  # object stores: 'name/'
+    return sorted(name[len('Split-'):] for name in names if name.startswith('Split-'))
 
 
 def findings(statistics_uri: str, anomalies_uri: str, schema_uri: str) -> List[Finding]:

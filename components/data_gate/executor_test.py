@@ -1,4 +1,8 @@
-"""The data gate's drift check on real TFDV statistics, against the curated schema."""
+"""The data gate's checks on real TFDV statistics, against the curated schema;
+its artifacts read from TensorFlow's in-memory filesystem (ram://), which
+stands in for object storage: any local-only call (open, os.*) on it fails."""
+
+import uuid
 
 import pandas as pd
 import pytest
@@ -13,11 +17,11 @@ from pipeline import configs
 SCHEMA = io_utils.parse_pbtxt_file(configs.SCHEMA_FILE, schema_pb2.Schema())
 
 
-def stats(positives: int, negatives: int):
+def stats(positives: int, negatives: int, out_of_domain: int = 0):
     """Statistics as StatisticsGen computes them: with the schema, so the
     categorical label gets a value distribution."""
-    frame = pd.DataFrame({'text': ['a review'] * (positives + negatives),
-                          'label': [1] * positives + [0] * negatives})
+    frame = pd.DataFrame({'text': ['a review'] * (positives + negatives + out_of_domain),
+                          'label': [1] * positives + [0] * negatives + [2] * out_of_domain})
     return tfdv.generate_statistics_from_dataframe(frame, tfdv.StatsOptions(schema=SCHEMA))
 
 
@@ -44,3 +48,20 @@ def test_check_lists_every_finding():
         executor.check(findings)
     assert 'split train: label: INT_TYPE_BIG_INT' in str(error.value)
     assert 'split eval: text: FEATURE_TYPE_LOW_FRACTION_PRESENT' in str(error.value)
+
+
+def test_findings_read_the_artifacts_on_object_storage(schema):
+    """StatisticsGen's, ExampleValidator's and the schema's outputs, laid out
+    as those components write them."""
+    root = f'ram://{uuid.uuid4().hex}'
+    for split, statistics in (('train', stats(500, 500)), ('eval', stats(300, 80, out_of_domain=20))):
+        io_utils.write_bytes_file(f'{root}/statistics/Split-{split}/{executor.STATS_FILE}',
+                                  statistics.SerializeToString())
+        io_utils.write_bytes_file(f'{root}/anomalies/Split-{split}/{executor.ANOMALIES_FILE}',
+                                  tfdv.validate_statistics(statistics, schema).SerializeToString())
+    io_utils.write_pbtxt_file(f'{root}/schema/schema.pbtxt', schema)
+
+    found = executor.findings(f'{root}/statistics', f'{root}/anomalies', f'{root}/schema')
+
+    assert [(f.split, f.feature, f.kind) for f in found] == [
+        ('eval', 'label', 'INT_TYPE_BIG_INT'), ('eval', 'label', 'COMPARATOR_L_INFTY_HIGH')]

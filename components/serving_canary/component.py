@@ -15,6 +15,8 @@ from tfx.dsl.component.experimental.decorators import component
 from tfx.types import standard_artifacts
 from tfx.utils import io_utils, path_utils
 
+from imdb_tfx import serving
+
 REPORT_FILE = 'canary.json'
 SAMPLE_SIZE = 200
 
@@ -34,8 +36,10 @@ def ServingCanary(
     blessing: OutputArtifact[standard_artifacts.InfraBlessing],
     max_batch_seconds: Parameter[float] = 2.0,
 ) -> None:
-    model_dir = path_utils.serving_model_path(model.uri)
     with tempfile.TemporaryDirectory() as scratch:
+        # The probe's fresh process shares no ram:// with this one, and on s3:// would
+        # have to register it and then abort at exit (imdb_tfx/s3.py): it reads local files.
+        model_dir = serving.stage_locally(path_utils.serving_model_path(model.uri), scratch)
         sample_file, report_file = os.path.join(scratch, 'sample.json'), os.path.join(scratch, 'report.json')
         with open(sample_file, 'w', encoding='utf-8') as f:
             json.dump(eval_sample(examples.uri), f)

@@ -11,6 +11,8 @@ import os
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
+from tfx.dsl.io import fileio
+from tfx.utils import io_utils
 
 from imdb_tfx import outcome as outcome_lib
 from imdb_tfx.run_info import Artifact, PipelineRun
@@ -111,9 +113,8 @@ def _header(run: PipelineRun, result: outcome_lib.Outcome) -> Header:
     data_root = str(example_gen.properties.get('input_base', '')) if example_gen else ''
     manifest_path = os.path.join(data_root, 'manifest.json')
     source = {}
-    if data_root and os.path.exists(manifest_path):
-        with open(manifest_path) as f:
-            source = json.load(f).get('source', {})
+    if data_root and fileio.exists(manifest_path):
+        source = json.loads(io_utils.read_string_file(manifest_path)).get('source', {})
     hyperparameters = _hyperparameters(run)
     ended = max((n.started + n.seconds for n in run.nodes.values()), default=run.started)
     return Header(
@@ -141,10 +142,9 @@ def _trainer_json(run: PipelineRun, name: str) -> Optional[dict]:
     """A JSON file the Trainer module wrote beside its TensorBoard logs."""
     model_run = run.output(TRAINER, 'model_run')
     path = os.path.join(model_run.uri, name) if model_run else ''
-    if not path or not os.path.exists(path):
+    if not path or not fileio.exists(path):
         return None
-    with open(path) as f:
-        return json.load(f)
+    return json.loads(io_utils.read_string_file(path))
 
 
 def _evaluation(run: PipelineRun, result: outcome_lib.Outcome) -> Optional[Evaluation]:

@@ -1,0 +1,54 @@
+"""ServingBaseline's executor on a serving directory on TensorFlow's in-memory
+filesystem (ram://), which stands in for object storage: any local-only call
+(open, os.*) on it fails."""
+
+import os
+import uuid
+
+import pytest
+import tensorflow as tf
+from tfx.dsl.io import fileio
+from tfx.types import standard_artifacts
+
+from components.serving_baseline import executor
+from components.serving_baseline.component import ServingBaseline
+from imdb_tfx import serving
+
+
+@pytest.fixture
+def ram_dir():
+    return f'ram://{uuid.uuid4().hex}'
+
+
+def _saved_model(path: str, bias: float) -> str:
+    module = tf.Module()
+    module.bias = tf.Variable(bias)
+    module.f = tf.function(lambda x: x + module.bias, input_signature=[tf.TensorSpec([], tf.float32)])
+    tf.saved_model.save(module, path)
+    return path
+
+
+def _baseline(ram_dir: str, serving_dir: str) -> standard_artifacts.Model:
+    baseline = standard_artifacts.Model()
+    baseline.uri = f'{ram_dir}/baseline'
+    ServingBaseline.EXECUTOR_SPEC.executor_class().Do(
+        {}, {'baseline': [baseline]}, {'serving_dir': serving_dir})
+    return baseline
+
+
+def test_the_newest_version_becomes_the_baseline(ram_dir):
+    serving_dir = f'{ram_dir}/serving'
+    serving.publish(_saved_model(f'{ram_dir}/old', 1.0), serving_dir)
+    newest = serving.publish(_saved_model(f'{ram_dir}/new', 2.0), serving_dir)
+
+    baseline = _baseline(ram_dir, serving_dir)
+
+    assert baseline.get_int_custom_property(executor.HAS_MODEL_KEY) == 1
+    assert baseline.get_string_custom_property('serving_path') == newest
+    assert serving.same_model(os.path.join(baseline.uri, 'Format-Serving'), newest)
+
+
+def test_nothing_serving_is_a_baseline_without_a_model(ram_dir):
+    baseline = _baseline(ram_dir, f'{ram_dir}/serving')
+    assert baseline.get_int_custom_property(executor.HAS_MODEL_KEY) == 0
+    assert not fileio.exists(os.path.join(baseline.uri, 'Format-Serving'))

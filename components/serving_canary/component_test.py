@@ -1,0 +1,45 @@
+"""ServingCanary's executor on a model and examples on TensorFlow's in-memory
+filesystem (ram://), which stands in for object storage and which the probe's
+fresh process cannot see: the model must reach it as local files."""
+
+import json
+import os
+import uuid
+
+import tensorflow as tf
+from tfx.types import standard_artifacts
+from tfx.utils import io_utils
+
+from components.serving_canary import component
+from components.serving_canary.probe_test import length_score, save
+
+
+def _examples(uri: str, texts) -> standard_artifacts.Examples:
+    """ExampleGen's layout: gzipped TFRecords of tf.Examples per split."""
+    examples = standard_artifacts.Examples()
+    examples.uri = uri
+    examples.split_names = '["eval"]'
+    tf.io.gfile.makedirs(f'{uri}/Split-eval')
+    with tf.io.TFRecordWriter(f'{uri}/Split-eval/data_tfrecord-00000-of-00001.gz', 'GZIP') as writer:
+        for text in texts:
+            writer.write(tf.train.Example(features=tf.train.Features(feature={
+                'text': tf.train.Feature(bytes_list=tf.train.BytesList(value=[text.encode()]))})
+            ).SerializeToString())
+    return examples
+
+
+def test_the_canary_probes_a_model_on_object_storage(tmp_path):
+    root = f'ram://{uuid.uuid4().hex}'
+    model = standard_artifacts.Model()
+    model.uri = f'{root}/model'
+    io_utils.copy_dir(save(tmp_path, length_score), f'{model.uri}/Format-Serving')  # Trainer's layout
+    blessing = standard_artifacts.InfraBlessing()
+    blessing.uri = f'{root}/blessing'
+
+    component.ServingCanary.EXECUTOR_SPEC.executor_class().Do(
+        {'model': [model], 'examples': [_examples(f'{root}/examples', ['A fine film.', 'Dreadful.'])]},
+        {'blessing': [blessing]}, {'max_batch_seconds': 10.0})
+
+    report = json.loads(io_utils.read_string_file(os.path.join(blessing.uri, component.REPORT_FILE)))
+    assert report['passed'], report['problems']
+    assert blessing.get_int_custom_property('blessed') == 1
