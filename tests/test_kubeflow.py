@@ -1,43 +1,36 @@
 """The Kubeflow Pipelines runner: the compiled package against the pipeline it
-comes from, tasks run through their container entrypoint the way KFP's
-launcher runs them, submit against a stand-in KFP API server, the commands,
-and the image's Dockerfile."""
+comes from, compiling offline, submit against a stand-in KFP API server, the
+commands, and the image's Dockerfile. Running packages: test_kfp_local.py."""
 
 import http.server
 import importlib.util
-import itertools
 import json
 import os
 import re
-import subprocess
-import sys
 import threading
 import urllib.parse
 
 import pytest
-import tensorflow as tf
 import tensorflow_model_analysis as tfma
 import yaml
 from click.testing import CliRunner
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
-from tensorflow_metadata.proto.v0 import statistics_pb2
 from tfx.proto import example_gen_pb2, pusher_pb2
-from tfx.utils import import_utils, name_utils, path_utils, proto_utils
+from tfx.utils import import_utils, name_utils, proto_utils
 
-from components.data_gate import component as data_gate
+from conftest import imdb_tfx
+from imdb_tfx import cli
 from imdb_tfx.errors import UserInputError
 from kubeflow import cli as kfp_cli
-from kubeflow import image, runner
+from kubeflow import image, image_files, runner
 from kubeflow import submit as kfp_submit
-from modules import trainer
 from modules.hparams import Hyperparameters
 from pipeline import configs, recipes
 from pipeline.pipeline import ALWAYS_RUN, create_pipeline
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IMAGE = 'registry.example.com/ml/imdb-tfx:test'
-ENTRYPOINT = ['python', '-m', 'tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor']
 VOLUMES = {'imdb-data': '/mnt/imdb'}
 
 
@@ -92,7 +85,7 @@ def test_every_executor_is_the_tfx_entrypoint_in_the_image(compiled, local_pipel
         assert list(executors[component.executor_label]) == ['container']
         container = executors[component.executor_label]['container']
         assert container['image'] == IMAGE
-        assert container['command'] == ENTRYPOINT
+        assert container['command'] == runner.ENTRYPOINT
         executor_class = name_utils.get_full_name(node.executor_spec.executor_class)
         args = container['args']
         assert args[:5] == ['--executor_class_path', executor_class, '--json_serialized_invocation_args',
@@ -100,7 +93,7 @@ def test_every_executor_is_the_tfx_entrypoint_in_the_image(compiled, local_pipel
         assert json.loads(args[5]) == _dict(component.input_definitions)
         assert args[6:] == runner.DEFAULT_BEAM_ARGS
         import_utils.import_class_by_path(executor_class)  # what the entrypoint does in the pod
-    assert importlib.util.find_spec(ENTRYPOINT[2])
+    assert importlib.util.find_spec(runner.ENTRYPOINT[2])
 
 
 def test_runtime_parameters_default_to_the_compile_options(compiled, prepared_sample):
@@ -143,9 +136,10 @@ def test_compile_time_values_and_caching(compiled):
                                               example_gen_pb2.Output())
     assert [(s.name, s.hash_buckets) for s in output_config.split_config.splits] == [('train', 4), ('eval', 1)]
     assert output_config.split_config.partition_feature_name == 'movie_id'
-    # The Trainer module, built into a wheel under the pipeline root.
-    module, wheel = constant('Trainer', 'module_path').split('@')
-    assert module == 'trainer' and wheel.startswith(compiled['pipeline_root']) and os.path.isfile(wheel)
+    # The Trainer's run_fn by import path: nothing was written under the pipeline root.
+    assert constant('Trainer', 'run_fn') == configs.TRAINER_RUN_FN
+    assert 'module_path' not in spec.root.dag.tasks['Trainer'].inputs.parameters
+    assert not os.path.exists(compiled['pipeline_root'])
 
     assert spec.default_pipeline_root == compiled['pipeline_root']
     assert spec.schema_version == '2.1.0'
@@ -159,117 +153,6 @@ def test_volumes_are_mounted_into_every_task(compiled):
     mounts = _dict(platform.platforms['kubernetes'].deployment_spec)['executors']
     assert mounts == {label: {'pvcMount': [{'constant': 'imdb-data', 'mountPath': '/mnt/imdb'}]}
                       for label in compiled['executors']}
-
-
-def _executor_input(spec, task_name, task_root, produced, arguments):
-    """The ExecutorInput KFP 2's driver hands the launcher: parameter values
-    resolved (constants, or the run's arguments for the pipeline parameters,
-    else their defaults), upstream artifacts as recorded in ML Metadata (name =
-    MLMD id), output URIs under the pipeline root, the executor output's file."""
-    task = spec.root.dag.tasks[task_name]
-    component = spec.components[task.component_ref.name]
-    pipeline_parameters = spec.root.input_definitions.parameters
-    parameters = {}
-    for name, value in task.inputs.parameters.items():
-        if value.component_input_parameter:
-            parameters[name] = arguments.get(value.component_input_parameter, _dict(
-                pipeline_parameters[value.component_input_parameter].default_value))
-        else:
-            parameters[name] = _dict(value.runtime_value.constant)
-    artifacts = {}
-    for name, value in task.inputs.artifacts.items():
-        source = value.task_output_artifact
-        upstream = produced[source.producer_task][source.output_artifact_key]
-        artifacts[name] = {'artifacts': [{
-            **upstream, 'type': _dict(component.input_definitions.artifacts[name].artifact_type)}]}
-    outputs = {name: {'artifacts': [{
-        'type': _dict(definition.artifact_type),
-        'uri': f'{spec.default_pipeline_root}/{task_name}/run-1/{name}'}]}
-        for name, definition in component.output_definitions.artifacts.items()}
-    message = json_format.ParseDict({
-        'inputs': {'parameterValues': parameters, 'artifacts': artifacts},
-        'outputs': {'artifacts': outputs, 'outputFile': os.path.join(task_root, 'output_metadata.json')},
-    }, pipeline_spec_pb2.ExecutorInput())
-    return message
-
-
-def _launch(compiled, task_name, produced, ids, arguments):
-    """Runs a task's container command and args, with this environment's
-    python as the image's, and records its outputs in `produced` as KFP's
-    launcher records them in ML Metadata."""
-    spec = compiled['spec']
-    task_root = str(compiled['root'] / 'launcher' / task_name)
-    os.makedirs(task_root)
-    executor_input = _executor_input(spec, task_name, task_root, produced, arguments)
-    component = spec.components[spec.root.dag.tasks[task_name].component_ref.name]
-    container = compiled['executors'][component.executor_label]['container']
-    assert container['command'][0] == 'python'
-    command = [sys.executable, *container['command'][1:],
-               *(json_format.MessageToJson(executor_input) if arg == '{{$}}' else arg
-                 for arg in container['args'])]
-    result = subprocess.run(command, cwd=task_root, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-4000:]
-    with open(executor_input.outputs.output_file, encoding='utf-8') as f:
-        executor_output = json.load(f)
-    produced[task_name] = {
-        key: {'name': str(next(ids)), 'uri': listed['artifacts'][0]['uri'],
-              'metadata': listed['artifacts'][0].get('metadata', {})}
-        for key, listed in executor_output['artifacts'].items()}
-
-
-@pytest.fixture(scope='module')
-def launched(compiled, tiny_embedding):
-    """The tasks up to the Trainer, with a run argument for the
-    hyperparameters: the tiny module, one short epoch."""
-    default = compiled['spec'].root.input_definitions.parameters[runner.HYPERPARAMETERS].default_value
-    arguments = {runner.HYPERPARAMETERS: json.dumps(
-        {**json.loads(default.string_value), 'hub_handle': tiny_embedding, 'epochs': 1, 'batch_size': 64})}
-    produced, ids = {}, itertools.count(1)
-    for task in ('ImportExampleGen', 'UnlabeledExampleGen', 'ImportSchemaGen', 'StatisticsGen',
-                 'ExampleValidator', 'DataGate', 'Trainer'):
-        _launch(compiled, task, produced, ids, arguments)
-    return produced
-
-
-def _records(pattern):
-    return sum(1 for _ in tf.data.TFRecordDataset(tf.io.gfile.glob(pattern), compression_type='GZIP'))
-
-
-def test_example_gen_task_writes_both_splits(launched, compiled):
-    examples = launched['ImportExampleGen']['examples']
-    assert examples['uri'].startswith(compiled['pipeline_root'])
-    assert json.loads(examples['metadata']['split_names']) == ['train', 'eval']
-    counts = {split: _records(os.path.join(examples['uri'], f'Split-{split}', '*.gz'))
-              for split in ('train', 'eval')}
-    assert sum(counts.values()) == _records(os.path.join(compiled['data_root'], 'train', '*'))
-    assert counts['train'] > counts['eval'] > 0
-
-
-def test_statistics_gen_task_writes_feature_stats(launched):
-    statistics = launched['StatisticsGen']['statistics']
-    examples = launched['ImportExampleGen']['examples']
-    for split in ('train', 'eval'):
-        stats = statistics_pb2.DatasetFeatureStatisticsList()
-        with tf.io.gfile.GFile(os.path.join(statistics['uri'], f'Split-{split}', 'FeatureStats.pb'), 'rb') as f:
-            stats.ParseFromString(f.read())
-        assert stats.datasets[0].num_examples == _records(os.path.join(examples['uri'], f'Split-{split}', '*'))
-        assert {f.path.step[0] for f in stats.datasets[0].features} >= {'text', 'label', 'rating', 'movie_id'}
-
-
-def test_data_gate_task_passes_the_sample(launched):
-    with open(os.path.join(launched['DataGate']['result']['uri'], data_gate.REPORT_FILE), encoding='utf-8') as f:
-        assert json.load(f)['passed'] is True
-
-
-def test_trainer_task_installs_the_module_and_takes_the_run_arguments(launched):
-    model_run = launched['Trainer']['model_run']['uri']
-    with open(os.path.join(model_run, trainer.HISTORY_FILE), encoding='utf-8') as f:
-        assert len(json.load(f)['loss']) == 1  # epochs=1 from the run's arguments, not the compiled 3
-    # The default recipe self-trains on the UnlabeledExampleGen task's 100 reviews.
-    with open(os.path.join(model_run, trainer.SELF_TRAINING_FILE), encoding='utf-8') as f:
-        assert json.load(f)['unlabeled_reviews'] == 100
-    model = launched['Trainer']['model']['uri']
-    assert os.path.isfile(os.path.join(path_utils.serving_model_path(model), 'saved_model.pb'))
 
 
 class _KfpApi(http.server.BaseHTTPRequestHandler):
@@ -384,8 +267,12 @@ def test_compile_kfp_command(tmp_path):
 
 @pytest.mark.parametrize('extra, message', [
     (['--data', 'relative/data'], 'data relative/data'),
-    (['--serving-dir', 'gs://bucket/serving'], 'serving directory'),
+    (['--serving-dir', 'serving'], 'serving directory serving'),
+    (['--pipeline-root', 'minio://mlpipeline/v2'], 'no minio:// filesystem'),
+    (['--serving-dir', 'hdfs://nn/serving'], 'unsupported scheme'),
     (['--volume', 'claim-without-path'], '--volume'),
+    (['--s3-secret', 'name:only-one-key'], '--s3-secret'),
+    (['--self-training-confidence', '0.3'], 'self_training_confidence'),
 ])
 def test_compile_kfp_command_rejects_paths_pods_cannot_see(tmp_path, extra, message):
     result = CliRunner().invoke(kfp_cli.compile_kfp_command,
@@ -433,7 +320,7 @@ def test_dockerfile_copies_existing_paths_and_installs_the_local_pins():
             assert os.path.exists(os.path.join(REPO, source)), source
     # Beam's worker boot comes from the SDK image of the pinned Beam and Python.
     with open(os.path.join(REPO, 'requirements.txt'), encoding='utf-8') as f:
-        beam = re.search(r'^apache-beam\[gcp\]==(\S+)$', f.read(), re.MULTILINE).group(1)
+        beam = re.search(r'^apache-beam\[gcp,aws\]==(\S+)$', f.read(), re.MULTILINE).group(1)
     assert [c[0] for c in copies if c[0].startswith('--from=')] == [
         f'--from=apache/beam_python3.10_sdk:{beam}']
     assert instructions[0] == ['FROM', 'python:3.10-slim']  # setup.py: >=3.10,<3.11
@@ -447,17 +334,60 @@ def test_dockerfile_copies_existing_paths_and_installs_the_local_pins():
         makefile_pins = re.findall(r'--no-deps (\S+==\S+)', f.read())
     dockerfile_pins = re.findall(r'\S+==\S+', ' '.join(commands))
     assert dockerfile_pins and dockerfile_pins == makefile_pins
-    assert f'cp pipeline/schema/schema.pbtxt {image.SCHEMA_FILE}' in commands
 
 
-def test_dockerfile_bakes_every_recipes_embedding_module():
-    built = set()
-    for command in _run_commands(_dockerfile_instructions()):
-        words = command.split()
-        if words[:2] == ['imdb-tfx', 'build-embedding']:
-            options = dict(zip(words[2::2], words[3::2]))
-            built.add((options['--output'], int(options.get('--bigram-buckets', 0)),
-                       options.get('--combiner', 'sqrtn'), float(options.get('--table-lr-multiplier', 1))))
-    assert built == {(runner.image_hub_handle(r.embedding), r.embedding.bigram_buckets,
-                      r.embedding.combiner, r.embedding.table_lr_multiplier)
-                     for r in recipes.RECIPES.values()}
+def test_dockerfile_bakes_the_schema_and_every_recipes_embedding_module():
+    commands = _run_commands(_dockerfile_instructions())
+    assert any(c.startswith(f'python -m kubeflow.image_files {image.IMAGE_ROOT} ') for c in commands)
+    modules = image_files.embedding_modules()
+    assert {os.path.join(image.IMAGE_ROOT, path) for path in modules} == {
+        runner.image_hub_handle(r.embedding) for r in recipes.RECIPES.values()}
+    assert set(modules.values()) == {r.embedding for r in recipes.RECIPES.values()}
+    assert os.path.dirname(image.SCHEMA_FILE) == image.IMAGE_ROOT
+
+
+def test_compiling_is_offline_and_names_bad_locations_in_one_line(tmp_path):
+    """No credentials, no network: gs:// and s3:// locations are only named."""
+    env = {'HOME': str(tmp_path), 'GOOGLE_APPLICATION_CREDENTIALS': str(tmp_path / 'none.json'),
+           'AWS_ACCESS_KEY_ID': '', 'AWS_SECRET_ACCESS_KEY': ''}
+    package = str(tmp_path / 'pipeline.yaml')
+    result = imdb_tfx('compile-kfp', '--output', package, '--pipeline-root', 'gs://no-such-bucket/root',
+                      '--data', 'gs://no-such-bucket/data', '--serving-dir', 's3://other/serving', env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == package
+    assert not os.path.exists(os.path.join(tmp_path, 'no-such-bucket'))
+    result = imdb_tfx('compile-kfp', '--output', package, '--pipeline-root', 'minio://mlpipeline/v2',
+                      '--data', 'gs://b/d', '--serving-dir', '/mnt/s', env=env)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith('error: pipeline root minio://mlpipeline/v2: ')
+
+
+def test_s3_locations_get_the_endpoint_and_the_secret_by_name_only(tmp_path):
+    package = str(tmp_path / 'pipeline.yaml')
+    result = CliRunner().invoke(kfp_cli.compile_kfp_command, [
+        '--output', package, '--pipeline-root', 's3://mlpipeline/imdb', '--data', 's3://mlpipeline/data',
+        '--serving-dir', 's3://models/imdb', '--s3-endpoint', 'http://minio-service.kubeflow:9000',
+        '--s3-secret', 'my-minio:user:password', '--volume', 'imdb:/mnt/imdb'])
+    assert result.exit_code == 0, result.output
+    with open(package, encoding='utf-8') as f:
+        spec, platform = list(yaml.safe_load_all(f))
+    for executor in spec['deploymentSpec']['executors'].values():
+        assert {e['name']: e['value'] for e in executor['container']['env']} == {
+            'AWS_REGION': 'us-east-1', 'S3_ENDPOINT': 'http://minio-service.kubeflow:9000',
+            'S3_USE_HTTPS': '0', 'S3_VERIFY_SSL': '0'}
+    configs_by_executor = platform['platforms']['kubernetes']['deploymentSpec']['executors']
+    assert set(configs_by_executor) == set(spec['deploymentSpec']['executors'])
+    for config in configs_by_executor.values():
+        assert config['secretAsEnv'] == [{'secretName': 'my-minio', 'keyToEnv': [
+            {'secretKey': 'user', 'envVar': 'AWS_ACCESS_KEY_ID'},
+            {'secretKey': 'password', 'envVar': 'AWS_SECRET_ACCESS_KEY'}]}]
+        assert config['pvcMount'] == [{'constant': 'imdb', 'mountPath': '/mnt/imdb'}]
+
+
+def test_compile_kfp_and_submit_take_every_run_option():
+    def names(command):
+        return {p.name for p in command.params}
+    shared = names(cli.run_command) - {'data', 'home'}
+    assert shared <= names(kfp_cli.compile_kfp_command)
+    assert shared <= names(kfp_cli.submit_command)
+    assert {'self_training_confidence', 'self_training_rounds', 'epochs', 'dropout'} <= shared

@@ -1,0 +1,288 @@
+"""Compiled packages run end to end with `imdb-tfx kfp-local`, task by task
+through the image's entrypoint: on a local folder, and on s3:// against an
+S3 API server (moto) started here, as open-source KFP's MinIO would serve."""
+
+import glob
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import boto3
+import pytest
+import tensorflow as tf
+from tensorflow_metadata.proto.v0 import statistics_pb2
+
+from components.data_gate import component as data_gate
+from conftest import imdb_tfx
+from kubeflow import image, runner
+from modules import trainer
+from pipeline import configs
+
+# The test's own credentials: they must never land in a package or a log.
+ACCESS_KEY = 'kfp-local-test-access-key-93c1'
+SECRET_KEY = 'kfp-local-test-secret-key-5e7d0b'
+BUCKET = 'imdb-kfp-local'
+TASKS = {'ImportExampleGen', 'UnlabeledExampleGen', 'ImportSchemaGen', 'StatisticsGen', 'ExampleValidator',
+         'DataGate', 'Trainer', 'ServingBaseline', 'Evaluator', 'ServingCanary', 'Pusher'}
+
+
+@pytest.fixture(scope='module')
+def image_root(tmp_path_factory) -> str:
+    """What the image bakes in that the run needs: the curated schema (the
+    hub module comes from the run's arguments)."""
+    root = str(tmp_path_factory.mktemp('image-files'))
+    shutil.copyfile(configs.SCHEMA_FILE, os.path.join(root, os.path.basename(image.SCHEMA_FILE)))
+    return root
+
+
+def _hyperparameters(package: str, tiny_embedding: str, epochs: int) -> str:
+    """The package's hyperparameters with the tiny module and a short training."""
+    spec = _documents(package)[0]
+    default = json.loads(spec['root']['inputDefinitions']['parameters'][runner.HYPERPARAMETERS]['defaultValue'])
+    return json.dumps({**default, 'hub_handle': tiny_embedding, 'epochs': epochs, 'batch_size': 64})
+
+
+def _documents(package: str):
+    import yaml
+    with open(package, encoding='utf-8') as f:
+        return list(yaml.safe_load_all(f))
+
+
+def _kfp_local(package, work_dir, image_root, tiny_embedding, *extra, env=None, epochs=2):
+    return imdb_tfx('kfp-local', package, '--work-dir', work_dir, '--mount', f'{image.IMAGE_ROOT}={image_root}',
+                    '--param', f'{runner.HYPERPARAMETERS}={_hyperparameters(package, tiny_embedding, epochs)}',
+                    *extra, env=env)
+
+
+def _states(output: str) -> dict:
+    """{task: state} from kfp-local's lines."""
+    return {words[0]: words[1] for words in (line.split() for line in output.splitlines())
+            if len(words) >= 2 and words[0] in TASKS}
+
+
+def _outputs(work_dir: str, task: str) -> dict:
+    """{output key: artifact} of the newest run's task, from its output metadata."""
+    [path] = sorted(glob.glob(os.path.join(work_dir, 'runs', '*', task, 'output_metadata.json')),
+                    key=os.path.getmtime)[-1:]
+    with open(path, encoding='utf-8') as f:
+        return {key: listed['artifacts'][0] for key, listed in json.load(f)['artifacts'].items()}
+
+
+# --- a local folder ----------------------------------------------------------------------
+
+@pytest.fixture(scope='module')
+def local_run(tmp_path_factory, prepared_sample, tiny_embedding, image_root):
+    root = tmp_path_factory.mktemp('kfp-local')
+    package = str(root / 'pipeline.yaml')
+    compiled = imdb_tfx('compile-kfp', '--output', package, '--pipeline-root', str(root / 'pipeline-root'),
+                        '--data', prepared_sample, '--serving-dir', str(root / 'serving'),
+                        '--epochs', '3', '--min-accuracy', '0.6')
+    assert compiled.returncode == 0, compiled.stderr[-3000:]
+    result = _kfp_local(package, str(root / 'work'), image_root, tiny_embedding, epochs=2)
+    return dict(root=root, package=package, work=str(root / 'work'), result=result,
+                serving=str(root / 'serving'), data=prepared_sample)
+
+
+def _records(pattern):
+    return sum(1 for _ in tf.data.TFRecordDataset(tf.io.gfile.glob(pattern), compression_type='GZIP'))
+
+
+def test_every_task_succeeds_and_the_model_is_pushed(local_run):
+    result = local_run['result']
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert _states(result.stdout) == {task: 'SUCCEEDED' for task in TASKS}
+    [version] = os.listdir(local_run['serving'])
+    assert os.path.isfile(os.path.join(local_run['serving'], version, 'saved_model.pb'))
+    pushed = _outputs(local_run['work'], 'Pusher')['pushed_model']
+    assert pushed['metadata']['pushed'] == 1 and pushed['metadata']['pushed_version'] == version
+
+
+def test_example_gen_task_writes_both_splits(local_run):
+    examples = _outputs(local_run['work'], 'ImportExampleGen')['examples']
+    assert examples['uri'].startswith(str(local_run['root'] / 'pipeline-root' / configs.PIPELINE_NAME))
+    assert json.loads(examples['metadata']['split_names']) == ['train', 'eval']
+    counts = {split: _records(os.path.join(examples['uri'], f'Split-{split}', '*.gz')) for split in ('train', 'eval')}
+    assert sum(counts.values()) == _records(os.path.join(local_run['data'], 'train', '*'))
+    assert counts['train'] > counts['eval'] > 0
+
+
+def test_statistics_and_data_gate_tasks(local_run):
+    statistics = _outputs(local_run['work'], 'StatisticsGen')['statistics']
+    examples = _outputs(local_run['work'], 'ImportExampleGen')['examples']
+    for split in ('train', 'eval'):
+        stats = statistics_pb2.DatasetFeatureStatisticsList()
+        with tf.io.gfile.GFile(os.path.join(statistics['uri'], f'Split-{split}', 'FeatureStats.pb'), 'rb') as f:
+            stats.ParseFromString(f.read())
+        assert stats.datasets[0].num_examples == _records(os.path.join(examples['uri'], f'Split-{split}', '*'))
+    with open(os.path.join(_outputs(local_run['work'], 'DataGate')['result']['uri'], data_gate.REPORT_FILE),
+              encoding='utf-8') as f:
+        assert json.load(f)['passed'] is True
+
+
+def test_trainer_task_takes_the_run_arguments(local_run):
+    model_run = _outputs(local_run['work'], 'Trainer')['model_run']['uri']
+    with open(os.path.join(model_run, trainer.HISTORY_FILE), encoding='utf-8') as f:
+        assert len(json.load(f)['loss']) == 2  # epochs=2 from --param, not the compiled 3
+    # The default recipe self-trains on the UnlabeledExampleGen task's 100 reviews.
+    with open(os.path.join(model_run, trainer.SELF_TRAINING_FILE), encoding='utf-8') as f:
+        assert json.load(f)['unlabeled_reviews'] == 100
+
+
+def test_a_failing_task_stops_the_run_with_exit_1_and_its_log(local_run, tmp_path, tiny_embedding, image_root):
+    empty = tmp_path / 'empty-data'
+    empty.mkdir()
+    result = _kfp_local(local_run['package'], str(tmp_path / 'work'), image_root, tiny_embedding,
+                        '--param', f'{runner.DATA_ROOT}={empty}')
+    assert result.returncode == 1
+    assert 'FAILED at ImportExampleGen' in result.stdout
+    assert f'{empty}/train/*' in result.stdout  # the tail of the task's log names the cause
+    assert 'Trainer' not in _states(result.stdout)
+
+
+@pytest.mark.parametrize('args, message', [
+    (['no-such-package.yaml'], 'not a compiled pipeline package'),
+    (['PACKAGE', '--param', 'no-such-parameter=1'], 'no such parameter'),
+    (['PACKAGE', '--param', f'{runner.CANARY_MAX_BATCH_SECONDS}=fast'], 'not a NUMBER_DOUBLE'),
+])
+def test_bad_input_exits_2(local_run, tmp_path, args, message):
+    args = [local_run['package'] if a == 'PACKAGE' else a for a in args]
+    result = imdb_tfx('kfp-local', *args, '--work-dir', str(tmp_path))
+    assert result.returncode == 2 and message in result.stderr
+
+
+# --- s3:// against a local S3 API server -------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope='module')
+def s3_server(tmp_path_factory):
+    """moto's S3 API on 127.0.0.1, with an empty bucket."""
+    port = _free_port()
+    log = open(tmp_path_factory.mktemp('moto') / 'moto.log', 'w')
+    server = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), 'moto_server'),
+                               '-H', '127.0.0.1', '-p', str(port)], stdout=log, stderr=subprocess.STDOUT)
+    endpoint = f'http://127.0.0.1:{port}'
+    client = boto3.client('s3', endpoint_url=endpoint, region_name='us-east-1',
+                          aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY)
+    for _ in range(100):
+        try:
+            client.create_bucket(Bucket=BUCKET)
+            break
+        except Exception:  # noqa: BLE001  (not listening yet)
+            time.sleep(0.2)
+    yield endpoint, client
+    server.terminate()
+    server.wait(timeout=30)
+    log.close()
+
+
+@pytest.fixture(scope='module')
+def s3_runs(tmp_path_factory, s3_server, sample_archive, tiny_embedding, image_root):
+    """prepare-data straight into the bucket, compile for s3://, and two
+    kfp-local runs of the same package on the same root."""
+    endpoint, _ = s3_server
+    root = tmp_path_factory.mktemp('kfp-s3')
+    # What the user's shell (or the Kubernetes secret, in a pod) provides.
+    env = {'AWS_ACCESS_KEY_ID': ACCESS_KEY, 'AWS_SECRET_ACCESS_KEY': SECRET_KEY, 'AWS_REGION': 'us-east-1',
+           'S3_ENDPOINT': endpoint, 'S3_USE_HTTPS': '0', 'S3_VERIFY_SSL': '0'}
+    prepared = imdb_tfx('prepare-data', sample_archive, '--output', f's3://{BUCKET}/data', env=env)
+    assert prepared.returncode == 0, prepared.stderr[-3000:]
+    package = str(root / 'pipeline.yaml')
+    compiled = imdb_tfx('compile-kfp', '--output', package, '--pipeline-root', f's3://{BUCKET}/root',
+                        '--data', f's3://{BUCKET}/data', '--serving-dir', f's3://{BUCKET}/serving',
+                        '--s3-endpoint', endpoint, '--epochs', '3', '--min-accuracy', '0.6')
+    assert compiled.returncode == 0, compiled.stderr[-3000:]
+    credentials = {'AWS_ACCESS_KEY_ID': ACCESS_KEY, 'AWS_SECRET_ACCESS_KEY': SECRET_KEY}
+    first = _kfp_local(package, str(root / 'work'), image_root, tiny_embedding, env=credentials)
+    second = _kfp_local(package, str(root / 'work'), image_root, tiny_embedding, env=credentials)
+    return dict(package=package, work=str(root / 'work'), env=env, prepared=prepared, compiled=compiled,
+                first=first, second=second)
+
+
+def _versions(client) -> set:
+    listed = client.list_objects_v2(Bucket=BUCKET, Prefix='serving/').get('Contents', [])
+    return {o['Key'].split('/')[1] for o in listed}
+
+
+def test_s3_run_pushes_a_model_served_from_the_bucket(s3_runs, s3_server):
+    first = s3_runs['first']
+    assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-2000:]
+    assert _states(first.stdout) == {task: 'SUCCEEDED' for task in TASKS}
+    _, client = s3_server
+    [version] = _versions(client)
+    keys = {o['Key'] for o in client.list_objects_v2(Bucket=BUCKET, Prefix=f'serving/{version}/')['Contents']}
+    assert f'serving/{version}/saved_model.pb' in keys
+    assert not [k for k in _all_keys(client, 'serving/') if '.incomplete' in k]  # no staging left
+    # Every artifact is in the bucket: nothing was written to a local pipeline root.
+    examples = _outputs(s3_runs['work'], 'ImportExampleGen')['examples']
+    assert examples['uri'].startswith(f's3://{BUCKET}/root/{configs.PIPELINE_NAME}/')
+    predicted = imdb_tfx('predict', '--serving-dir', f's3://{BUCKET}/serving', 'A wonderful film.',
+                         'Dreadful.', env=s3_runs['env'])
+    assert predicted.returncode == 0, predicted.stderr[-3000:]
+    probabilities = [float(line.split('\t')[0]) for line in predicted.stdout.splitlines()]
+    assert len(probabilities) == 2 and all(0 <= p <= 1 for p in probabilities)
+
+
+def _all_keys(client, prefix):
+    return [o['Key'] for o in client.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get('Contents', [])]
+
+
+def test_second_s3_run_finds_the_model_serving_and_does_not_push_it_twice(s3_runs, s3_server):
+    second = s3_runs['second']
+    assert second.returncode == 0, second.stdout[-4000:] + second.stderr[-2000:]
+    states = _states(second.stdout)
+    # KFP's cache: everything but the always-run baseline and what reads it.
+    assert states['Trainer'] == 'CACHED' and states['ServingBaseline'] == 'SUCCEEDED'
+    baseline = _outputs(s3_runs['work'], 'ServingBaseline')['baseline']
+    assert baseline['metadata']['has_model'] == 1
+    pushed = _outputs(s3_runs['work'], 'Pusher')['pushed_model']['metadata']
+    assert pushed['pushed'] == 1 and pushed['already_serving'] == 1
+    _, client = s3_server
+    assert len(_versions(client)) == 1
+
+
+def test_no_credential_lands_in_the_package_or_a_log(s3_runs):
+    texts = [open(s3_runs['package'], encoding='utf-8').read()]
+    for path in glob.glob(os.path.join(s3_runs['work'], '**', '*'), recursive=True):
+        if os.path.isfile(path):
+            texts.append(open(path, encoding='utf-8', errors='replace').read())
+    for result in (s3_runs['prepared'], s3_runs['compiled'], s3_runs['first'], s3_runs['second']):
+        texts += [result.stdout, result.stderr]
+    assert len(texts) > 20
+    assert not [t for t in texts if ACCESS_KEY in t or SECRET_KEY in t]
+    assert 'mlpipeline-minio-artifact' in texts[0]  # the package names the secret instead
+
+
+def test_a_secret_without_its_variables_is_named(s3_runs, tmp_path):
+    env = {'AWS_ACCESS_KEY_ID': '', 'AWS_SECRET_ACCESS_KEY': ''}
+    result = imdb_tfx('kfp-local', s3_runs['package'], '--work-dir', str(tmp_path), env=env)
+    assert result.returncode == 2
+    assert 'mlpipeline-minio-artifact' in result.stderr and 'AWS_ACCESS_KEY_ID' in result.stderr
+
+
+def test_the_entrypoint_keeps_the_executors_exit_status_after_s3_writes(s3_server, tmp_path):
+    """tensorflow-io aborts the interpreter's exit (134) after an s3:// write;
+    the entrypoint ends the task with its own status instead."""
+    endpoint, _ = s3_server
+    env = {**os.environ, 'AWS_ACCESS_KEY_ID': ACCESS_KEY, 'AWS_SECRET_ACCESS_KEY': SECRET_KEY,
+           'AWS_REGION': 'us-east-1', 'S3_ENDPOINT': endpoint, 'S3_USE_HTTPS': '0', 'S3_VERIFY_SSL': '0'}
+    write = ('import tensorflow as tf; from imdb_tfx import s3; s3.enable(); '
+             f'tf.io.gfile.GFile("s3://{BUCKET}/exit-test.txt", "w").write("x")')
+    plain = subprocess.run([sys.executable, '-c', write], env=env, capture_output=True, timeout=300)
+    # The trap itself, without the entrypoint's exit: SIGABRT (134 in a shell).
+    assert plain.returncode == -signal.SIGABRT and b'pure virtual method called' in plain.stderr
+    kept = subprocess.run([sys.executable, '-c', write + '; s3.exit(0)'], env=env, capture_output=True, timeout=300)
+    assert kept.returncode == 0
+    failing = subprocess.run([sys.executable, '-m', 'kubeflow.entrypoint', '--executor_class_path',
+                              'no.such.Executor', '--json_serialized_invocation_args', '{}'],
+                             env=env, capture_output=True, text=True, timeout=300)
+    assert failing.returncode == 1 and 'no.such' in failing.stderr
