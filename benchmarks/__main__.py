@@ -76,7 +76,7 @@ def config_from(args, argv) -> run.Config:
     else:
         data = inputs.prepared_data(args.data, home)
         inputs.check_split(data, 'movie')
-        hub = inputs.hub_handle(args.hub, home, seed.embedding, data)
+        hub = inputs.hub_handle(args.hub, home, seed.embedding)
     return run.Config(
         data=data, hub=hub, output_dir=args.output_dir, learning_rate=hp.learning_rate,
         hidden_units=hp.hidden_units, train_eval_buckets=tuple(seed.train_eval_buckets),

