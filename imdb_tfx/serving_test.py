@@ -2,30 +2,13 @@
 stands in for object storage: any local-only call (open, os.*) on it fails."""
 
 import os
-import uuid
 
 import pytest
-import tensorflow as tf
 from tfx.dsl.io import fileio
 from tfx.utils import io_utils
 
+from conftest import constant_model
 from imdb_tfx import serving
-
-
-@pytest.fixture
-def ram_dir():
-    return f'ram://{uuid.uuid4().hex}'
-
-
-def constant_model(path: str, probability: float) -> str:
-    """A SavedModel whose serving_text signature answers `probability`."""
-    module = tf.Module()
-    module.p = tf.Variable(probability)
-    module.serve = tf.function(
-        lambda text: {'probability': tf.fill([tf.size(text), 1], module.p)},
-        input_signature=[tf.TensorSpec([None], tf.string, name='text')])
-    tf.saved_model.save(module, path, signatures={'serving_text': module.serve})
-    return path
 
 
 def test_publish_to_object_storage_leaves_whole_versions_only(ram_dir):

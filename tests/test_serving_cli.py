@@ -2,22 +2,9 @@
 
 import os
 
-import tensorflow as tf
-
-from conftest import imdb_tfx
+from conftest import constant_model, imdb_tfx
 from imdb_tfx import serving
 from imdb_tfx.home import Home
-
-
-def constant_model(path: str, probability: float) -> str:
-    """A SavedModel whose serving_text signature answers `probability`."""
-    module = tf.Module()
-    module.p = tf.Variable(probability)
-    module.serve = tf.function(
-        lambda text: {'probability': tf.fill([tf.size(text), 1], module.p)},
-        input_signature=[tf.TensorSpec([None], tf.string, name='text')])
-    tf.saved_model.save(module, path, signatures={'serving_text': module.serve})
-    return path
 
 
 def test_rollback_serves_the_previous_version_again(tmp_path):

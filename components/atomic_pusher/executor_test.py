@@ -6,22 +6,14 @@ import os
 import uuid
 
 import pytest
-import tensorflow as tf
 from tfx.dsl.io import fileio
 from tfx.proto import pusher_pb2
 from tfx.types import standard_artifacts
 from tfx.utils import proto_utils
 
 from components.atomic_pusher import executor
+from conftest import constant_model
 from imdb_tfx import serving
-
-
-def _saved_model(path: str, bias: float) -> str:
-    module = tf.Module()
-    module.bias = tf.Variable(bias)
-    module.f = tf.function(lambda x: x + module.bias, input_signature=[tf.TensorSpec([], tf.float32)])
-    tf.saved_model.save(module, path)
-    return path
 
 
 @pytest.fixture(params=['local', 'ram'])
@@ -51,7 +43,7 @@ def _push(root: str, model_dir: str, blessed: bool, infra_blessed: bool = True):
 
 @pytest.fixture
 def models(root):
-    return [_saved_model(os.path.join(root, f'model{i}', 'Format-Serving'), float(i)) for i in (1, 2)]
+    return [constant_model(os.path.join(root, f'model{i}', 'Format-Serving'), float(i)) for i in (1, 2)]
 
 
 def test_blessed_model_is_published_whole(root, models):
@@ -93,7 +85,7 @@ def test_a_new_model_gets_a_higher_version_and_old_versions_stay(root, models):
 
 
 def test_a_failed_copy_leaves_no_version(tmp_path):
-    model_dir = _saved_model(str(tmp_path / 'model'), 1.0)
+    model_dir = constant_model(str(tmp_path / 'model'), 1.0)
     # A dangling link: the copy copies everything else, then fails.
     os.symlink(str(tmp_path / 'gone'), os.path.join(model_dir, 'variables', 'zz-broken'))
     with pytest.raises(OSError):

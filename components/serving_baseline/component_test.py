@@ -3,29 +3,14 @@ filesystem (ram://), which stands in for object storage: any local-only call
 (open, os.*) on it fails."""
 
 import os
-import uuid
 
-import pytest
-import tensorflow as tf
 from tfx.dsl.io import fileio
 from tfx.types import standard_artifacts
 
 from components.serving_baseline import executor
 from components.serving_baseline.component import ServingBaseline
+from conftest import constant_model
 from imdb_tfx import serving
-
-
-@pytest.fixture
-def ram_dir():
-    return f'ram://{uuid.uuid4().hex}'
-
-
-def _saved_model(path: str, bias: float) -> str:
-    module = tf.Module()
-    module.bias = tf.Variable(bias)
-    module.f = tf.function(lambda x: x + module.bias, input_signature=[tf.TensorSpec([], tf.float32)])
-    tf.saved_model.save(module, path)
-    return path
 
 
 def _baseline(ram_dir: str, serving_dir: str) -> standard_artifacts.Model:
@@ -38,8 +23,8 @@ def _baseline(ram_dir: str, serving_dir: str) -> standard_artifacts.Model:
 
 def test_the_newest_version_becomes_the_baseline(ram_dir):
     serving_dir = f'{ram_dir}/serving'
-    serving.publish(_saved_model(f'{ram_dir}/old', 1.0), serving_dir)
-    newest = serving.publish(_saved_model(f'{ram_dir}/new', 2.0), serving_dir)
+    serving.publish(constant_model(f'{ram_dir}/old', 1.0), serving_dir)
+    newest = serving.publish(constant_model(f'{ram_dir}/new', 2.0), serving_dir)
 
     baseline = _baseline(ram_dir, serving_dir)
 
