@@ -20,6 +20,7 @@ reused (KFP's cache, kept in the work directory)."""
 
 import dataclasses
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -235,7 +236,7 @@ def run_package(package_path: str, arguments: Mapping[str, str], work_dir: str,
                          package.spec.pipeline_info.name, run_id])
     cache_dir = os.path.join(work_dir, 'cache')
     os.makedirs(cache_dir, exist_ok=True)
-    ids = iter(range(1, 1 << 30))
+    ids = itertools.count(1)  # ML Metadata ids, as the launcher records artifacts
     produced, results = {}, []
     echo(f'Run {run_id}: {len(order)} tasks, artifacts under {run_root}')
     for name in order:
@@ -266,7 +267,8 @@ def run_package(package_path: str, arguments: Mapping[str, str], work_dir: str,
         produced[name] = _produced(message, ids)
         if cached:
             with open(cache_file, 'w', encoding='utf-8') as f:
-                json.dump(produced[name], f)
+                json.dump({key: {k: v for k, v in a.items() if k != 'name'}
+                           for key, a in produced[name].items()}, f)
         results.append(TaskResult(name, 'SUCCEEDED', seconds, log_path))
         echo(f'  {name:<20} SUCCEEDED {seconds:7.1f} s')
     return run_id, results
