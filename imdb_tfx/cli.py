@@ -100,12 +100,26 @@ def run_command(data, home, **options):
 
     home = Home.at(home)
     preset = recipes.get(options['recipe'])
+    confidence_given = options['self_training_confidence'] is not None
+    split_given = options['split'] is not None
     hyperparameters = pipeline_options.hyperparameters(options['recipe'], options)
     gate = pipeline_options.gate_settings(options)
     data_root = inputs.prepared_data(data, home)
+    # The defaults bend to the data at hand; what the user asked for does not.
+    notes = []
+    if not split_given and gate['split'] == configs.SPLIT_MOVIE and not inputs.has_movie_ids(data_root):
+        gate['split'] = configs.SPLIT_RANDOM
+        notes.append(f'no movie_id in {data_root}: split at random, so reviews of one movie may be on '
+                     'both sides (eval accuracy flatters by about 1-2 points)')
     inputs.check_split(data_root, gate['split'])
-    if hyperparameters.self_trains:
-        inputs.check_unlabeled(data_root)
+    if hyperparameters.self_trains and not inputs.has_unlabeled(data_root):
+        if confidence_given:
+            inputs.check_unlabeled(data_root)
+        hyperparameters = dataclasses.replace(hyperparameters, self_training_confidence=0.0)
+        notes.append(f'no unlabeled reviews in {data_root}: trained without self-training '
+                     f'(the {options["recipe"]} recipe self-trains)')
+    for note in notes:
+        click.echo(f'Note: {note}')
     hub_handle = inputs.hub_handle(options['hub'], home, preset.embedding)
     hyperparameters = dataclasses.replace(hyperparameters, hub_handle=hub_handle or PIPELINE_BUILT_HUB_HANDLE)
     started = time.time()
@@ -122,20 +136,20 @@ def run_command(data, home, **options):
         run = run_info.load_run(run_info.open_store(home.metadata_path), configs.PIPELINE_NAME)
         # A run that failed before it started leaves only older runs: say nothing of those.
         if run is not None and run.started >= started - 1:
-            click.echo(outcome.summary(outcome.of_run(run)))
-            _write_report(home, run.run_id)
+            click.echo('\n'.join([outcome.summary(outcome.of_run(run)), *(f'Note: {n}' for n in notes)]))
+            _write_report(home, run.run_id, notes)
     click.echo(f'Pipeline time: {time.time() - started:.0f} s')
     if error is not None:
         raise click.ClickException(f'pipeline failed: {error}')
 
 
-def _write_report(home: Home, run_id: str) -> None:
+def _write_report(home: Home, run_id: str, notes=()) -> None:
     """The run's report, also for a failed run; a report that cannot be
     written never hides the run's own result."""
     from imdb_tfx import report
     from pipeline import configs
     try:
-        click.echo(f'Report: {report.write(home, configs.PIPELINE_NAME, run_id)}')
+        click.echo(f'Report: {report.write(home, configs.PIPELINE_NAME, run_id, notes=notes)}')
     except Exception as e:  # noqa: BLE001
         log.warning('No report for run %s: %s', run_id, e, exc_info=True)
 

@@ -49,20 +49,26 @@ def prepared_data(data: Optional[str], home: Home) -> str:
     return target
 
 
+def has_movie_ids(data_root: str) -> bool:
+    return 'movie_id' in prepare_data.read_manifest(data_root)['splits']['train']['features']
+
+
+def has_unlabeled(data_root: str) -> bool:
+    return bool(prepare_data.read_manifest(data_root)['splits'].get('unsup', {}).get('examples', 0))
+
+
 def check_split(data_root: str, split: str) -> None:
     """The data must have what the split is made from."""
-    splits = prepare_data.read_manifest(data_root)['splits']
-    if split == 'movie' and 'movie_id' not in splits['train']['features']:
+    if split == 'movie' and not has_movie_ids(data_root):
         raise UserInputError(f'{data_root}: no movie_id in this data (a tfds source?): '
                              'use --split random')
-    if split == 'source' and 'test' not in splits:
+    if split == 'source' and 'test' not in prepare_data.read_manifest(data_root)['splits']:
         raise UserInputError(f'{data_root}: no test split in this data: use --split movie or random')
 
 
 def check_unlabeled(data_root: str) -> None:
     """Self-training needs reviews without labels."""
-    unlabeled = prepare_data.read_manifest(data_root)['splits'].get('unsup', {}).get('examples', 0)
-    if not unlabeled:
+    if not has_unlabeled(data_root):
         raise UserInputError(f'{data_root}: no unlabeled reviews (unsup/) in this data, which '
                              'self-training needs: use --self-training-confidence 0')
 

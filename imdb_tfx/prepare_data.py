@@ -1,7 +1,9 @@
 """Converts the IMDB reviews into gzip'd TFRecords of tf.Example, the pipeline's input.
 
 Sources: the Stanford aclImdb archive (.tar.gz, full or train-only), its extracted
-directory, or a tfds `imdb_reviews` (plain_text) data directory. Output:
+directory, a tfds `imdb_reviews` (plain_text) data directory, or any folder of TFRecord
+files of tf.Example (gzip'd or not, any names, under train/, test/, unsup/ or flat),
+whose examples are passed on unchanged. Output:
 
     OUTPUT/train/data-00000-of-00004.tfrecord.gz ...   labelled: text, label, rating, movie_id
     OUTPUT/test/...                                    only when the source has a test split
@@ -49,9 +51,13 @@ _TFDS_FILE = re.compile(r"imdb_reviews-(train|test|unsupervised)\.tfrecord-(\d+)
 _TFDS_SPLITS = {"train": "train", "test": "test", "unsupervised": "unsup"}
 _ARCHIVE_ERRORS = (tarfile.TarError, EOFError, zlib.error, OSError)
 _NOT_A_SOURCE = (
-    "not an aclImdb archive/directory (needs aclImdb/train/pos+neg or aclImdb/test/pos+neg)"
-    " nor a tfds imdb_reviews data dir (imdb_reviews-*.tfrecord-* files)"
+    "not an aclImdb archive/directory (needs aclImdb/train/pos+neg or aclImdb/test/pos+neg),"
+    " nor a tfds imdb_reviews data dir (imdb_reviews-*.tfrecord-* files),"
+    " nor a folder of TFRecord files of tf.Example (under train/, test/, unsup/, or flat)"
 )
+# A folder of the user's own TFRecords: these subfolders are splits, else every file is train.
+_TFRECORD_SPLITS = ("train", "test", "unsup")
+_GZIP_MAGIC = b"\x1f\x8b"
 _PROGRESS_EVERY = 10_000
 _NON_UTF8_EXAMPLES = 5
 
@@ -141,6 +147,9 @@ def _open_source(source):
     tfds_files = _find_tfds_files(source)
     if tfds_files:
         return _TfdsSource(tfds_files)
+    tfrecord_files = _find_tfrecord_files(source)
+    if tfrecord_files:
+        return _TfRecordSource(tfrecord_files)
     raise UserInputError(f"{source}: {_NOT_A_SOURCE}")
 
 
@@ -354,9 +363,48 @@ class _TfdsSource:
                 yield split, _tfds_example(split, serialized, f"{path}: record {index}", texts)
 
 
-def _read_tfrecords(path):
+def _find_tfrecord_files(root):
+    """[(split, path)] of a folder of TFRecord files: ROOT/train/, test/ and unsup/ when
+    any exists, else every file directly in ROOT as train. Hidden files and the
+    manifest of another tool are skipped."""
+    def files(folder):
+        return [os.path.join(folder, n) for n in sorted(os.listdir(folder))
+                if not n.startswith(".") and n != MANIFEST and os.path.isfile(os.path.join(folder, n))]
+    splits = [s for s in _TFRECORD_SPLITS if os.path.isdir(os.path.join(root, s))]
+    if splits:
+        return [(s, path) for s in splits for path in files(os.path.join(root, s))]
+    return [("train", path) for path in files(root)]
+
+
+def _compression(path):
+    with open(path, "rb") as f:
+        return "GZIP" if f.read(2) == _GZIP_MAGIC else ""
+
+
+class _TfRecordSource:
+    """The user's own tf.Examples, gzip'd or not, passed on as they are: the data gate
+    judges them against the schema like any other data."""
+    format = "tfrecords"
+
+    def __init__(self, files):
+        self.files = files
+
+    def fingerprint(self):
+        return _sha256_named_files((f"{split}/{os.path.basename(p)}", p) for split, p in self.files)
+
+    def records(self, texts):
+        del texts  # passed on unchanged
+        for split, path in self.files:
+            for index, serialized in enumerate(_read_tfrecords(path, _compression(path))):
+                try:
+                    yield split, tf.train.Example.FromString(serialized)
+                except DecodeError as exc:
+                    raise UserInputError(f"{path}: record {index}: not a tf.Example") from exc
+
+
+def _read_tfrecords(path, compression=""):
     try:
-        yield from tf.data.TFRecordDataset(path).as_numpy_iterator()
+        yield from tf.data.TFRecordDataset(path, compression_type=compression).as_numpy_iterator()
     except tf.errors.OpError as exc:
         raise UserInputError(f"{path}: unreadable TFRecord file ({exc.message})") from exc
 
@@ -435,9 +483,9 @@ def _write_splits(records, out_dir, num_shards):
             writers[split][entry["examples"] % num_shards].write(
                 example.SerializeToString(deterministic=True))
             entry["examples"] += 1
-            if "label" in example.features.feature:
-                label = str(example.features.feature["label"].int64_list.value[0])
-                entry["labels"][label] = entry["labels"].get(label, 0) + 1
+            labels = example.features.feature["label"].int64_list.value if "label" in example.features.feature else []
+            if len(labels) == 1:
+                entry["labels"][str(labels[0])] = entry["labels"].get(str(labels[0]), 0) + 1
             if total % _PROGRESS_EVERY == 0:
                 log.info("%d reviews written", total)
     return splits
@@ -448,7 +496,8 @@ def _split_entry(split, first_example, num_shards):
     return {
         "examples": 0,
         "labels": {},
-        "features": {n: FEATURE_TYPES[n] for n in sorted(first_example.features.feature)},
+        "features": {n: FEATURE_TYPES.get(n) or f.WhichOneof("kind").replace("_list", "")
+                     for n, f in sorted(first_example.features.feature.items())},
         "files": [f"{split}/data-{i:05d}-of-{num_shards:05d}.tfrecord.gz"
                   for i in range(num_shards)],
     }

@@ -33,10 +33,17 @@ class DataGateError(RuntimeError):
     """The data is not fit to train on; the message lists every finding."""
 
 
+# Features beyond the schema's are allowed (users' own data carries its own):
+# the model reads text and label, and the schema still checks those.
+IGNORED_KINDS = ('SCHEMA_NEW_COLUMN',)
+
+
 def _findings(split: str, anomalies: anomalies_pb2.Anomalies, only_drift: bool = False):
     for feature, info in sorted(anomalies.anomaly_info.items()):
         for reason in info.reason:
             kind = anomalies_pb2.AnomalyInfo.Type.Name(reason.type)
+            if kind in IGNORED_KINDS:
+                continue
             if not only_drift or kind.startswith('COMPARATOR_'):
                 yield Finding(split, feature, kind, reason.description or info.description)
     if not only_drift:

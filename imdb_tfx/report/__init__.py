@@ -3,7 +3,7 @@ data URIs, no script, no external reference), to open anywhere or attach to
 a release."""
 
 import os
-from typing import Optional
+from typing import Optional, Sequence
 
 import jinja2
 
@@ -20,26 +20,28 @@ def default_path(home: Home, run_id: str) -> str:
 
 
 def write(home: Home, pipeline_name: str, run_id: Optional[str] = None,
-          output: Optional[str] = None) -> str:
+          output: Optional[str] = None, notes: Sequence[str] = ()) -> str:
     """Renders the run (default: the newest) to `output` (default: under the
-    home's reports/), atomically; returns the path."""
+    home's reports/), atomically; returns the path. notes: what the run
+    command decided for the data at hand (e.g. self-training off)."""
     run = run_info.load_run(run_info.open_store(home.metadata_path), pipeline_name, run_id)
     if run is None:
         raise UserInputError(f'{home.metadata_path}: no run of {pipeline_name} to report on')
     data = collect.collect(run)
-    html = render(data)
+    html = render(data, notes)
     path = os.path.abspath(output or default_path(home, run.run_id))
     atomic.write_text(path, html)
     return path
 
 
-def render(data: collect.ReportData) -> str:
+def render(data: collect.ReportData, notes: Sequence[str] = ()) -> str:
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(os.path.dirname(__file__)),
         autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     history = data.history or {}
     return environment.get_template(_TEMPLATE).render(
         h=data.header,
+        notes=list(notes),
         epochs=len(history.get('loss', [])),
         best_epoch=max(enumerate(history['val_accuracy'], start=1), key=lambda e: e[1])
         if history.get('val_accuracy') else None,
