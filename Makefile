@@ -10,7 +10,7 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 # TF 2.16 defaults to Keras 3; hub.KerasLayer and TFMA 0.47 need Keras 2.
 export TF_USE_LEGACY_KERAS := 1
 
-.PHONY: run test bench clean chromium
+.PHONY: run test lint bench clean chromium
 
 $(VENV)/installed: requirements.txt requirements-dev.txt constraints.txt setup.py
 	@test -n "$(PYTHON310)" || { echo "Python 3.10 not found: set PYTHON310=/path/to/python3.10" >&2; exit 1; }
@@ -27,6 +27,11 @@ run: $(VENV)/installed
 
 test: $(VENV)/installed chromium
 	$(PY) -m pytest
+
+# ruff's lint and format check (pyproject.toml [tool.ruff]); `ruff format .` fixes the format.
+lint: $(VENV)/installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 # About 25 minutes on 2 idle cores; writes benchmarks/results.md and results.json.
 # BENCH_ARGS passes options, e.g. BENCH_ARGS=--dry-run or BENCH_ARGS="--parts serving".

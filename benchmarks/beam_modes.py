@@ -50,27 +50,32 @@ def _pipeline(component: str, mode: str, examples: str, schema: str, model: str,
     from pipeline.pipeline import eval_config
 
     imported_examples = tfx.dsl.Importer(
-        source_uri=examples, artifact_type=standard_artifacts.Examples,
+        source_uri=examples,
+        artifact_type=standard_artifacts.Examples,
         properties={'split_names': artifact_utils.encode_split_names(['train', 'eval'])},
     ).with_id('ImportExamples')
     if component == 'StatisticsGen':
-        imported = tfx.dsl.Importer(source_uri=schema, artifact_type=standard_artifacts.Schema
-                                    ).with_id('ImportSchema')
-        node = tfx.components.StatisticsGen(examples=imported_examples.outputs['result'],
-                                            schema=imported.outputs['result'])
+        imported = tfx.dsl.Importer(source_uri=schema, artifact_type=standard_artifacts.Schema).with_id('ImportSchema')
+        node = tfx.components.StatisticsGen(
+            examples=imported_examples.outputs['result'], schema=imported.outputs['result']
+        )
     else:  # the pipeline's Evaluator on a first push: no model serving, no baseline
-        imported = tfx.dsl.Importer(source_uri=model, artifact_type=standard_artifacts.Model
-                                    ).with_id('ImportModel')
+        imported = tfx.dsl.Importer(source_uri=model, artifact_type=standard_artifacts.Model).with_id('ImportModel')
         node = EvaluatorVsServing(
-            examples=imported_examples.outputs['result'], model=imported.outputs['result'],
+            examples=imported_examples.outputs['result'],
+            model=imported.outputs['result'],
             eval_config=eval_config(configs.MIN_ACCURACY, configs.MAX_ACCURACY_DROP),
         ).with_id('Evaluator')
     return tfx.dsl.Pipeline(
-        pipeline_name=_pipeline_name(component), pipeline_root=os.path.join(root, 'tfx'),
-        components=[imported_examples, imported, node], enable_cache=False,
+        pipeline_name=_pipeline_name(component),
+        pipeline_root=os.path.join(root, 'tfx'),
+        components=[imported_examples, imported, node],
+        enable_cache=False,
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
-            os.path.join(root, 'metadata.sqlite')),
-        beam_pipeline_args=MODES[mode])
+            os.path.join(root, 'metadata.sqlite')
+        ),
+        beam_pipeline_args=MODES[mode],
+    )
 
 
 def _finished_runs(root: str, component: str) -> list:
@@ -81,8 +86,10 @@ def _finished_runs(root: str, component: str) -> list:
     if not os.path.exists(metadata):
         return []
     store, name = run_info.open_store(metadata), _pipeline_name(component)
-    nodes = [run_info.load_run(store, name, run_id).nodes.get(component)
-             for run_id in reversed(run_info.run_ids(store, name))]
+    nodes = [
+        run_info.load_run(store, name, run_id).nodes.get(component)
+        for run_id in reversed(run_info.run_ids(store, name))
+    ]
     return [n for n in nodes if n is not None and n.state == 'COMPLETE']
 
 
@@ -100,8 +107,9 @@ def _over_budget(progress: str, budgets: Dict[str, float], started: float) -> bo
     return time.time() - float(run_started) > budgets[component]
 
 
-def run_mode(mode: str, examples: str, schema: str, model: str, root: str, repeats: int,
-             budgets: Dict[str, float]) -> List[dict]:
+def run_mode(
+    mode: str, examples: str, schema: str, model: str, root: str, repeats: int, budgets: Dict[str, float]
+) -> List[dict]:
     """One row per component: its MLMD times and the process tree's peak RSS
     while it ran."""
     os.makedirs(root, exist_ok=True)
@@ -113,44 +121,68 @@ def run_mode(mode: str, examples: str, schema: str, model: str, root: str, repea
         progress = os.path.join(root, f'{attempt}-{PROGRESS_FILE}')
         started = time.time()
         measured = measure.run(
-            [sys.executable, '-m', 'benchmarks.beam_modes', '--mode', mode,
-             '--components', ','.join(pending), '--examples', examples, '--schema', schema,
-             '--model', model, '--root', root, '--repeats', repeats, '--progress', progress],
+            [
+                sys.executable,
+                '-m',
+                'benchmarks.beam_modes',
+                '--mode',
+                mode,
+                '--components',
+                ','.join(pending),
+                '--examples',
+                examples,
+                '--schema',
+                schema,
+                '--model',
+                model,
+                '--root',
+                root,
+                '--repeats',
+                repeats,
+                '--progress',
+                progress,
+            ],
             log=os.path.join(root, f'{attempt}.log'),
-            stop=lambda: _over_budget(progress, budgets, started))
+            stop=lambda: _over_budget(progress, budgets, started),
+        )
         unfinished = None
         for component in pending:
             nodes = _finished_runs(root, component)
             if len(nodes) < repeats and unfinished is None:
                 unfinished = component
-            status = ('ok' if len(nodes) >= repeats else
-                      'timed out' if measured.returncode is None else 'failed')
+            status = 'ok' if len(nodes) >= repeats else 'timed out' if measured.returncode is None else 'failed'
             if component == unfinished or len(nodes) >= repeats:
                 rows[component] = {
-                    'component': component, 'mode': mode, 'args': MODES[mode], 'status': status,
+                    'component': component,
+                    'mode': mode,
+                    'args': MODES[mode],
+                    'status': status,
                     'runs_seconds': [n.seconds for n in nodes],
                     'median_seconds': statistics.median(n.seconds for n in nodes) if nodes else None,
-                    'peak_rss_bytes': max((measured.peak_between(n.started, n.started + n.seconds) or 0
-                                           for n in nodes), default=None),
+                    'peak_rss_bytes': max(
+                        (measured.peak_between(n.started, n.started + n.seconds) or 0 for n in nodes), default=None
+                    ),
                     'log': measured.log,
                 }
         # What a hang or failure left unmeasured gets a fresh process.
-        pending = pending[pending.index(unfinished) + 1:] if unfinished else []
+        pending = pending[pending.index(unfinished) + 1 :] if unfinished else []
     return [rows[c] for c in COMPONENTS]
 
 
-def collect(examples: str, schema: str, model: str, work_dir: str, repeats: int,
-            current_default: List[str]) -> dict:
+def collect(examples: str, schema: str, model: str, work_dir: str, repeats: int, current_default: List[str]) -> dict:
     rows: List[dict] = []
     budgets = {c: IN_MEMORY_BUDGET for c in COMPONENTS}
     for mode in MODES:
         measured = run_mode(mode, examples, schema, model, os.path.join(work_dir, mode), repeats, budgets)
         for row in measured:
-            print(f'  {row["component"]:<13} {mode:<17} {row["status"]:<9} '
-                  f'{report.seconds(row["median_seconds"])}', flush=True)
+            print(
+                f'  {row["component"]:<13} {mode:<17} {row["status"]:<9} {report.seconds(row["median_seconds"])}',
+                flush=True,
+            )
         if mode == 'in_memory':
-            budgets = {r['component']: max(MIN_RUN_BUDGET, BUDGET_FACTOR * (r['median_seconds'] or 0))
-                       for r in measured}
+            budgets = {
+                r['component']: max(MIN_RUN_BUDGET, BUDGET_FACTOR * (r['median_seconds'] or 0)) for r in measured
+            }
         rows += measured
     rows.sort(key=lambda r: (COMPONENTS.index(r['component']), list(MODES).index(r['mode'])))
     fastest: Dict[str, Optional[str]] = {}
@@ -163,15 +195,25 @@ def collect(examples: str, schema: str, model: str, work_dir: str, repeats: int,
 
 def table(result: dict) -> str:
     default = ' (current default)'
-    rows = [[r['component'], r['mode'] + (default if r['mode'] == result['current_default'] else ''),
-             r['status'], report.seconds(r['median_seconds']),
-             ', '.join(report.seconds(s) for s in r['runs_seconds']),
-             report.gigabytes(r['peak_rss_bytes'])] for r in result['rows']]
+    rows = [
+        [
+            r['component'],
+            r['mode'] + (default if r['mode'] == result['current_default'] else ''),
+            r['status'],
+            report.seconds(r['median_seconds']),
+            ', '.join(report.seconds(s) for s in r['runs_seconds']),
+            report.gigabytes(r['peak_rss_bytes']),
+        ]
+        for r in result['rows']
+    ]
     fastest = '; '.join(f'{c}: {m or "none finished"}' for c, m in result['fastest'].items())
-    return (report.markdown_table(
-        ['component', 'mode', 'status', 'median wall time', 'runs', 'peak RSS (with workers)'], rows) +
-        f'\n\nFastest: {fastest}. multi_threading and multi_processing use 2 workers; '
-        f'{result["repeats"]} run(s) per component and mode, each mode in a process of its own.')
+    return (
+        report.markdown_table(
+            ['component', 'mode', 'status', 'median wall time', 'runs', 'peak RSS (with workers)'], rows
+        )
+        + f'\n\nFastest: {fastest}. multi_threading and multi_processing use 2 workers; '
+        f'{result["repeats"]} run(s) per component and mode, each mode in a process of its own.'
+    )
 
 
 def main(argv=None):
@@ -185,6 +227,7 @@ def main(argv=None):
     # TFX's Beam executors parse sys.argv as absl flags (b/174174381): hide ours.
     sys.argv = sys.argv[:1]
     from tfx import v1 as tfx
+
     for component in args.components.split(','):
         pipeline = _pipeline(component, args.mode, args.examples, args.schema, args.model, args.root)
         for _ in range(args.repeats):

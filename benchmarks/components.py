@@ -21,13 +21,15 @@ def collect(size: int, pipelines: List[PipelineResult]) -> dict:
         per_run = [next(c for c in r['components'] if c['component'] == component) for r in runs]
         seconds = statistics.median(c['seconds'] for c in per_run)
         peak = max(c['peak_rss_bytes'] or 0 for c in per_run)
-        rows.append({
-            'component': component,
-            'seconds': seconds,
-            'share': seconds / total,
-            'peak_rss_bytes': peak,
-            'rss_growth_bytes': max(peak - (c['rss_at_start_bytes'] or 0) for c in per_run),
-        })
+        rows.append(
+            {
+                'component': component,
+                'seconds': seconds,
+                'share': seconds / total,
+                'peak_rss_bytes': peak,
+                'rss_growth_bytes': max(peak - (c['rss_at_start_bytes'] or 0) for c in per_run),
+            }
+        )
     outside = statistics.median(r['outside_dag_seconds'] for r in runs)
     between = statistics.median(r['between_components_seconds'] for r in runs)
     return {
@@ -44,20 +46,41 @@ def collect(size: int, pipelines: List[PipelineResult]) -> dict:
 
 def table(result: dict) -> str:
     total = result['seconds']
-    rows = [[r['component'], report.seconds(r['seconds']), report.percent(r['share']),
-             report.gigabytes(r['peak_rss_bytes']), report.gigabytes(r['rss_growth_bytes'])]
-            for r in result['rows']]
-    rows += [
-        ['between components (MLMD, drivers, input resolution)',
-         report.seconds(result['between_components_seconds']),
-         report.percent(result['between_components_seconds'] / total), '', ''],
-        ['outside the DAG (process start, imports, compile, summary)',
-         report.seconds(result['outside_dag_seconds']),
-         report.percent(result['outside_dag_seconds'] / total), '', ''],
-        ['**whole run**', f'**{report.seconds(total)}**', '100%',
-         f'**{report.gigabytes(result["peak_rss_bytes"])}**', ''],
+    rows = [
+        [
+            r['component'],
+            report.seconds(r['seconds']),
+            report.percent(r['share']),
+            report.gigabytes(r['peak_rss_bytes']),
+            report.gigabytes(r['rss_growth_bytes']),
+        ]
+        for r in result['rows']
     ]
-    return (report.markdown_table(
-        ['component', 'wall time', 'share', 'peak RSS while running', 'RSS growth'], rows) +
-        f'\n\n{result["size"]:,} labelled reviews, median of {result["repeats"]} run(s). '
-        f'Largest single process (kernel peak): {report.gigabytes(result["peak_process_rss_bytes"])}.')
+    rows += [
+        [
+            'between components (MLMD, drivers, input resolution)',
+            report.seconds(result['between_components_seconds']),
+            report.percent(result['between_components_seconds'] / total),
+            '',
+            '',
+        ],
+        [
+            'outside the DAG (process start, imports, compile, summary)',
+            report.seconds(result['outside_dag_seconds']),
+            report.percent(result['outside_dag_seconds'] / total),
+            '',
+            '',
+        ],
+        [
+            '**whole run**',
+            f'**{report.seconds(total)}**',
+            '100%',
+            f'**{report.gigabytes(result["peak_rss_bytes"])}**',
+            '',
+        ],
+    ]
+    return (
+        report.markdown_table(['component', 'wall time', 'share', 'peak RSS while running', 'RSS growth'], rows)
+        + f'\n\n{result["size"]:,} labelled reviews, median of {result["repeats"]} run(s). '
+        f'Largest single process (kernel peak): {report.gigabytes(result["peak_process_rss_bytes"])}.'
+    )

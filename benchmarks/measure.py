@@ -28,12 +28,12 @@ GB = 1e9
 @dataclasses.dataclass
 class Measured:
     command: List[str]
-    returncode: Optional[int]          # None: killed (timeout or stop)
-    seconds: float                     # wall time
-    peak_rss: int                      # bytes, sampled sum over the process tree
-    peak_process_rss: int              # bytes, the kernel's peak of the largest single process
-    samples: List[Tuple[float, int]]   # (epoch seconds, tree RSS bytes)
-    log: str                           # the command's stdout and stderr
+    returncode: Optional[int]  # None: killed (timeout or stop)
+    seconds: float  # wall time
+    peak_rss: int  # bytes, sampled sum over the process tree
+    peak_process_rss: int  # bytes, the kernel's peak of the largest single process
+    samples: List[Tuple[float, int]]  # (epoch seconds, tree RSS bytes)
+    log: str  # the command's stdout and stderr
 
     @property
     def ok(self) -> bool:
@@ -68,8 +68,9 @@ def _tree_rss(process: psutil.Process) -> int:
     return total
 
 
-def run(command: Sequence[str], log: str, timeout: Optional[float] = None,
-        stop: Optional[Callable[[], bool]] = None) -> Measured:
+def run(
+    command: Sequence[str], log: str, timeout: Optional[float] = None, stop: Optional[Callable[[], bool]] = None
+) -> Measured:
     """Runs `command` (output to the file `log`) in its own session, so that
     at the timeout, or when stop() says so, the whole group, Beam workers
     included, can be killed."""
@@ -78,8 +79,7 @@ def run(command: Sequence[str], log: str, timeout: Optional[float] = None,
     samples: List[Tuple[float, int]] = []
     with open(log, 'w', encoding='utf-8') as out:
         started = time.perf_counter()
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env,
-                                   start_new_session=True)
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         watched = psutil.Process(process.pid)
         returncode = None
         while True:
@@ -89,17 +89,22 @@ def run(command: Sequence[str], log: str, timeout: Optional[float] = None,
                 returncode = os.waitstatus_to_exitcode(status)
                 break
             samples.append((time.time(), _tree_rss(watched)))
-            if ((timeout is not None and time.perf_counter() - started > timeout) or
-                    (stop is not None and stop())):
+            if (timeout is not None and time.perf_counter() - started > timeout) or (stop is not None and stop()):
                 os.killpg(process.pid, signal.SIGKILL)
                 _, _, usage = os.wait4(process.pid, 0)
                 break
             time.sleep(INTERVAL)
         seconds = time.perf_counter() - started
         process.returncode = returncode if returncode is not None else -signal.SIGKILL
-    return Measured(command=command, returncode=returncode, seconds=seconds,
-                    peak_rss=max((rss for _, rss in samples), default=0),
-                    peak_process_rss=usage.ru_maxrss * 1024, samples=samples, log=log)
+    return Measured(
+        command=command,
+        returncode=returncode,
+        seconds=seconds,
+        peak_rss=max((rss for _, rss in samples), default=0),
+        peak_process_rss=usage.ru_maxrss * 1024,
+        samples=samples,
+        log=log,
+    )
 
 
 def _cpu_model() -> str:
@@ -117,8 +122,15 @@ def machine() -> dict:
     """What the numbers depend on: cores, memory, CPU, versions, and the load
     the machine already had when the benchmark started."""
     versions = {}
-    for package in ('tensorflow', 'tfx', 'apache-beam', 'tensorflow-data-validation',
-                    'tensorflow-model-analysis', 'tensorflow-hub', 'tf-keras'):
+    for package in (
+        'tensorflow',
+        'tfx',
+        'apache-beam',
+        'tensorflow-data-validation',
+        'tensorflow-model-analysis',
+        'tensorflow-hub',
+        'tf-keras',
+    ):
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:

@@ -50,14 +50,18 @@ def load_splits(data_dir: str, hash_buckets=(3, 2), partition_feature='movie_id'
 
 def build_model(hub_handle: str, hidden_units: int, learning_rate: float) -> tf.keras.Model:
     """The tutorial's model: hub layer (fine-tuned) -> Dense(16, relu) -> Dense(1) logits."""
-    model = tf.keras.Sequential([
-        hub.KerasLayer(hub_handle, input_shape=[], dtype=tf.string, trainable=True),
-        tf.keras.layers.Dense(hidden_units, activation='relu'),
-        tf.keras.layers.Dense(1),
-    ])
-    model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate=learning_rate),
-                  loss=tf.keras.losses.BinaryCrossentropy(from_logits=True),
-                  metrics=[tf.keras.metrics.BinaryAccuracy(threshold=0.0, name='accuracy')])
+    model = tf.keras.Sequential(
+        [
+            hub.KerasLayer(hub_handle, input_shape=[], dtype=tf.string, trainable=True),
+            tf.keras.layers.Dense(hidden_units, activation='relu'),
+            tf.keras.layers.Dense(1),
+        ]
+    )
+    model.compile(
+        optimizer=tf.keras.optimizers.Adam(learning_rate=learning_rate),
+        loss=tf.keras.losses.BinaryCrossentropy(from_logits=True),
+        metrics=[tf.keras.metrics.BinaryAccuracy(threshold=0.0, name='accuracy')],
+    )
     return model
 
 
@@ -76,11 +80,13 @@ def main(argv=None):
 
     started = time.perf_counter()
     tf.keras.utils.set_random_seed(args.seed)
-    (train_texts, train_labels), (eval_texts, eval_labels) = load_splits(
-        args.data, tuple(args.train_eval_buckets))
-    train = (tf.data.Dataset.from_tensor_slices((train_texts, train_labels))
-             .shuffle(len(train_texts), seed=args.seed, reshuffle_each_iteration=True)
-             .batch(args.batch_size).prefetch(tf.data.AUTOTUNE))
+    (train_texts, train_labels), (eval_texts, eval_labels) = load_splits(args.data, tuple(args.train_eval_buckets))
+    train = (
+        tf.data.Dataset.from_tensor_slices((train_texts, train_labels))
+        .shuffle(len(train_texts), seed=args.seed, reshuffle_each_iteration=True)
+        .batch(args.batch_size)
+        .prefetch(tf.data.AUTOTUNE)
+    )
     evaluation = tf.data.Dataset.from_tensor_slices((eval_texts, eval_labels)).batch(args.batch_size)
     loaded = time.perf_counter()
 

@@ -73,7 +73,7 @@ OPS_SHOWN = 3
 def stage(op_name: str, patterns: dict) -> str:
     parts = op_name.split('/')
     calls = [i for i, part in enumerate(parts[:-1]) if part in CALL_OPS]
-    node = '/'.join(parts[calls[-1] + 1:] if calls else parts)
+    node = '/'.join(parts[calls[-1] + 1 :] if calls else parts)
     label = SCOPES.get(re.sub(r'_\d+$', '', node.split('/')[0]), OTHER)
     return f'{label} `{patterns[node]}`' if node in patterns else label
 
@@ -83,8 +83,7 @@ def read_texts(pattern: str, limit: int) -> list:
     if not files:
         sys.exit(f'{pattern}: no prepared data (run imdb-tfx prepare-data or imdb-tfx run first)')
     records = tf.data.TFRecordDataset(files, compression_type='GZIP').take(limit)
-    return [tf.train.Example.FromString(r.numpy()).features.feature['text'].bytes_list.value[0]
-            for r in records]
+    return [tf.train.Example.FromString(r.numpy()).features.feature['text'].bytes_list.value[0] for r in records]
 
 
 def regex_patterns(model_dir: str) -> dict:
@@ -92,9 +91,12 @@ def regex_patterns(model_dir: str) -> dict:
     saved = saved_model_pb2.SavedModel()
     with open(os.path.join(model_dir, 'saved_model.pb'), 'rb') as f:
         saved.ParseFromString(f.read())
-    return {node.name: node.attr['pattern'].s.decode()
-            for function in saved.meta_graphs[0].graph_def.library.function
-            for node in function.node_def if node.op == 'StaticRegexReplace'}
+    return {
+        node.name: node.attr['pattern'].s.decode()
+        for function in saved.meta_graphs[0].graph_def.library.function
+        for node in function.node_def
+        if node.op == 'StaticRegexReplace'
+    }
 
 
 def op_self_times(xspace: xplane_pb2.XSpace) -> collections.Counter:
@@ -102,10 +104,15 @@ def op_self_times(xspace: xplane_pb2.XSpace) -> collections.Counter:
     times = collections.Counter()
     for plane in xspace.planes:
         for line in plane.lines:
-            ops = sorted(((e.offset_ps, e.offset_ps + e.duration_ps, m.groups())
-                          for e in line.events
-                          for m in [OP_EVENT.fullmatch(plane.event_metadata[e.metadata_id].name)] if m),
-                         key=lambda op: (op[0], -op[1]))
+            ops = sorted(
+                (
+                    (e.offset_ps, e.offset_ps + e.duration_ps, m.groups())
+                    for e in line.events
+                    for m in [OP_EVENT.fullmatch(plane.event_metadata[e.metadata_id].name)]
+                    if m
+                ),
+                key=lambda op: (op[0], -op[1]),
+            )
             stack = []  # enclosing ops: (end, key)
             for start, end, key in ops:
                 while stack and stack[-1][0] <= start:
@@ -139,7 +146,9 @@ def profile(function, inputs: list, calls: int, patterns: dict) -> collections.C
 def throughput(function, inputs: list, batch: int) -> float:
     latencies = serving.time_calls(
         lambda i: function(text=inputs[i % len(inputs)])[model_lib.OUTPUT_KEY].numpy(),
-        THROUGHPUT_SECONDS, THROUGHPUT_CALLS)
+        THROUGHPUT_SECONDS,
+        THROUGHPUT_CALLS,
+    )
     return batch * len(latencies) / sum(latencies)
 
 
@@ -152,6 +161,7 @@ def stage_times(times: collections.Counter) -> collections.Counter:
 
 def markdown(batch: int, big: collections.Counter, single: collections.Counter) -> str:
     """One row per stage, with its costliest op types."""
+
     def ops(name):
         times = [f'{op} {1000 * seconds:.1f}' for (s, op), seconds in big.most_common() if s == name]
         more = f' (+{len(times) - OPS_SHOWN} more)' if len(times) > OPS_SHOWN else ''
@@ -159,20 +169,39 @@ def markdown(batch: int, big: collections.Counter, single: collections.Counter) 
 
     big_stages, single_stages = stage_times(big), stage_times(single)
     total = sum(big.values())
-    rows = [[name, ops(name), f'{1000 * big_stages[name]:.2f}', report.percent(big_stages[name] / total),
-             f'{1000 * single_stages[name]:.3f}']
-            for name in sorted(set(big_stages) | set(single_stages), key=lambda n: -big_stages[n])]
+    rows = [
+        [
+            name,
+            ops(name),
+            f'{1000 * big_stages[name]:.2f}',
+            report.percent(big_stages[name] / total),
+            f'{1000 * single_stages[name]:.3f}',
+        ]
+        for name in sorted(set(big_stages) | set(single_stages), key=lambda n: -big_stages[n])
+    ]
     rows.append(['**all ops**', '', f'**{1000 * total:.2f}**', '100%', f'**{1000 * sum(single.values()):.3f}**'])
-    return report.markdown_table(['stage', f'costliest ops (ms per batch of {batch:,})', f'ms per batch of {batch:,}',
-                                  'share', 'ms per review at batch 1'], rows)
+    return report.markdown_table(
+        [
+            'stage',
+            f'costliest ops (ms per batch of {batch:,})',
+            f'ms per batch of {batch:,}',
+            'share',
+            'ms per review at batch 1',
+        ],
+        rows,
+    )
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--model', required=True, help='the pushed SavedModel (home/serving/<version>)')
     parser.add_argument('--batch', type=int, default=1000)
-    parser.add_argument('--repeats', type=int, default=10,
-                        help=f'profiled calls at --batch ({SINGLE_CALLS_PER_REPEAT}x as many at batch 1)')
+    parser.add_argument(
+        '--repeats',
+        type=int,
+        default=10,
+        help=f'profiled calls at --batch ({SINGLE_CALLS_PER_REPEAT}x as many at batch 1)',
+    )
     parser.add_argument('--data', default=DATA, help='prepared gzip TFRecords with a bytes `text` feature')
     parser.add_argument('--output', default=OUTPUT)
     args = parser.parse_args(argv)
@@ -180,34 +209,48 @@ def main(argv=None) -> None:
     texts = read_texts(args.data, args.batch * serving.DISTINCT_BATCHES)
     function = tf.saved_model.load(args.model).signatures[model_lib.TEXT_SIGNATURE]
     patterns = regex_patterns(args.model)
-    big_inputs = [tf.constant(texts[i:i + args.batch]) for i in range(0, len(texts), args.batch)]
-    single_inputs = [tf.constant([t]) for t in texts[:args.batch]]
+    big_inputs = [tf.constant(texts[i : i + args.batch]) for i in range(0, len(texts), args.batch)]
+    single_inputs = [tf.constant([t]) for t in texts[: args.batch]]
     big = profile(function, big_inputs, args.repeats, patterns)
     single = profile(function, single_inputs, args.repeats * SINGLE_CALLS_PER_REPEAT, patterns)
-    rates = {batch: throughput(function, inputs, batch)
-             for batch, inputs in ((args.batch, big_inputs), (1, single_inputs))}
+    rates = {
+        batch: throughput(function, inputs, batch) for batch, inputs in ((args.batch, big_inputs), (1, single_inputs))
+    }
     command = 'python -m benchmarks.profile_text_module ' + ' '.join(argv or sys.argv[1:])
-    text = '\n'.join([
-        '# serving_text per op: the text module before optimisation', '',
-        f'`{command}`, {machine["date"]}, {machine["cores"]} cores ({machine["cpu_model"]}), '
-        f'load average at start {machine["load_average_at_start"][0]}, '
-        f'TensorFlow {machine["versions"]["tensorflow"]}.', '',
-        f'Model: `{os.path.abspath(args.model)}`. Real reviews from `{args.data}`; '
-        f'{args.repeats} profiled calls at batch {args.batch:,}, '
-        f'{args.repeats * SINGLE_CALLS_PER_REPEAT} at batch 1, after {serving.WARMUP_CALLS} warm-up calls.', '',
-        f'Whole signature, timed without the profiler: **{rates[args.batch]:,.0f} reviews/s at batch '
-        f'{args.batch:,}**, **{rates[1]:,.0f} reviews/s at batch 1** (target at batch 1,000 in '
-        f'benchmarks/README.md: {report.SERVING_TARGET:,}).', '',
-        markdown(args.batch, big, single), '',
-        'Self time of each op (its trace event minus the op events nested in it), per call, summed '
-        'over threads: the module embeds each batch as 2 slices in parallel, so at batch '
-        f'{args.batch:,} the ops add up to {1000 * sum(big.values()):.1f} ms against '
-        f'{1000 * args.batch / rates[args.batch]:.1f} ms of wall time per call. At batch 1 they add up to '
-        f'{1000 * sum(single.values()):.3f} ms of {1000 / rates[1]:.3f} ms: the rest is the cost of a '
-        'call (dispatch, executor scheduling, function call frames), outside any op.', '',
-        f'Costliest at batch {args.batch:,}: ' + ', '.join(
-            f'{name} {report.percent(seconds / sum(big.values()))}'
-            for name, seconds in stage_times(big).most_common(3)) + '.', ''])
+    text = '\n'.join(
+        [
+            '# serving_text per op: the text module before optimisation',
+            '',
+            f'`{command}`, {machine["date"]}, {machine["cores"]} cores ({machine["cpu_model"]}), '
+            f'load average at start {machine["load_average_at_start"][0]}, '
+            f'TensorFlow {machine["versions"]["tensorflow"]}.',
+            '',
+            f'Model: `{os.path.abspath(args.model)}`. Real reviews from `{args.data}`; '
+            f'{args.repeats} profiled calls at batch {args.batch:,}, '
+            f'{args.repeats * SINGLE_CALLS_PER_REPEAT} at batch 1, after {serving.WARMUP_CALLS} warm-up calls.',
+            '',
+            f'Whole signature, timed without the profiler: **{rates[args.batch]:,.0f} reviews/s at batch '
+            f'{args.batch:,}**, **{rates[1]:,.0f} reviews/s at batch 1** (target at batch 1,000 in '
+            f'benchmarks/README.md: {report.SERVING_TARGET:,}).',
+            '',
+            markdown(args.batch, big, single),
+            '',
+            'Self time of each op (its trace event minus the op events nested in it), per call, summed '
+            'over threads: the module embeds each batch as 2 slices in parallel, so at batch '
+            f'{args.batch:,} the ops add up to {1000 * sum(big.values()):.1f} ms against '
+            f'{1000 * args.batch / rates[args.batch]:.1f} ms of wall time per call. At batch 1 they add up to '
+            f'{1000 * sum(single.values()):.3f} ms of {1000 / rates[1]:.3f} ms: the rest is the cost of a '
+            'call (dispatch, executor scheduling, function call frames), outside any op.',
+            '',
+            f'Costliest at batch {args.batch:,}: '
+            + ', '.join(
+                f'{name} {report.percent(seconds / sum(big.values()))}'
+                for name, seconds in stage_times(big).most_common(3)
+            )
+            + '.',
+            '',
+        ]
+    )
     print(text)
     with open(args.output, 'w', encoding='utf-8') as f:
         f.write(text)

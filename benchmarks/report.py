@@ -13,15 +13,15 @@ SERVING_TARGET_BATCH = 1000
 
 # What would shrink each cost, for the commentary on a missed ratio.
 REMEDIES = {
-    'Trainer beyond the plain fit': 'this is the Trainer\'s own extra work: parsing tf.Examples every '
-                                    'epoch and exporting the SavedModel with its signatures',
+    'Trainer beyond the plain fit': "this is the Trainer's own extra work: parsing tf.Examples every "
+    'epoch and exporting the SavedModel with its signatures',
     'ImportExampleGen': 'TFX caching skips it when the data has not changed',
     'StatisticsGen': 'TFX caching skips it when the data has not changed; sampled statistics '
-                     '(StatsOptions.sample_rate) or a faster Beam mode (part 5) shorten it',
+    '(StatsOptions.sample_rate) or a faster Beam mode (part 5) shorten it',
     'Evaluator': 'fewer slices or a faster Beam mode (part 5) shorten it',
     'ServingCanary': 'most of it is loading the model in a fresh process, the price of an honest probe',
     'outside the DAG': 'process start, imports, compiling the pipeline and the run report are paid '
-                       'once per run: a long-lived runner (or Kubeflow) amortises them',
+    'once per run: a long-lived runner (or Kubeflow) amortises them',
     'between components': 'MLMD bookkeeping and drivers, per node',
 }
 
@@ -54,23 +54,37 @@ def targets(results: dict) -> List[dict]:
     size = (versus or parts or {}).get('size')
     on = f' ({size:,} reviews)' if size else ''
     return [
-        {'target': f'pipeline / plain script wall time{on}', 'goal': f'<= {RATIO_TARGET}',
-         'measured': None if ratio is None else f'{ratio:.2f}',
-         'met': None if ratio is None else ratio <= RATIO_TARGET},
-        {'target': f'peak RSS of the whole pipeline run{on}', 'goal': '<= 6 GB',
-         'measured': None if peak is None else gigabytes(peak),
-         'met': None if peak is None else peak <= RSS_TARGET_BYTES},
-        {'target': f'serving_text at batch {SERVING_TARGET_BATCH:,}',
-         'goal': f'>= {SERVING_TARGET:,} reviews/s',
-         'measured': None if rate is None else f'{rate:,.0f} reviews/s',
-         'met': None if rate is None else rate >= SERVING_TARGET},
+        {
+            'target': f'pipeline / plain script wall time{on}',
+            'goal': f'<= {RATIO_TARGET}',
+            'measured': None if ratio is None else f'{ratio:.2f}',
+            'met': None if ratio is None else ratio <= RATIO_TARGET,
+        },
+        {
+            'target': f'peak RSS of the whole pipeline run{on}',
+            'goal': '<= 6 GB',
+            'measured': None if peak is None else gigabytes(peak),
+            'met': None if peak is None else peak <= RSS_TARGET_BYTES,
+        },
+        {
+            'target': f'serving_text at batch {SERVING_TARGET_BATCH:,}',
+            'goal': f'>= {SERVING_TARGET:,} reviews/s',
+            'measured': None if rate is None else f'{rate:,.0f} reviews/s',
+            'met': None if rate is None else rate >= SERVING_TARGET,
+        },
     ]
 
 
 def text_rate(served: dict) -> Optional[float]:
     """serving_text's reviews/s at the target's batch (None: batch not measured)."""
-    return next((r['reviews_per_second'] for r in served['rows']
-                 if r['signature'] == 'serving_text' and r['batch'] == SERVING_TARGET_BATCH), None)
+    return next(
+        (
+            r['reviews_per_second']
+            for r in served['rows']
+            if r['signature'] == 'serving_text' and r['batch'] == SERVING_TARGET_BATCH
+        ),
+        None,
+    )
 
 
 def commentary(results: dict) -> List[str]:
@@ -80,25 +94,34 @@ def commentary(results: dict) -> List[str]:
     notes = []
     if versus and parts and any(m.startswith('pipeline / plain') for m in missed):
         costs = [(r['component'], r['seconds']) for r in parts['rows'] if r['component'] != 'Trainer']
-        costs += [('Trainer beyond the plain fit',
-                   versus['pipeline']['trainer_seconds'] - versus['plain']['fit_seconds']),
-                  ('outside the DAG', parts['outside_dag_seconds']),
-                  ('between components', parts['between_components_seconds'])]
+        costs += [
+            ('Trainer beyond the plain fit', versus['pipeline']['trainer_seconds'] - versus['plain']['fit_seconds']),
+            ('outside the DAG', parts['outside_dag_seconds']),
+            ('between components', parts['between_components_seconds']),
+        ]
         costs.sort(key=lambda c: -c[1])
         extra = versus['pipeline']['seconds'] - versus['plain']['seconds']
-        note = (f'**Pipeline / plain script missed**: the pipeline takes {seconds(extra)} more than '
-                f'the plain script. Largest costs beyond the plain fit: '
-                + ', '.join(f'{name} {seconds(s)}' for name, s in costs[:4]) + '. ' +
-                ' '.join(f'{name}: {REMEDIES[name]}.' for name, _ in costs[:2] if name in REMEDIES))
+        note = (
+            f'**Pipeline / plain script missed**: the pipeline takes {seconds(extra)} more than '
+            f'the plain script. Largest costs beyond the plain fit: '
+            + ', '.join(f'{name} {seconds(s)}' for name, s in costs[:4])
+            + '. '
+            + ' '.join(f'{name}: {REMEDIES[name]}.' for name, _ in costs[:2] if name in REMEDIES)
+        )
         if scaled and scaled['ratio']:
-            note += (' The ratio by data size: ' + ', '.join(
-                f'{x:.2f}x at {n:,}' for n, x in zip(scaled['sizes'], scaled['ratio'])) + '.')
+            note += (
+                ' The ratio by data size: '
+                + ', '.join(f'{x:.2f}x at {n:,}' for n, x in zip(scaled['sizes'], scaled['ratio']))
+                + '.'
+            )
         notes.append(note)
     if parts and any(m.startswith('peak RSS') for m in missed):
         top = max(parts['rows'], key=lambda r: r['peak_rss_bytes'])
-        notes.append(f'**Peak RSS missed**: the peak comes while {top["component"]} runs '
-                     f'({gigabytes(top["peak_rss_bytes"])}, {gigabytes(top["rss_growth_bytes"])} of it '
-                     f'grown during it); memory kept by earlier components of the same process adds to it.')
+        notes.append(
+            f'**Peak RSS missed**: the peak comes while {top["component"]} runs '
+            f'({gigabytes(top["peak_rss_bytes"])}, {gigabytes(top["rss_growth_bytes"])} of it '
+            f'grown during it); memory kept by earlier components of the same process adds to it.'
+        )
     if any(m.startswith('serving_text') for m in missed):
         served = results['serving']
         rate, alone = text_rate(served), served['embedding_alone']['reviews_per_second']
@@ -106,9 +129,10 @@ def commentary(results: dict) -> List[str]:
             f'**Serving throughput missed**: serving_text serves {rate:,.0f} reviews/s at batch '
             f'{SERVING_TARGET_BATCH:,}; the embedding module alone (tokenizing, vocabulary lookup, '
             f'combining) serves {alone:,.0f} reviews/s, about {min(100, 100 * rate / alone):.0f}% of '
-            f'serving_text\'s time. What would fix it is in the text module, not the Dense head: a '
+            f"serving_text's time. What would fix it is in the text module, not the Dense head: a "
             f'cheaper tokenizer than its regular expressions over every review, pre-tokenized '
-            f'requests, or more cores ({results["machine"]["cores"]} here).')
+            f'requests, or more cores ({results["machine"]["cores"]} here).'
+        )
     return notes
 
 
@@ -125,8 +149,9 @@ def write(results: dict, sections: List[Tuple[str, str]], output_dir: str) -> Tu
         '',
         f'`{config["command"]}` on {m["date"]}: {m["cores"]} cores ({m["cpu_model"]}), '
         f'{m["memory_bytes"] / GB:.1f} GB memory, load average {m["load_average_at_start"][0]} at the '
-        f'start; Python {m["python"]}, ' + ', '.join(f'{k} {v}' for k, v in m['versions'].items() if v) +
-        f'. Total benchmark time {seconds(results["total_seconds"])}.',
+        f'start; Python {m["python"]}, '
+        + ', '.join(f'{k} {v}' for k, v in m['versions'].items() if v)
+        + f'. Total benchmark time {seconds(results["total_seconds"])}.',
         '',
         f'Data `{config["data"]}`; recipe `seed` on both sides (embedding `{config["hub"]}`, built once '
         f'before any timing, so neither side pays for it), epochs {config["epochs"]}, batch '
@@ -138,9 +163,18 @@ def write(results: dict, sections: List[Tuple[str, str]], output_dir: str) -> Tu
         '',
         '## Targets',
         '',
-        markdown_table(['target', 'goal', 'measured', 'met?'], [
-            [t['target'], t['goal'], 'not run' if t['measured'] is None else t['measured'],
-             '' if t['met'] is None else 'yes' if t['met'] else '**no**'] for t in results['targets']]),
+        markdown_table(
+            ['target', 'goal', 'measured', 'met?'],
+            [
+                [
+                    t['target'],
+                    t['goal'],
+                    'not run' if t['measured'] is None else t['measured'],
+                    '' if t['met'] is None else 'yes' if t['met'] else '**no**',
+                ]
+                for t in results['targets']
+            ],
+        ),
     ]
     notes = commentary(results)
     if notes:

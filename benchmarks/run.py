@@ -20,20 +20,20 @@ FULL_SIZES = (2500, 10_000, 25_000)
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    data: str                       # prepared TFRecords
-    hub: str                        # the embedding module both sides use
+    data: str  # prepared TFRecords
+    hub: str  # the embedding module both sides use
     output_dir: str
     parts: Sequence[str] = PARTS
     sizes: Sequence[int] = FULL_SIZES
-    repeats: int = 1                # of each plain/pipeline run
+    repeats: int = 1  # of each plain/pipeline run
     epochs: int = 20
     batch_size: int = 512
     learning_rate: float = 1e-3
     hidden_units: int = 16
     train_eval_buckets: Sequence[int] = (3, 2)
     beam_repeats: int = 3
-    serving_seconds: float = 5.0    # minimum timed seconds per serving measurement
-    serving_calls: int = 20         # and minimum calls
+    serving_seconds: float = 5.0  # minimum timed seconds per serving measurement
+    serving_calls: int = 20  # and minimum calls
     work_dir: Optional[str] = None  # default: a temporary folder, removed at the end
     keep_work: bool = False
     command: str = 'python -m benchmarks'
@@ -52,14 +52,17 @@ def plan_sizes(config: Config) -> List[int]:
 
 def main(config: Config) -> str:
     started = time.perf_counter()
-    results: dict = {'machine': measure.machine(),
-                     'config': {k: v for k, v in dataclasses.asdict(config).items()
-                                if k not in ('work_dir', 'keep_work', 'output_dir')}}
+    results: dict = {
+        'machine': measure.machine(),
+        'config': {
+            k: v for k, v in dataclasses.asdict(config).items() if k not in ('work_dir', 'keep_work', 'output_dir')
+        },
+    }
     work_dir = config.work_dir or tempfile.mkdtemp(prefix='imdb-bench-')
     try:
         sections = _run_parts(config, work_dir, results)
     except BaseException:
-        _log(f'Failed: the work folder, with every run\'s log, stays at {work_dir}')
+        _log(f"Failed: the work folder, with every run's log, stays at {work_dir}")
         raise
     results['targets'] = report.targets(results)
     results['total_seconds'] = time.perf_counter() - started
@@ -78,8 +81,11 @@ def _measure_runs(config: Config, setup: runs.Setup, sizes: List[int]):
     plains: Dict[int, List[dict]] = {}
     pipelines: Dict[int, List[runs.PipelineResult]] = {}
     for size in sizes:
-        data = (config.data if size == scaling.labelled_count(config.data) else
-                scaling.subset(config.data, size, os.path.join(setup.work_dir, f'data-{size}')))
+        data = (
+            config.data
+            if size == scaling.labelled_count(config.data)
+            else scaling.subset(config.data, size, os.path.join(setup.work_dir, f'data-{size}'))
+        )
         for repeat in range(config.repeats):
             name = f'{size}-{repeat}'
             order = ['plain', 'pipeline'] if repeat % 2 == 0 else ['pipeline', 'plain']
@@ -100,9 +106,15 @@ def _measure_runs(config: Config, setup: runs.Setup, sizes: List[int]):
 
 def _run_parts(config: Config, work_dir: str, results: dict) -> List[Tuple[str, str]]:
     """Fills `results` part by part; returns the (title, table) sections."""
-    setup = runs.Setup(hub=config.hub, work_dir=work_dir, epochs=config.epochs,
-                       batch_size=config.batch_size, learning_rate=config.learning_rate,
-                       hidden_units=config.hidden_units, train_eval_buckets=tuple(config.train_eval_buckets))
+    setup = runs.Setup(
+        hub=config.hub,
+        work_dir=work_dir,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        learning_rate=config.learning_rate,
+        hidden_units=config.hidden_units,
+        train_eval_buckets=tuple(config.train_eval_buckets),
+    )
     sizes = plan_sizes(config)
     _log(f'Working in {work_dir}; sizes {sizes}, parts {", ".join(config.parts)}')
     plains, pipelines = _measure_runs(config, setup, sizes)
@@ -123,16 +135,22 @@ def _run_parts(config: Config, work_dir: str, results: dict) -> List[Tuple[str, 
     if 'serving' in config.parts:
         _log('serving the pushed model')
         # Not pushed (the canary failed): the Trainer's export is the same model.
-        model_dir = (big.summary['pushed'] or
-                     os.path.join(big.output_uri('Trainer', 'model'), 'Format-Serving'))
-        results['serving'] = serving.collect(model_dir, serving.eval_texts(examples), config.hub,
-                                             config.serving_seconds, config.serving_calls)
+        model_dir = big.summary['pushed'] or os.path.join(big.output_uri('Trainer', 'model'), 'Format-Serving')
+        results['serving'] = serving.collect(
+            model_dir, serving.eval_texts(examples), config.hub, config.serving_seconds, config.serving_calls
+        )
         sections.append(('4. Serving', serving.table(results['serving'])))
     if 'beam' in config.parts:
         _log('Beam modes')
         from pipeline import configs
+
         results['beam_modes'] = beam_modes.collect(
-            examples, big.output_uri('ImportSchemaGen', 'schema'), big.output_uri('Trainer', 'model'),
-            os.path.join(work_dir, 'beam'), config.beam_repeats, configs.LOCAL_BEAM_ARGS)
+            examples,
+            big.output_uri('ImportSchemaGen', 'schema'),
+            big.output_uri('Trainer', 'model'),
+            os.path.join(work_dir, 'beam'),
+            config.beam_repeats,
+            configs.LOCAL_BEAM_ARGS,
+        )
         sections.append(('5. Beam modes', beam_modes.table(results['beam_modes'])))
     return sections

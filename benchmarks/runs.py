@@ -28,6 +28,7 @@ class BenchmarkError(RuntimeError):
 class Setup:
     """What both sides share. The hyperparameters are the seed recipe's unless
     overridden, and both sides get them explicitly."""
+
     hub: str
     work_dir: str
     epochs: int
@@ -39,8 +40,16 @@ class Setup:
 
 
 def _hyperparameter_args(setup: Setup) -> List[str]:
-    return ['--epochs', setup.epochs, '--batch-size', setup.batch_size,
-            '--learning-rate', setup.learning_rate, '--hidden-units', setup.hidden_units]
+    return [
+        '--epochs',
+        setup.epochs,
+        '--batch-size',
+        setup.batch_size,
+        '--learning-rate',
+        setup.learning_rate,
+        '--hidden-units',
+        setup.hidden_units,
+    ]
 
 
 def _check(measured: measure.Measured, what: str) -> None:
@@ -60,19 +69,36 @@ def plain(setup: Setup, data: str, name: str) -> dict:
     os.makedirs(os.path.join(setup.work_dir, name), exist_ok=True)
     result_file = os.path.join(setup.work_dir, name, 'plain.json')
     measured = measure.run(
-        [sys.executable, PLAIN_SCRIPT, '--data', data, '--hub', setup.hub, *_hyperparameter_args(setup),
-         '--train-eval-buckets', *setup.train_eval_buckets, '--output', result_file],
-        log=os.path.join(setup.work_dir, name, 'plain.log'), timeout=setup.timeout)
+        [
+            sys.executable,
+            PLAIN_SCRIPT,
+            '--data',
+            data,
+            '--hub',
+            setup.hub,
+            *_hyperparameter_args(setup),
+            '--train-eval-buckets',
+            *setup.train_eval_buckets,
+            '--output',
+            result_file,
+        ],
+        log=os.path.join(setup.work_dir, name, 'plain.log'),
+        timeout=setup.timeout,
+    )
     _check(measured, 'the plain script')
     with open(result_file, encoding='utf-8') as f:
         result = json.load(f)
-    return dict(result, seconds=measured.seconds, peak_rss_bytes=measured.peak_rss,
-                peak_process_rss_bytes=measured.peak_process_rss)
+    return dict(
+        result,
+        seconds=measured.seconds,
+        peak_rss_bytes=measured.peak_rss,
+        peak_process_rss_bytes=measured.peak_process_rss,
+    )
 
 
 @dataclasses.dataclass
 class PipelineResult:
-    summary: dict                # what goes into results.json
+    summary: dict  # what goes into results.json
     home: str
     run: run_info.PipelineRun
     measured: measure.Measured
@@ -89,21 +115,39 @@ def pipeline(setup: Setup, data: str, name: str) -> PipelineResult:
     peak RSS is the sampled peak of the run's process tree while it ran."""
     home = os.path.join(setup.work_dir, name, 'home')
     measured = measure.run(
-        [IMDB_TFX, 'run', '--recipe', RECIPE, '--home', home, '--data', data, '--hub', setup.hub,
-         '--no-cache', '--min-accuracy', '0', *_hyperparameter_args(setup)],
-        log=os.path.join(setup.work_dir, name, 'pipeline.log'), timeout=setup.timeout)
+        [
+            IMDB_TFX,
+            'run',
+            '--recipe',
+            RECIPE,
+            '--home',
+            home,
+            '--data',
+            data,
+            '--hub',
+            setup.hub,
+            '--no-cache',
+            '--min-accuracy',
+            '0',
+            *_hyperparameter_args(setup),
+        ],
+        log=os.path.join(setup.work_dir, name, 'pipeline.log'),
+        timeout=setup.timeout,
+    )
     _check(measured, 'imdb-tfx run')
-    run = run_info.load_run(run_info.open_store(os.path.join(home, 'metadata.sqlite')),
-                            configs.PIPELINE_NAME)
+    run = run_info.load_run(run_info.open_store(os.path.join(home, 'metadata.sqlite')), configs.PIPELINE_NAME)
     result = outcome.of_run(run)
     nodes = list(run.nodes.values())
-    components = [{
-        'component': n.node_id,
-        'state': n.state,
-        'seconds': n.seconds,
-        'peak_rss_bytes': measured.peak_between(n.started, n.started + n.seconds),
-        'rss_at_start_bytes': measured.peak_between(n.started, n.started),
-    } for n in nodes]
+    components = [
+        {
+            'component': n.node_id,
+            'state': n.state,
+            'seconds': n.seconds,
+            'peak_rss_bytes': measured.peak_between(n.started, n.started + n.seconds),
+            'rss_at_start_bytes': measured.peak_between(n.started, n.started),
+        }
+        for n in nodes
+    ]
     span = max(n.started + n.seconds for n in nodes) - min(n.started for n in nodes)
     examples = run.output('ImportExampleGen', 'examples').uri
     history_dir = run.output('Trainer', 'model_run').uri
@@ -121,8 +165,8 @@ def pipeline(setup: Setup, data: str, name: str) -> PipelineResult:
         'between_components_seconds': span - sum(n.seconds for n in nodes),
         'train_examples': _count(examples, 'train'),
         'eval_examples': _count(examples, 'eval'),
-        'eval_accuracy': result.metrics.get('binary_accuracy'),          # TFMA
-        'eval_accuracy_keras': history['val_accuracy'][-1],               # Trainer's last epoch
+        'eval_accuracy': result.metrics.get('binary_accuracy'),  # TFMA
+        'eval_accuracy_keras': history['val_accuracy'][-1],  # Trainer's last epoch
         'pushed': result.pushed_path,
     }
     return PipelineResult(summary=summary, home=home, run=run, measured=measured)

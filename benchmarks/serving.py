@@ -28,14 +28,18 @@ def eval_texts(examples_uri: str, limit: int = 2000) -> List[bytes]:
     """Real reviews the model never trained on: the eval split's first `limit`."""
     files = sorted(tf.io.gfile.glob(os.path.join(examples_uri, 'Split-eval', '*')))
     records = tf.data.TFRecordDataset(files, compression_type='GZIP').take(limit)
-    return [tf.train.Example.FromString(r.numpy()).features.feature['text'].bytes_list.value[0]
-            for r in records]
+    return [tf.train.Example.FromString(r.numpy()).features.feature['text'].bytes_list.value[0] for r in records]
 
 
 def _examples(texts: Sequence[bytes]) -> tf.Tensor:
-    return tf.constant([tf.train.Example(features=tf.train.Features(feature={
-        'text': tf.train.Feature(bytes_list=tf.train.BytesList(value=[t]))})).SerializeToString()
-        for t in texts])
+    return tf.constant(
+        [
+            tf.train.Example(
+                features=tf.train.Features(feature={'text': tf.train.Feature(bytes_list=tf.train.BytesList(value=[t]))})
+            ).SerializeToString()
+            for t in texts
+        ]
+    )
 
 
 def _batches(texts: List[bytes], batch: int) -> List[List[bytes]]:
@@ -56,14 +60,24 @@ def time_calls(call: Callable[[int], object], min_seconds: float, min_calls: int
 
 
 def _row(name: str, batch: int, latencies: List[float]) -> dict:
-    return {'signature': name, 'batch': batch, 'calls': len(latencies),
-            'reviews_per_second': batch * len(latencies) / sum(latencies),
-            'p50_ms': 1000 * statistics.median(latencies),
-            'p99_ms': 1000 * float(np.percentile(latencies, 99))}
+    return {
+        'signature': name,
+        'batch': batch,
+        'calls': len(latencies),
+        'reviews_per_second': batch * len(latencies) / sum(latencies),
+        'p50_ms': 1000 * statistics.median(latencies),
+        'p99_ms': 1000 * float(np.percentile(latencies, 99)),
+    }
 
 
-def collect(model_dir: str, texts: List[bytes], hub_handle: str, min_seconds: float = 5.0,
-            min_calls: int = 20, batches: Sequence[int] = BATCHES) -> dict:
+def collect(
+    model_dir: str,
+    texts: List[bytes],
+    hub_handle: str,
+    min_seconds: float = 5.0,
+    min_calls: int = 20,
+    batches: Sequence[int] = BATCHES,
+) -> dict:
     loaded = tf.saved_model.load(model_dir)
     signatures = {
         model_lib.TEXT_SIGNATURE: ('text', lambda b: tf.constant(b)),
@@ -76,25 +90,39 @@ def collect(model_dir: str, texts: List[bytes], hub_handle: str, min_seconds: fl
             inputs = [build(b) for b in _batches(texts, batch)]
             latencies = time_calls(
                 lambda i: function(**{input_name: inputs[i % len(inputs)]})[model_lib.OUTPUT_KEY].numpy(),
-                min_seconds, min_calls)
+                min_seconds,
+                min_calls,
+            )
             rows.append(_row(name, batch, latencies))
     # In a graph, like the signatures: a restored module called eagerly is slower.
     module = tf.saved_model.load(hub_handle)
     embed = tf.function(module.__call__, input_signature=[tf.TensorSpec([None], tf.string)])
     inputs = [tf.constant(b) for b in _batches(texts, max(batches))]
     latencies = time_calls(lambda i: embed(inputs[i % len(inputs)]).numpy(), min_seconds, min_calls)
-    return {'model': model_dir, 'rows': rows,
-            'embedding_alone': _row('embedding module alone', max(batches), latencies)}
+    return {
+        'model': model_dir,
+        'rows': rows,
+        'embedding_alone': _row('embedding module alone', max(batches), latencies),
+    }
 
 
 def reviews_per_second(result: dict, signature: str, batch: int) -> float:
-    return next(r['reviews_per_second'] for r in result['rows']
-                if r['signature'] == signature and r['batch'] == batch)
+    return next(r['reviews_per_second'] for r in result['rows'] if r['signature'] == signature and r['batch'] == batch)
 
 
 def table(result: dict) -> str:
-    rows = [[r['signature'], f'{r["batch"]:,}', f'{r["reviews_per_second"]:,.0f}',
-             f'{r["p50_ms"]:.2f}', f'{r["p99_ms"]:.2f}', r['calls']]
-            for r in result['rows'] + [result['embedding_alone']]]
-    return (report.markdown_table(['signature', 'batch', 'reviews/s', 'p50 ms', 'p99 ms', 'calls'], rows) +
-            f'\n\nModel: `{result["model"]}`. Latency is per call (one batch).')
+    rows = [
+        [
+            r['signature'],
+            f'{r["batch"]:,}',
+            f'{r["reviews_per_second"]:,.0f}',
+            f'{r["p50_ms"]:.2f}',
+            f'{r["p99_ms"]:.2f}',
+            r['calls'],
+        ]
+        for r in result['rows'] + [result['embedding_alone']]
+    ]
+    return (
+        report.markdown_table(['signature', 'batch', 'reviews/s', 'p50 ms', 'p99 ms', 'calls'], rows)
+        + f'\n\nModel: `{result["model"]}`. Latency is per call (one batch).'
+    )

@@ -38,8 +38,8 @@ def collect(size: int, plains: List[dict], pipelines: List[PipelineResult]) -> d
         },
         'ratio': pipeline_seconds / plain_seconds,
         # Both sides split alike when the counts per split agree.
-        'same_split': (first_plain['train_examples'], first_plain['eval_examples']) ==
-                      (first_run['train_examples'], first_run['eval_examples']),
+        'same_split': (first_plain['train_examples'], first_plain['eval_examples'])
+        == (first_run['train_examples'], first_run['eval_examples']),
     }
 
 
@@ -51,19 +51,32 @@ def table(result: dict) -> str:
     plain, pipe = result['plain'], result['pipeline']
     rows = [
         ['wall time (median)', report.seconds(plain['seconds']), report.seconds(pipe['seconds'])],
-        ['runs', ', '.join(report.seconds(s) for s in plain['runs_seconds']),
-         ', '.join(report.seconds(s) for s in pipe['runs_seconds'])],
-        ['training (plain: fit; pipeline: Trainer component)', report.seconds(plain['fit_seconds']),
-         report.seconds(pipe['trainer_seconds'])],
-        ['peak RSS (process tree)', report.gigabytes(plain['peak_rss_bytes']),
-         report.gigabytes(pipe['peak_rss_bytes'])],
-        ['train / eval reviews', f'{plain["train_examples"]:,} / {plain["eval_examples"]:,}',
-         f'{pipe["train_examples"]:,} / {pipe["eval_examples"]:,}'],
-        ['eval accuracy (Keras, last epoch)', f'{plain["eval_accuracy"]:.4f}',
-         f'{pipe["eval_accuracy_keras"]:.4f}'],
+        [
+            'runs',
+            ', '.join(report.seconds(s) for s in plain['runs_seconds']),
+            ', '.join(report.seconds(s) for s in pipe['runs_seconds']),
+        ],
+        [
+            'training (plain: fit; pipeline: Trainer component)',
+            report.seconds(plain['fit_seconds']),
+            report.seconds(pipe['trainer_seconds']),
+        ],
+        [
+            'peak RSS (process tree)',
+            report.gigabytes(plain['peak_rss_bytes']),
+            report.gigabytes(pipe['peak_rss_bytes']),
+        ],
+        [
+            'train / eval reviews',
+            f'{plain["train_examples"]:,} / {plain["eval_examples"]:,}',
+            f'{pipe["train_examples"]:,} / {pipe["eval_examples"]:,}',
+        ],
+        ['eval accuracy (Keras, last epoch)', f'{plain["eval_accuracy"]:.4f}', f'{pipe["eval_accuracy_keras"]:.4f}'],
         ['eval accuracy (pipeline: TFMA)', '', f'{pipe["eval_accuracy"]:.4f}'],
     ]
-    return (report.markdown_table(['', 'plain script', 'pipeline'], rows) +
-            f'\n\n**Pipeline / plain script: {result["ratio"]:.2f}x** on {result["size"]:,} labelled '
-            f'reviews ({result["repeats"]} run(s) each, back to back). Same split on both sides: '
-            f'{"yes" if result["same_split"] else "NO"} (reviews per split).')
+    return (
+        report.markdown_table(['', 'plain script', 'pipeline'], rows)
+        + f'\n\n**Pipeline / plain script: {result["ratio"]:.2f}x** on {result["size"]:,} labelled '
+        f'reviews ({result["repeats"]} run(s) each, back to back). Same split on both sides: '
+        f'{"yes" if result["same_split"] else "NO"} (reviews per split).'
+    )

@@ -12,5 +12,6 @@ def __getattr__(name):
     # probe process) does not import them all.
     if name in _ARTIFACT_TYPES:
         import importlib
+
         return getattr(importlib.import_module(_ARTIFACT_TYPES[name]), name)
     raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

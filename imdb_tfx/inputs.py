@@ -29,7 +29,8 @@ def default_source() -> str:
             return path
     raise UserInputError(
         f'no IMDB data found (looked for {", ".join(DEFAULT_SOURCES)}): download {STANFORD_URL} '
-        'into data/, or prepare tfds imdb_reviews, or pass --data')
+        'into data/, or prepare tfds imdb_reviews, or pass --data'
+    )
 
 
 def prepared_data(data: Optional[str], home: Home) -> str:
@@ -60,8 +61,7 @@ def has_unlabeled(data_root: str) -> bool:
 def check_split(data_root: str, split: str) -> None:
     """The data must have what the split is made from."""
     if split == 'movie' and not has_movie_ids(data_root):
-        raise UserInputError(f'{data_root}: no movie_id in this data (a tfds source?): '
-                             'use --split random')
+        raise UserInputError(f'{data_root}: no movie_id in this data (a tfds source?): use --split random')
     if split == 'source' and 'test' not in prepare_data.read_manifest(data_root)['splits']:
         raise UserInputError(f'{data_root}: no test split in this data: use --split movie or random')
 
@@ -69,8 +69,10 @@ def check_split(data_root: str, split: str) -> None:
 def check_unlabeled(data_root: str) -> None:
     """Self-training needs reviews without labels."""
     if not has_unlabeled(data_root):
-        raise UserInputError(f'{data_root}: no unlabeled reviews (unsup/) in this data, which '
-                             'self-training needs: use --self-training-confidence 0')
+        raise UserInputError(
+            f'{data_root}: no unlabeled reviews (unsup/) in this data, which '
+            'self-training needs: use --self-training-confidence 0'
+        )
 
 
 def hub_handle(hub: Optional[str], home: Home, spec: EmbeddingSpec) -> Optional[str]:
@@ -89,6 +91,12 @@ def hub_handle(hub: Optional[str], home: Home, spec: EmbeddingSpec) -> Optional[
     if not os.path.exists(os.path.join(path, 'saved_model.pb')):
         log.info('Building the embedding module %s', path)
         words, vectors = embedding.load_glove_6b_50d(home.downloads_dir)
-        embedding.build_text_embedding(words, vectors, path, bigram_buckets=spec.bigram_buckets,
-                                       combiner=spec.combiner, table_lr_multiplier=spec.table_lr_multiplier)
+        embedding.build_text_embedding(
+            words,
+            vectors,
+            path,
+            bigram_buckets=spec.bigram_buckets,
+            combiner=spec.combiner,
+            table_lr_multiplier=spec.table_lr_multiplier,
+        )
     return path

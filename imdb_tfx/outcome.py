@@ -24,15 +24,15 @@ EXIT_FAILED = 2
 @dataclasses.dataclass(frozen=True)
 class Outcome:
     run: PipelineRun
-    metrics: Dict[str, float]           # candidate, overall slice
+    metrics: Dict[str, float]  # candidate, overall slice
     baseline_metrics: Dict[str, float]  # the model serving before; empty on a first push
-    thresholds: Dict[str, float]        # min_accuracy, max_accuracy_drop as configured
-    failed_thresholds: List[str]        # TFMA's reasons when not blessed
-    blessed: Optional[bool]             # the Evaluator's verdict; None: it did not finish
-    canary_passed: Optional[bool]       # None: the canary did not finish
+    thresholds: Dict[str, float]  # min_accuracy, max_accuracy_drop as configured
+    failed_thresholds: List[str]  # TFMA's reasons when not blessed
+    blessed: Optional[bool]  # the Evaluator's verdict; None: it did not finish
+    canary_passed: Optional[bool]  # None: the canary did not finish
     canary_problems: List[str]
     pushed_path: Optional[str]
-    already_serving: bool               # the model was serving already: nothing copied
+    already_serving: bool  # the model was serving already: nothing copied
 
     @property
     def failed_node(self) -> Optional[str]:
@@ -52,8 +52,10 @@ class Outcome:
         from components.data_gate import executor
 
         inputs = self.run.nodes[DATA_GATE].inputs
-        return [str(f) for f in executor.findings(
-            inputs['statistics'][0].uri, inputs['anomalies'][0].uri, inputs['schema'][0].uri)]
+        return [
+            str(f)
+            for f in executor.findings(inputs['statistics'][0].uri, inputs['anomalies'][0].uri, inputs['schema'][0].uri)
+        ]
 
     @property
     def exit_code(self) -> int:
@@ -66,7 +68,7 @@ class Outcome:
         if self.failed_node == DATA_GATE:
             return f'FAILED at {DATA_GATE}:\n' + '\n'.join(f'  - {f}' for f in self.data_gate_findings())
         if self.failed_node:
-            return f'FAILED at {self.failed_node} (its error is in the run\'s log)'
+            return f"FAILED at {self.failed_node} (its error is in the run's log)"
 
         if self.blessed is None:
             return 'INCOMPLETE: the run did not reach the Evaluator'
@@ -86,8 +88,9 @@ class Outcome:
             'run_id': self.run.run_id,
             'exit_code': self.exit_code,
             'verdict': self.verdict,
-            'components': {n.node_id: {'state': n.state, 'seconds': round(n.seconds, 1)}
-                           for n in self.run.nodes.values()},
+            'components': {
+                n.node_id: {'state': n.state, 'seconds': round(n.seconds, 1)} for n in self.run.nodes.values()
+            },
             'data_gate': self.data_gate,
             'metrics': self.metrics,
             'baseline_metrics': self.baseline_metrics,
@@ -139,8 +142,10 @@ def configured_thresholds(eval_config_json: str) -> Dict[str, float]:
         for metric in spec.metrics:
             for per_slice in metric.per_slice_thresholds:
                 threshold = per_slice.threshold
-                return {'min_accuracy': threshold.value_threshold.lower_bound.value,
-                        'max_accuracy_drop': round(-threshold.change_threshold.absolute.value, 6)}
+                return {
+                    'min_accuracy': threshold.value_threshold.lower_bound.value,
+                    'max_accuracy_drop': round(-threshold.change_threshold.absolute.value, 6),
+                }
     return {}
 
 
@@ -161,14 +166,19 @@ def of_run(run: PipelineRun) -> Outcome:
     pushed = run.output(PUSHER, 'pushed_model')
     is_pushed = pushed is not None and pushed.properties.get('pushed') == 1
     return Outcome(
-        run=run, metrics=metrics, baseline_metrics=baseline, thresholds=thresholds,
+        run=run,
+        metrics=metrics,
+        baseline_metrics=baseline,
+        thresholds=thresholds,
         failed_thresholds=failures,
         blessed=None if blessing is None else blessing.properties.get('blessed') == 1,
         canary_passed=None if canary is None else canary.properties.get('blessed') == 1,
-        canary_problems=[] if canary is None else
-        [p for p in str(canary.properties.get('problems', '')).split('; ') if p],
+        canary_problems=[]
+        if canary is None
+        else [p for p in str(canary.properties.get('problems', '')).split('; ') if p],
         pushed_path=pushed.properties.get('pushed_destination') if is_pushed else None,
-        already_serving=is_pushed and pushed.properties.get('already_serving') == 1)
+        already_serving=is_pushed and pushed.properties.get('already_serving') == 1,
+    )
 
 
 def _accuracy(metrics: Dict[str, float]) -> str:
@@ -184,16 +194,23 @@ def summary(outcome: Outcome) -> str:
     lines.append(f'Data gate: {outcome.data_gate}')
     if outcome.metrics:
         m = outcome.metrics
-        line = (f'Eval: accuracy {_accuracy(m)}, AUC {m.get("auc", float("nan")):.4f} '
-                f'on {int(m.get("example_count", 0))} reviews')
+        line = (
+            f'Eval: accuracy {_accuracy(m)}, AUC {m.get("auc", float("nan")):.4f} '
+            f'on {int(m.get("example_count", 0))} reviews'
+        )
         if outcome.thresholds:
-            line += (f' (floor {outcome.thresholds["min_accuracy"]}, '
-                     f'allowed drop {outcome.thresholds["max_accuracy_drop"]})')
+            line += (
+                f' (floor {outcome.thresholds["min_accuracy"]}, allowed drop {outcome.thresholds["max_accuracy_drop"]})'
+            )
         lines.append(line)
-        lines.append('Serving model: ' + (f'accuracy {_accuracy(outcome.baseline_metrics)}'
-                                         if outcome.baseline_metrics else 'none (first push)'))
+        lines.append(
+            'Serving model: '
+            + (f'accuracy {_accuracy(outcome.baseline_metrics)}' if outcome.baseline_metrics else 'none (first push)')
+        )
     if outcome.canary_passed is not None:
-        lines.append('Serving canary: ' + ('passed' if outcome.canary_passed else
-                                           'FAILED: ' + '; '.join(outcome.canary_problems)))
+        lines.append(
+            'Serving canary: '
+            + ('passed' if outcome.canary_passed else 'FAILED: ' + '; '.join(outcome.canary_problems))
+        )
     lines.append(outcome.verdict)
     return '\n'.join(lines)

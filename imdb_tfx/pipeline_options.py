@@ -16,24 +16,41 @@ _HYPERPARAMETER_FIELDS = [f for f in dataclasses.fields(Hyperparameters) if 'hel
 
 
 def _options():
-    yield click.option('--recipe', default=recipes.DEFAULT_RECIPE, show_default=True,
-                       type=click.Choice(list(recipes.RECIPES)),
-                       help='Training preset (pipeline/recipes.py): seed is the tutorial exactly.')
-    yield click.option('--hub', help='TF-Hub handle: a tfhub.dev/Kaggle URL or a module path. '
-                       'Default: the recipe\'s module from GloVe 6B 50d.')
+    yield click.option(
+        '--recipe',
+        default=recipes.DEFAULT_RECIPE,
+        show_default=True,
+        type=click.Choice(list(recipes.RECIPES)),
+        help='Training preset (pipeline/recipes.py): seed is the tutorial exactly.',
+    )
+    yield click.option(
+        '--hub',
+        help="TF-Hub handle: a tfhub.dev/Kaggle URL or a module path. Default: the recipe's module from GloVe 6B 50d.",
+    )
     for field in _HYPERPARAMETER_FIELDS:
-        yield click.option(f'--{field.name.replace("_", "-")}', field.name, type=field.type,
-                           help=f'{field.metadata["help"]} The recipe sets it.')
-    yield click.option('--min-accuracy', type=click.FloatRange(0, 1),
-                       help=f'Accuracy floor for the blessing [{configs.MIN_ACCURACY}].')
-    yield click.option('--max-accuracy-drop', type=click.FloatRange(0, 1),
-                       help='How far below the serving model\'s accuracy a candidate may fall '
-                       f'[{configs.MAX_ACCURACY_DROP}].')
-    yield click.option('--split', type=click.Choice(configs.SPLITS),
-                       help=f'Train/eval split: by movie, random (the tutorial\'s), or the source\'s '
-                       f'own test split [{configs.SPLIT}]. The recipe sets the ratio.')
-    yield click.option('--infer-schema', is_flag=True,
-                       help='Infer the schema with SchemaGen instead of importing the curated one.')
+        yield click.option(
+            f'--{field.name.replace("_", "-")}',
+            field.name,
+            type=field.type,
+            help=f'{field.metadata["help"]} The recipe sets it.',
+        )
+    yield click.option(
+        '--min-accuracy', type=click.FloatRange(0, 1), help=f'Accuracy floor for the blessing [{configs.MIN_ACCURACY}].'
+    )
+    yield click.option(
+        '--max-accuracy-drop',
+        type=click.FloatRange(0, 1),
+        help=f"How far below the serving model's accuracy a candidate may fall [{configs.MAX_ACCURACY_DROP}].",
+    )
+    yield click.option(
+        '--split',
+        type=click.Choice(configs.SPLITS),
+        help=f"Train/eval split: by movie, random (the tutorial's), or the source's "
+        f'own test split [{configs.SPLIT}]. The recipe sets the ratio.',
+    )
+    yield click.option(
+        '--infer-schema', is_flag=True, help='Infer the schema with SchemaGen instead of importing the curated one.'
+    )
     yield click.option('--no-cache', is_flag=True, help='Re-execute every component.')
 
 
@@ -49,8 +66,9 @@ def hyperparameters(recipe: str, options: Dict[str, Any], **fields) -> Hyperpara
     top; takes the hyperparameter options out of `options`."""
     given = {f.name: options.pop(f.name) for f in _HYPERPARAMETER_FIELDS}
     try:
-        return dataclasses.replace(recipes.get(recipe).hyperparameters, **fields,
-                                   **{k: v for k, v in given.items() if v is not None})
+        return dataclasses.replace(
+            recipes.get(recipe).hyperparameters, **fields, **{k: v for k, v in given.items() if v is not None}
+        )
     except ValueError as e:
         raise UserInputError(str(e)) from e
 
@@ -59,6 +77,8 @@ def gate_settings(options: Dict[str, Any]) -> Dict[str, Any]:
     """min_accuracy, max_accuracy_drop and split, defaults filled in."""
     return dict(
         min_accuracy=configs.MIN_ACCURACY if options['min_accuracy'] is None else options['min_accuracy'],
-        max_accuracy_drop=(configs.MAX_ACCURACY_DROP if options['max_accuracy_drop'] is None
-                           else options['max_accuracy_drop']),
-        split=options['split'] or configs.SPLIT)
+        max_accuracy_drop=(
+            configs.MAX_ACCURACY_DROP if options['max_accuracy_drop'] is None else options['max_accuracy_drop']
+        ),
+        split=options['split'] or configs.SPLIT,
+    )

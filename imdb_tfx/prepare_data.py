@@ -37,27 +37,27 @@ from imdb_tfx.errors import UserInputError
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
-FEATURE_TYPES = {"text": "bytes", "label": "int64", "rating": "int64", "movie_id": "bytes"}
+MANIFEST = 'manifest.json'
+FEATURE_TYPES = {'text': 'bytes', 'label': 'int64', 'rating': 'int64', 'movie_id': 'bytes'}
 
-_LABELS = {"neg": 0, "pos": 1}
-_RATINGS = {"neg": range(1, 5), "pos": range(7, 11), "unsup": range(0, 1)}
+_LABELS = {'neg': 0, 'pos': 1}
+_RATINGS = {'neg': range(1, 5), 'pos': range(7, 11), 'unsup': range(0, 1)}
 # aclImdb names are handled relative to the aclImdb/ folder, e.g. "train/pos/0_9.txt".
-_REVIEW = re.compile(r"(train|test)/(pos|neg|unsup)/([^/]+)")
-_URLS = re.compile(r"(train|test)/urls_(pos|neg|unsup)\.txt")
-_REVIEW_FILE = re.compile(r"(\d+)_(\d+)\.txt")
-_MOVIE_ID = re.compile(r"/title/(tt\d+)/")
-_TFDS_FILE = re.compile(r"imdb_reviews-(train|test|unsupervised)\.tfrecord-(\d+)-of-(\d+)")
-_TFDS_SPLITS = {"train": "train", "test": "test", "unsupervised": "unsup"}
+_REVIEW = re.compile(r'(train|test)/(pos|neg|unsup)/([^/]+)')
+_URLS = re.compile(r'(train|test)/urls_(pos|neg|unsup)\.txt')
+_REVIEW_FILE = re.compile(r'(\d+)_(\d+)\.txt')
+_MOVIE_ID = re.compile(r'/title/(tt\d+)/')
+_TFDS_FILE = re.compile(r'imdb_reviews-(train|test|unsupervised)\.tfrecord-(\d+)-of-(\d+)')
+_TFDS_SPLITS = {'train': 'train', 'test': 'test', 'unsupervised': 'unsup'}
 _ARCHIVE_ERRORS = (tarfile.TarError, EOFError, zlib.error, OSError)
 _NOT_A_SOURCE = (
-    "not an aclImdb archive/directory (needs aclImdb/train/pos+neg or aclImdb/test/pos+neg),"
-    " nor a tfds imdb_reviews data dir (imdb_reviews-*.tfrecord-* files),"
-    " nor a folder of TFRecord files of tf.Example (under train/, test/, unsup/, or flat)"
+    'not an aclImdb archive/directory (needs aclImdb/train/pos+neg or aclImdb/test/pos+neg),'
+    ' nor a tfds imdb_reviews data dir (imdb_reviews-*.tfrecord-* files),'
+    ' nor a folder of TFRecord files of tf.Example (under train/, test/, unsup/, or flat)'
 )
 # A folder of the user's own TFRecords: these subfolders are splits, else every file is train.
-_TFRECORD_SPLITS = ("train", "test", "unsup")
-_GZIP_MAGIC = b"\x1f\x8b"
+_TFRECORD_SPLITS = ('train', 'test', 'unsup')
+_GZIP_MAGIC = b'\x1f\x8b'
 _PROGRESS_EVERY = 10_000
 _NON_UTF8_EXAMPLES = 5
 
@@ -66,30 +66,29 @@ def prepare(source: str, output: str, num_shards: int = 4) -> dict:
     """Converts SOURCE to gzip'd TFRecords of tf.Example under OUTPUT; returns the manifest dict."""
     reader = _open_source(source)
     if num_shards < 1:
-        raise UserInputError(f"num_shards: must be at least 1, got {num_shards}")
+        raise UserInputError(f'num_shards: must be at least 1, got {num_shards}')
     output = os.path.abspath(output)
     _check_replaceable(output)
     started = time.monotonic()
-    log.info("Converting %s (%s) into %s", source, reader.format, output)
+    log.info('Converting %s (%s) into %s', source, reader.format, output)
     manifest = {
-        "format_version": FORMAT_VERSION,
-        "source": {"path": os.path.abspath(source), "sha256": reader.fingerprint(),
-                   "format": reader.format},
-        "num_shards": num_shards,
+        'format_version': FORMAT_VERSION,
+        'source': {'path': os.path.abspath(source), 'sha256': reader.fingerprint(), 'format': reader.format},
+        'num_shards': num_shards,
     }
     tmp = _make_temp_dir(output)
     try:
         texts = _TextDecoder()
-        manifest["splits"] = _write_splits(reader.records(texts), tmp, num_shards)
-        manifest["non_utf8_reviews"] = texts.non_utf8
+        manifest['splits'] = _write_splits(reader.records(texts), tmp, num_shards)
+        manifest['non_utf8_reviews'] = texts.non_utf8
         texts.warn()
-        with open(os.path.join(tmp, MANIFEST), "w", encoding="utf-8") as f:
-            f.write(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        with open(os.path.join(tmp, MANIFEST), 'w', encoding='utf-8') as f:
+            f.write(json.dumps(manifest, indent=2, sort_keys=True) + '\n')
         atomic.replace_dir(tmp, output)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)  # only still there when something failed
-    counts = ", ".join(f"{s}={v['examples']}" for s, v in manifest["splits"].items())
-    log.info("Wrote %s (%s) in %.1f s", output, counts, time.monotonic() - started)
+    counts = ', '.join(f'{s}={v["examples"]}' for s, v in manifest['splits'].items())
+    log.info('Wrote %s (%s) in %.1f s', output, counts, time.monotonic() - started)
     return manifest
 
 
@@ -100,14 +99,13 @@ def upload(prepared: str, url: str) -> None:
     from tfx.dsl.io import fileio  # deferred: TensorFlow's file layer is a heavy import
 
     if fileio.exists(url) and fileio.listdir(url):
-        if not fileio.exists(f"{url.rstrip('/')}/{MANIFEST}"):
-            raise UserInputError(f"{url}: exists and is not a prepare-data output; not replacing it")
-        fileio.remove(f"{url.rstrip('/')}/{MANIFEST}")
+        if not fileio.exists(f'{url.rstrip("/")}/{MANIFEST}'):
+            raise UserInputError(f'{url}: exists and is not a prepare-data output; not replacing it')
+        fileio.remove(f'{url.rstrip("/")}/{MANIFEST}')
         fileio.rmtree(url)
-    names = sorted(os.path.relpath(os.path.join(d, f), prepared)
-                   for d, _, files in os.walk(prepared) for f in files)
+    names = sorted(os.path.relpath(os.path.join(d, f), prepared) for d, _, files in os.walk(prepared) for f in files)
     for name in sorted(names, key=lambda n: n == MANIFEST):
-        target = f"{url.rstrip('/')}/{name}"
+        target = f'{url.rstrip("/")}/{name}'
         fileio.makedirs(os.path.dirname(target))
         fileio.copy(os.path.join(prepared, name), target, overwrite=True)
 
@@ -125,11 +123,11 @@ def is_prepared(path: str) -> bool:
         manifest = read_manifest(path)
     except (OSError, ValueError):
         return False
-    return isinstance(manifest, dict) and manifest.get("format_version") == FORMAT_VERSION
+    return isinstance(manifest, dict) and manifest.get('format_version') == FORMAT_VERSION
 
 
 def read_manifest(path: str) -> dict:
-    with open(os.path.join(path, MANIFEST), encoding="utf-8") as f:
+    with open(os.path.join(path, MANIFEST), encoding='utf-8') as f:
         return json.load(f)
 
 
@@ -138,7 +136,7 @@ def read_manifest(path: str) -> dict:
 
 def _open_source(source):
     if not os.path.exists(source):
-        raise UserInputError(f"{source}: does not exist")
+        raise UserInputError(f'{source}: does not exist')
     if os.path.isfile(source):
         return _ArchiveSource(source)
     root = _find_aclimdb_root(source)
@@ -150,14 +148,14 @@ def _open_source(source):
     tfrecord_files = _find_tfrecord_files(source)
     if tfrecord_files:
         return _TfRecordSource(tfrecord_files)
-    raise UserInputError(f"{source}: {_NOT_A_SOURCE}")
+    raise UserInputError(f'{source}: {_NOT_A_SOURCE}')
 
 
 def _find_aclimdb_root(path):
     """The aclImdb folder: PATH/aclImdb, or PATH itself when it holds train/ or test/ reviews."""
-    if os.path.isdir(os.path.join(path, "aclImdb")):
-        return os.path.join(path, "aclImdb")
-    for split in ("train", "test"):
+    if os.path.isdir(os.path.join(path, 'aclImdb')):
+        return os.path.join(path, 'aclImdb')
+    for split in ('train', 'test'):
         if any(os.path.isdir(os.path.join(path, split, f)) for f in _LABELS):
             return path
     return None
@@ -166,11 +164,11 @@ def _find_aclimdb_root(path):
 def _sha256_file(path, digest=None):
     digest = digest or hashlib.sha256()
     try:
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
+        with open(path, 'rb') as f:
+            for block in iter(lambda: f.read(1 << 20), b''):
                 digest.update(block)
     except OSError as exc:
-        raise UserInputError(f"{path}: cannot read ({exc.strerror})") from exc
+        raise UserInputError(f'{path}: cannot read ({exc.strerror})') from exc
     return digest
 
 
@@ -178,7 +176,7 @@ def _sha256_named_files(named_paths):
     """Hashes (name, path) pairs in order; names and lengths are framed so no two inputs collide."""
     digest = hashlib.sha256()
     for name, path in named_paths:
-        digest.update(name.encode("utf-8") + b"\0" + os.path.getsize(path).to_bytes(8, "big"))
+        digest.update(name.encode('utf-8') + b'\0' + os.path.getsize(path).to_bytes(8, 'big'))
         _sha256_file(path, digest)
     return digest.hexdigest()
 
@@ -204,35 +202,34 @@ class _AclImdbSource:
             elif data is not None:
                 movie_ids[_URLS.fullmatch(name).group(1, 2)] = self._parse_urls(name, data)
         self._check_layout(folders, movie_ids)
-        log.info("Found %s", ", ".join(f"{s}/{f}" for s, f in sorted(folders)))
+        log.info('Found %s', ', '.join(f'{s}/{f}' for s, f in sorted(folders)))
         return movie_ids
 
     def _check_layout(self, folders, movie_ids):
         labelled = {split for split, folder in folders if folder in _LABELS}
         if not labelled:
-            raise UserInputError(f"{self.path}: {_NOT_A_SOURCE}")
+            raise UserInputError(f'{self.path}: {_NOT_A_SOURCE}')
         for split in sorted(labelled):
             for folder in _LABELS:
                 if (split, folder) not in folders:
-                    raise UserInputError(f"{self.where(f'{split}/{folder}')}: missing or empty")
+                    raise UserInputError(f'{self.where(f"{split}/{folder}")}: missing or empty')
         for split, folder in sorted(folders):
             if (split, folder) not in movie_ids:
-                urls = self.where(f"{split}/urls_{folder}.txt")
-                raise UserInputError(f"{urls}: missing (needed for the movie ids of {folder})")
+                urls = self.where(f'{split}/urls_{folder}.txt')
+                raise UserInputError(f'{urls}: missing (needed for the movie ids of {folder})')
 
     def _parse_urls(self, name, data):
         """Line i is the URL of review id i: http://www.imdb.com/title/tt0453418/usercomments."""
         try:
-            lines = data.decode("utf-8").splitlines()
+            lines = data.decode('utf-8').splitlines()
         except UnicodeDecodeError as exc:
-            raise UserInputError(f"{self.where(name)}: not UTF-8 ({exc.reason})") from exc
+            raise UserInputError(f'{self.where(name)}: not UTF-8 ({exc.reason})') from exc
         movie_ids = []
         for number, line in enumerate(lines, start=1):
             match = _MOVIE_ID.search(line)
             if not match:
-                raise UserInputError(
-                    f"{self.where(name)}: line {number} has no IMDb title id (tt...)")
-            movie_ids.append(match.group(1).encode("ascii"))
+                raise UserInputError(f'{self.where(name)}: line {number} has no IMDb title id (tt...)')
+            movie_ids.append(match.group(1).encode('ascii'))
         return movie_ids
 
     def _review_example(self, name, data, movie_ids, texts):
@@ -240,31 +237,29 @@ class _AclImdbSource:
         where = self.where(name)
         match = _REVIEW_FILE.fullmatch(file_name)
         if not match:
-            raise UserInputError(f"{where}: review file name is not <id>_<rating>.txt")
+            raise UserInputError(f'{where}: review file name is not <id>_<rating>.txt')
         review_id, rating = int(match.group(1)), int(match.group(2))
         allowed = _RATINGS[folder]
         if rating not in allowed:
-            raise UserInputError(
-                f"{where}: rating {rating} is outside {allowed[0]}-{allowed[-1]} for {folder}")
+            raise UserInputError(f'{where}: rating {rating} is outside {allowed[0]}-{allowed[-1]} for {folder}')
         movies = movie_ids[(split, folder)]
         if review_id >= len(movies):
-            urls = self.where(f"{split}/urls_{folder}.txt")
-            raise UserInputError(f"{urls}: no line for review id {review_id} ({name})")
+            urls = self.where(f'{split}/urls_{folder}.txt')
+            raise UserInputError(f'{urls}: no line for review id {review_id} ({name})')
         text = texts.decode(data, where)
-        if folder == "unsup":  # rating 0 means "not rated": unlabelled reviews carry neither
-            return "unsup", _example(text=text, movie_id=movies[review_id])
-        return split, _example(
-            text=text, label=_LABELS[folder], rating=rating, movie_id=movies[review_id])
+        if folder == 'unsup':  # rating 0 means "not rated": unlabelled reviews carry neither
+            return 'unsup', _example(text=text, movie_id=movies[review_id])
+        return split, _example(text=text, label=_LABELS[folder], rating=rating, movie_id=movies[review_id])
 
 
 class _ArchiveSource(_AclImdbSource):
-    format = "aclimdb-archive"
+    format = 'aclimdb-archive'
 
     def __init__(self, path):
         self.path = path
 
     def where(self, name):
-        return f"aclImdb/{name} in {self.path}"
+        return f'aclImdb/{name} in {self.path}'
 
     def fingerprint(self):
         return _sha256_file(self.path).hexdigest()
@@ -272,18 +267,18 @@ class _ArchiveSource(_AclImdbSource):
     def entries(self, wanted):
         """Streams (name, bytes or None) over the archive's files; bytes only when wanted(name)."""
         try:
-            with tarfile.open(self.path, "r|*") as tar:
+            with tarfile.open(self.path, 'r|*') as tar:
                 for member in tar:
-                    name = member.name.removeprefix("./")
-                    if member.isfile() and name.startswith("aclImdb/"):
-                        name = name.removeprefix("aclImdb/")
+                    name = member.name.removeprefix('./')
+                    if member.isfile() and name.startswith('aclImdb/'):
+                        name = name.removeprefix('aclImdb/')
                         yield name, tar.extractfile(member).read() if wanted(name) else None
         except _ARCHIVE_ERRORS as exc:
-            raise UserInputError(f"{self.path}: unreadable or truncated archive ({exc})") from exc
+            raise UserInputError(f'{self.path}: unreadable or truncated archive ({exc})') from exc
 
 
 class _DirectorySource(_AclImdbSource):
-    format = "aclimdb-directory"
+    format = 'aclimdb-directory'
 
     def __init__(self, root):
         self.path = root
@@ -301,26 +296,25 @@ class _DirectorySource(_AclImdbSource):
                 yield name, None
                 continue
             try:
-                with open(self.where(name), "rb") as f:
+                with open(self.where(name), 'rb') as f:
                     data = f.read()
             except OSError as exc:
-                raise UserInputError(f"{self.where(name)}: cannot read ({exc.strerror})") from exc
+                raise UserInputError(f'{self.where(name)}: cannot read ({exc.strerror})') from exc
             yield name, data
 
 
 def _list_aclimdb(root):
     """Sorted names of the review and urls files under ROOT (the aclImdb folder)."""
     names = []
-    for split in ("train", "test"):
+    for split in ('train', 'test'):
         split_dir = os.path.join(root, split)
         if not os.path.isdir(split_dir):
             continue
         for entry in os.scandir(split_dir):
             if entry.is_dir() and entry.name in _RATINGS:
-                names += [f"{split}/{entry.name}/{review.name}"
-                          for review in os.scandir(entry) if review.is_file()]
-            elif entry.is_file() and _URLS.fullmatch(f"{split}/{entry.name}"):
-                names.append(f"{split}/{entry.name}")
+                names += [f'{split}/{entry.name}/{review.name}' for review in os.scandir(entry) if review.is_file()]
+            elif entry.is_file() and _URLS.fullmatch(f'{split}/{entry.name}'):
+                names.append(f'{split}/{entry.name}')
     return sorted(names)
 
 
@@ -331,8 +325,7 @@ def _find_tfds_files(root):
         found += [(folder, name) for name in file_names if _TFDS_FILE.fullmatch(name)]
     folders = sorted({folder for folder, _ in found})
     if len(folders) > 1:
-        raise UserInputError(
-            f"{root}: imdb_reviews TFRecords in several folders ({', '.join(folders)}); pass one")
+        raise UserInputError(f'{root}: imdb_reviews TFRecords in several folders ({", ".join(folders)}); pass one')
     shards = {}  # {tfds split: {shard index: (shard total, path)}}
     for folder, name in found:
         split, index, total = _TFDS_FILE.fullmatch(name).groups()
@@ -340,15 +333,16 @@ def _find_tfds_files(root):
     for split, by_index in shards.items():
         total = next(iter(by_index.values()))[0]
         if sorted(by_index) != list(range(total)) or any(t != total for t, _ in by_index.values()):
-            raise UserInputError(f"{folders[0]}: incomplete {split} shards (expected {total})")
-    if not shards.keys() & {"train", "test"}:
+            raise UserInputError(f'{folders[0]}: incomplete {split} shards (expected {total})')
+    if not shards.keys() & {'train', 'test'}:
         return []
-    return [(_TFDS_SPLITS[split], by_index[i][1])
-            for split, by_index in sorted(shards.items()) for i in sorted(by_index)]
+    return [
+        (_TFDS_SPLITS[split], by_index[i][1]) for split, by_index in sorted(shards.items()) for i in sorted(by_index)
+    ]
 
 
 class _TfdsSource:
-    format = "tfds-imdb_reviews"
+    format = 'tfds-imdb_reviews'
 
     def __init__(self, files):
         self.files = files
@@ -360,37 +354,43 @@ class _TfdsSource:
     def records(self, texts):
         for split, path in self.files:
             for index, serialized in enumerate(_read_tfrecords(path)):
-                yield split, _tfds_example(split, serialized, f"{path}: record {index}", texts)
+                yield split, _tfds_example(split, serialized, f'{path}: record {index}', texts)
 
 
 def _find_tfrecord_files(root):
     """[(split, path)] of a folder of TFRecord files: ROOT/train/, test/ and unsup/ when
     any exists, else every file directly in ROOT as train. Hidden files and the
     manifest of another tool are skipped."""
+
     def files(folder):
-        return [os.path.join(folder, n) for n in sorted(os.listdir(folder))
-                if not n.startswith(".") and n != MANIFEST and os.path.isfile(os.path.join(folder, n))]
+        return [
+            os.path.join(folder, n)
+            for n in sorted(os.listdir(folder))
+            if not n.startswith('.') and n != MANIFEST and os.path.isfile(os.path.join(folder, n))
+        ]
+
     splits = [s for s in _TFRECORD_SPLITS if os.path.isdir(os.path.join(root, s))]
     if splits:
         return [(s, path) for s in splits for path in files(os.path.join(root, s))]
-    return [("train", path) for path in files(root)]
+    return [('train', path) for path in files(root)]
 
 
 def _compression(path):
-    with open(path, "rb") as f:
-        return "GZIP" if f.read(2) == _GZIP_MAGIC else ""
+    with open(path, 'rb') as f:
+        return 'GZIP' if f.read(2) == _GZIP_MAGIC else ''
 
 
 class _TfRecordSource:
     """The user's own tf.Examples, gzip'd or not, passed on as they are: the data gate
     judges them against the schema like any other data."""
-    format = "tfrecords"
+
+    format = 'tfrecords'
 
     def __init__(self, files):
         self.files = files
 
     def fingerprint(self):
-        return _sha256_named_files((f"{split}/{os.path.basename(p)}", p) for split, p in self.files)
+        return _sha256_named_files((f'{split}/{os.path.basename(p)}', p) for split, p in self.files)
 
     def records(self, texts):
         del texts  # passed on unchanged
@@ -399,14 +399,14 @@ class _TfRecordSource:
                 try:
                     yield split, tf.train.Example.FromString(serialized)
                 except DecodeError as exc:
-                    raise UserInputError(f"{path}: record {index}: not a tf.Example") from exc
+                    raise UserInputError(f'{path}: record {index}: not a tf.Example') from exc
 
 
-def _read_tfrecords(path, compression=""):
+def _read_tfrecords(path, compression=''):
     try:
         yield from tf.data.TFRecordDataset(path, compression_type=compression).as_numpy_iterator()
     except tf.errors.OpError as exc:
-        raise UserInputError(f"{path}: unreadable TFRecord file ({exc.message})") from exc
+        raise UserInputError(f'{path}: unreadable TFRecord file ({exc.message})') from exc
 
 
 def _tfds_example(split, serialized, where, texts):
@@ -414,17 +414,17 @@ def _tfds_example(split, serialized, where, texts):
     try:
         feature = tf.train.Example.FromString(serialized).features.feature
     except DecodeError as exc:
-        raise UserInputError(f"{where}: not a tf.Example") from exc
-    text = feature["text"].bytes_list.value if "text" in feature else []
-    label = feature["label"].int64_list.value if "label" in feature else []
+        raise UserInputError(f'{where}: not a tf.Example') from exc
+    text = feature['text'].bytes_list.value if 'text' in feature else []
+    label = feature['label'].int64_list.value if 'label' in feature else []
     if len(text) != 1:
         raise UserInputError(f"{where}: no single bytes 'text' (only plain_text is supported)")
-    if split == "unsup":
+    if split == 'unsup':
         return _example(text=texts.decode(text[0], where))
     if len(label) != 1:
         raise UserInputError(f"{where}: no single int64 'label'")
     if label[0] not in (0, 1):
-        raise UserInputError(f"{where}: label {label[0]} is not 0 or 1")
+        raise UserInputError(f'{where}: label {label[0]} is not 0 or 1')
     return _example(text=texts.decode(text[0], where), label=label[0])
 
 
@@ -441,20 +441,23 @@ class _TextDecoder:
 
     def decode(self, data, where):
         try:
-            text = data.decode("utf-8")
+            text = data.decode('utf-8')
         except UnicodeDecodeError:
-            text = data.decode("utf-8", errors="replace")
+            text = data.decode('utf-8', errors='replace')
             self.non_utf8 += 1
             if len(self.non_utf8_examples) < _NON_UTF8_EXAMPLES:
                 self.non_utf8_examples.append(where)
         if not text.strip():
-            raise UserInputError(f"{where}: empty review")
-        return text.encode("utf-8")
+            raise UserInputError(f'{where}: empty review')
+        return text.encode('utf-8')
 
     def warn(self):
         if self.non_utf8:
-            log.warning("%d reviews were not valid UTF-8 (bad bytes replaced by U+FFFD), e.g. %s",
-                        self.non_utf8, "; ".join(self.non_utf8_examples))
+            log.warning(
+                '%d reviews were not valid UTF-8 (bad bytes replaced by U+FFFD), e.g. %s',
+                self.non_utf8,
+                '; '.join(self.non_utf8_examples),
+            )
 
 
 def _example(**values):
@@ -477,29 +480,30 @@ def _write_splits(records, out_dir, num_shards):
                 splits[split] = _split_entry(split, example, num_shards)
                 os.makedirs(os.path.join(out_dir, split))
                 writers[split] = [
-                    stack.enter_context(tf.io.TFRecordWriter(os.path.join(out_dir, f), "GZIP"))
-                    for f in splits[split]["files"]]
+                    stack.enter_context(tf.io.TFRecordWriter(os.path.join(out_dir, f), 'GZIP'))
+                    for f in splits[split]['files']
+                ]
             entry = splits[split]
-            writers[split][entry["examples"] % num_shards].write(
-                example.SerializeToString(deterministic=True))
-            entry["examples"] += 1
-            labels = example.features.feature["label"].int64_list.value if "label" in example.features.feature else []
+            writers[split][entry['examples'] % num_shards].write(example.SerializeToString(deterministic=True))
+            entry['examples'] += 1
+            labels = example.features.feature['label'].int64_list.value if 'label' in example.features.feature else []
             if len(labels) == 1:
-                entry["labels"][str(labels[0])] = entry["labels"].get(str(labels[0]), 0) + 1
+                entry['labels'][str(labels[0])] = entry['labels'].get(str(labels[0]), 0) + 1
             if total % _PROGRESS_EVERY == 0:
-                log.info("%d reviews written", total)
+                log.info('%d reviews written', total)
     return splits
 
 
 def _split_entry(split, first_example, num_shards):
     """A split's manifest entry before any record is counted; all its examples share features."""
     return {
-        "examples": 0,
-        "labels": {},
-        "features": {n: FEATURE_TYPES.get(n) or f.WhichOneof("kind").replace("_list", "")
-                     for n, f in sorted(first_example.features.feature.items())},
-        "files": [f"{split}/data-{i:05d}-of-{num_shards:05d}.tfrecord.gz"
-                  for i in range(num_shards)],
+        'examples': 0,
+        'labels': {},
+        'features': {
+            n: FEATURE_TYPES.get(n) or f.WhichOneof('kind').replace('_list', '')
+            for n, f in sorted(first_example.features.feature.items())
+        },
+        'files': [f'{split}/data-{i:05d}-of-{num_shards:05d}.tfrecord.gz' for i in range(num_shards)],
     }
 
 
@@ -511,7 +515,7 @@ def _check_replaceable(output):
     if os.path.isdir(output) and (not os.listdir(output) or is_prepared(output)):
         return
     if os.path.exists(output):
-        raise UserInputError(f"{output}: exists and is not a prepare-data output; not replacing it")
+        raise UserInputError(f'{output}: exists and is not a prepare-data output; not replacing it')
 
 
 def _make_temp_dir(output):
@@ -519,8 +523,8 @@ def _make_temp_dir(output):
     parent, name = os.path.split(output)
     try:
         os.makedirs(parent, exist_ok=True)
-        tmp = tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=parent)
+        tmp = tempfile.mkdtemp(prefix=f'.{name}.tmp-', dir=parent)
     except OSError as exc:
-        raise UserInputError(f"{output}: cannot create the output ({exc.strerror})") from exc
+        raise UserInputError(f'{output}: cannot create the output ({exc.strerror})') from exc
     os.chmod(tmp, 0o755)  # mkdtemp makes it private; the output is meant to be shared
     return tmp

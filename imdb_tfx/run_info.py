@@ -26,9 +26,9 @@ class Artifact:
 @dataclasses.dataclass(frozen=True)
 class NodeRun:
     node_id: str
-    state: str          # COMPLETE, CACHED, FAILED, RUNNING, ...
-    started: float      # seconds since the epoch
-    seconds: float      # wall time as MLMD recorded it
+    state: str  # COMPLETE, CACHED, FAILED, RUNNING, ...
+    started: float  # seconds since the epoch
+    seconds: float  # wall time as MLMD recorded it
     inputs: Dict[str, List[Artifact]]
     outputs: Dict[str, List[Artifact]]
     properties: Dict[str, object]
@@ -72,12 +72,10 @@ def run_ids(store: mlmd.MetadataStore, pipeline_name: str) -> List[str]:
     """Run ids of the pipeline, newest first."""
     pipeline = store.get_context_by_type_and_name('pipeline', pipeline_name)
     runs = store.get_children_contexts_by_context(pipeline.id) if pipeline else []
-    return [c.name for c in sorted(runs, key=lambda c: (c.create_time_since_epoch, c.id),
-                                    reverse=True)]
+    return [c.name for c in sorted(runs, key=lambda c: (c.create_time_since_epoch, c.id), reverse=True)]
 
 
-def load_run(store: mlmd.MetadataStore, pipeline_name: str,
-             run_id: Optional[str] = None) -> Optional[PipelineRun]:
+def load_run(store: mlmd.MetadataStore, pipeline_name: str, run_id: Optional[str] = None) -> Optional[PipelineRun]:
     """The given run, or the newest; None when the pipeline never ran."""
     ids = run_ids(store, pipeline_name)
     if not ids:
@@ -86,8 +84,7 @@ def load_run(store: mlmd.MetadataStore, pipeline_name: str,
     context = store.get_context_by_type_and_name('pipeline_run', run_id)
     if context is None:
         raise UserInputError(f'run {run_id}: not in the metadata store (runs: {", ".join(ids)})')
-    executions = sorted(store.get_executions_by_context(context.id),
-                        key=lambda e: (e.create_time_since_epoch, e.id))
+    executions = sorted(store.get_executions_by_context(context.id), key=lambda e: (e.create_time_since_epoch, e.id))
     nodes = {}
     for execution in executions:
         node = _node_run(store, pipeline_name, execution)
@@ -98,12 +95,16 @@ def load_run(store: mlmd.MetadataStore, pipeline_name: str,
 
 def _node_run(store, pipeline_name: str, execution) -> NodeRun:
     prefix = pipeline_name + '.'
-    node_id = next(c.name[len(prefix):] for c in store.get_contexts_by_execution(execution.id)
-                   if c.name.startswith(prefix))
+    node_id = next(
+        c.name[len(prefix) :] for c in store.get_contexts_by_execution(execution.id) if c.name.startswith(prefix)
+    )
     events = store.get_events_by_execution_ids([execution.id])
     artifacts = {a.id: a for a in store.get_artifacts_by_id(list({e.artifact_id for e in events}))}
-    types = {t.id: t.name for t in store.get_artifact_types_by_id(
-        list({a.type_id for a in artifacts.values()}))} if artifacts else {}
+    types = (
+        {t.id: t.name for t in store.get_artifact_types_by_id(list({a.type_id for a in artifacts.values()}))}
+        if artifacts
+        else {}
+    )
     inputs, outputs = {}, {}
     for event in events:
         side = inputs if event.type in _EVENT_INPUTS else outputs if event.type in _EVENT_OUTPUTS else None
@@ -111,7 +112,8 @@ def _node_run(store, pipeline_name: str, execution) -> NodeRun:
             continue
         a = artifacts[event.artifact_id]
         side.setdefault(event.path.steps[0].key, []).append(
-            Artifact(id=a.id, type=types[a.type_id], uri=a.uri, properties=_properties(a)))
+            Artifact(id=a.id, type=types[a.type_id], uri=a.uri, properties=_properties(a))
+        )
     return NodeRun(
         node_id=node_id,
         state=_STATE_NAMES.get(execution.last_known_state, 'UNKNOWN'),
@@ -119,4 +121,5 @@ def _node_run(store, pipeline_name: str, execution) -> NodeRun:
         seconds=(execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1e3,
         inputs=inputs,
         outputs=outputs,
-        properties=_properties(execution))
+        properties=_properties(execution),
+    )

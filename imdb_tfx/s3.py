@@ -42,6 +42,7 @@ def enable() -> None:
     if endpoint and 'AWS_ENDPOINT_URL_S3' not in os.environ:
         os.environ['AWS_ENDPOINT_URL_S3'] = boto3_endpoint(endpoint, os.environ.get('S3_USE_HTTPS', '1'))
     import tensorflow_io  # noqa: F401  (registers the s3:// filesystem)
+
     _enabled = True
 
 

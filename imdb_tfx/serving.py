@@ -39,9 +39,9 @@ def versions(serving_dir: str) -> List[str]:
     if not fileio.isdir(serving_dir):
         return []
     names = (name.rstrip('/') for name in fileio.listdir(serving_dir))  # object stores: 'name/'
-    return sorted((v for v in names
-                   if v.isdigit() and fileio.exists(os.path.join(serving_dir, v, SAVED_MODEL_FILE))),
-                  key=int)
+    return sorted(
+        (v for v in names if v.isdigit() and fileio.exists(os.path.join(serving_dir, v, SAVED_MODEL_FILE))), key=int
+    )
 
 
 def newest(serving_dir: str) -> Optional[str]:
@@ -116,7 +116,7 @@ def _files_with_sizes(root: str) -> Dict[str, int]:
     for directory, _, files in fileio.walk(root):
         for name in files:
             path = os.path.join(directory, name)
-            sizes[path[len(root) + 1:]] = fileio.stat(path).length
+            sizes[path[len(root) + 1 :]] = fileio.stat(path).length
     return sizes
 
 
@@ -128,8 +128,7 @@ def _check_copy(source: str, copy: str) -> None:
 def _copy_saved_model_last(source: str, target: str) -> None:
     """A server that finds target/saved_model.pb finds every other file too."""
     try:
-        io_utils.copy_dir(source, target,
-                          deny_regex_patterns=[f'^{re.escape(source)}/{re.escape(SAVED_MODEL_FILE)}$'])
+        io_utils.copy_dir(source, target, deny_regex_patterns=[f'^{re.escape(source)}/{re.escape(SAVED_MODEL_FILE)}$'])
         io_utils.copy_file(os.path.join(source, SAVED_MODEL_FILE), os.path.join(target, SAVED_MODEL_FILE))
     except BaseException:
         _remove_quietly(target)

@@ -29,8 +29,7 @@ def test_a_version_without_saved_model_pb_is_not_listed(ram_dir):
     serving_dir = f'{ram_dir}/serving'
     published = serving.publish(constant_model(f'{ram_dir}/a', 0.5), serving_dir)
     # A push still copying to object storage: everything but saved_model.pb.
-    io_utils.copy_dir(published, f'{serving_dir}/9999999999',
-                      deny_regex_patterns=[r'/saved_model\.pb$'])
+    io_utils.copy_dir(published, f'{serving_dir}/9999999999', deny_regex_patterns=[r'/saved_model\.pb$'])
     fileio.makedirs(f'{serving_dir}/latest')
 
     assert serving.versions(serving_dir) == [os.path.basename(published)]

@@ -14,30 +14,58 @@ from kubeflow.s3_settings import S3Settings
 from pipeline import recipes
 
 _COMPILE_OPTIONS = [
-    click.option('--image', default=DEFAULT_TAG, show_default=True,
-                 help='The pipeline image (kubeflow/Dockerfile) as the cluster pulls it.'),
-    click.option('--pipeline-root', required=True,
-                 help='Where the tasks write artifacts: gs://BUCKET/PATH or s3://BUCKET/PATH (AWS S3, '
-                 'MinIO); an absolute local path only for `imdb-tfx kfp-local`.'),
-    click.option('--data', required=True,
-                 help='Prepared TFRecords (prepare-data) as the pods see them: gs://, s3:// or a path '
-                 'on a --volume. Default of the run-time parameter data-root.'),
-    click.option('--serving-dir', required=True,
-                 help='The serving directory: gs://, s3:// or an absolute path on a --volume.'),
-    click.option('--s3-endpoint', metavar='URL',
-                 help='The S3 API of s3:// locations, e.g. http://minio-service.kubeflow:9000 '
-                 '(open-source KFP\'s MinIO). Default: AWS S3.'),
+    click.option(
+        '--image',
+        default=DEFAULT_TAG,
+        show_default=True,
+        help='The pipeline image (kubeflow/Dockerfile) as the cluster pulls it.',
+    ),
+    click.option(
+        '--pipeline-root',
+        required=True,
+        help='Where the tasks write artifacts: gs://BUCKET/PATH or s3://BUCKET/PATH (AWS S3, '
+        'MinIO); an absolute local path only for `imdb-tfx kfp-local`.',
+    ),
+    click.option(
+        '--data',
+        required=True,
+        help='Prepared TFRecords (prepare-data) as the pods see them: gs://, s3:// or a path '
+        'on a --volume. Default of the run-time parameter data-root.',
+    ),
+    click.option(
+        '--serving-dir', required=True, help='The serving directory: gs://, s3:// or an absolute path on a --volume.'
+    ),
+    click.option(
+        '--s3-endpoint',
+        metavar='URL',
+        help='The S3 API of s3:// locations, e.g. http://minio-service.kubeflow:9000 '
+        "(open-source KFP's MinIO). Default: AWS S3.",
+    ),
     click.option('--s3-region', default=S3Settings.region, show_default=True),
-    click.option('--s3-secret', default=S3Settings.secret, show_default=True,
-                 metavar='NAME[:ACCESS_KEY_KEY:SECRET_KEY_KEY]',
-                 help='The Kubernetes secret whose keys become AWS_ACCESS_KEY_ID and '
-                 f'AWS_SECRET_ACCESS_KEY in every task [keys {S3Settings.access_key_key}, '
-                 f'{S3Settings.secret_key_key}, as KFP\'s MinIO secret].'),
-    click.option('--beam-arg', 'beam_args', multiple=True, metavar='ARG',
-                 help='A Beam pipeline option for every Beam-based component, e.g. '
-                 '--beam-arg=--runner=DataflowRunner (repeat; replaces the DirectRunner defaults).'),
-    click.option('--volume', 'volumes', multiple=True, metavar='CLAIM:PATH',
-                 help='Mount a PersistentVolumeClaim at PATH in every task (repeat).'),
+    click.option(
+        '--s3-secret',
+        default=S3Settings.secret,
+        show_default=True,
+        metavar='NAME[:ACCESS_KEY_KEY:SECRET_KEY_KEY]',
+        help='The Kubernetes secret whose keys become AWS_ACCESS_KEY_ID and '
+        f'AWS_SECRET_ACCESS_KEY in every task [keys {S3Settings.access_key_key}, '
+        f"{S3Settings.secret_key_key}, as KFP's MinIO secret].",
+    ),
+    click.option(
+        '--beam-arg',
+        'beam_args',
+        multiple=True,
+        metavar='ARG',
+        help='A Beam pipeline option for every Beam-based component, e.g. '
+        '--beam-arg=--runner=DataflowRunner (repeat; replaces the DirectRunner defaults).',
+    ),
+    click.option(
+        '--volume',
+        'volumes',
+        multiple=True,
+        metavar='CLAIM:PATH',
+        help='Mount a PersistentVolumeClaim at PATH in every task (repeat).',
+    ),
 ]
 
 
@@ -51,32 +79,46 @@ def _compile_options(command):
 def _volumes(values) -> dict:
     """{claim: mount path} from CLAIM:PATH values."""
     pairs = [value.split(':', 1) for value in values]
-    if not all(len(p) == 2 and p[0] and os.path.isabs(p[1]) for p in pairs) or \
-            len({claim for claim, _ in pairs}) != len(pairs):
+    if not all(len(p) == 2 and p[0] and os.path.isabs(p[1]) for p in pairs) or len(
+        {claim for claim, _ in pairs}
+    ) != len(pairs):
         raise UserInputError(f'--volume {" ".join(values)}: give CLAIM:/absolute/path, each claim once')
     return dict(pairs)
 
 
-def _compile(output, image, pipeline_root, data, serving_dir, s3_endpoint, s3_region, s3_secret,
-             beam_args, volumes, **options) -> str:
+def _compile(
+    output, image, pipeline_root, data, serving_dir, s3_endpoint, s3_region, s3_secret, beam_args, volumes, **options
+) -> str:
     from kubeflow import runner
+
     hyperparameters = pipeline_options.hyperparameters(options['recipe'], options)
-    overrides = {k: v for k, v in hyperparameters.to_custom_config().items()
-                 if k != 'hub_handle' and v != getattr(recipes.get(options['recipe']).hyperparameters, k)}
+    overrides = {
+        k: v
+        for k, v in hyperparameters.to_custom_config().items()
+        if k != 'hub_handle' and v != getattr(recipes.get(options['recipe']).hyperparameters, k)
+    }
     return runner.compile_pipeline(
-        output, image, pipeline_root, data, serving_dir, hub_handle=options['hub'],
-        recipe=options['recipe'], hyperparameters=overrides,
+        output,
+        image,
+        pipeline_root,
+        data,
+        serving_dir,
+        hub_handle=options['hub'],
+        recipe=options['recipe'],
+        hyperparameters=overrides,
         **pipeline_options.gate_settings(options),
         schema_file=None if options['infer_schema'] else SCHEMA_FILE,
-        beam_pipeline_args=beam_args, volumes=_volumes(volumes),
-        s3_settings=S3Settings(endpoint=s3_endpoint, region=s3_region,
-                               **S3Settings.parse_secret(s3_secret)),
-        enable_cache=not options['no_cache'])
+        beam_pipeline_args=beam_args,
+        volumes=_volumes(volumes),
+        s3_settings=S3Settings(endpoint=s3_endpoint, region=s3_region, **S3Settings.parse_secret(s3_secret)),
+        enable_cache=not options['no_cache'],
+    )
 
 
 @click.command('compile-kfp')
-@click.option('--output', required=True, type=click.Path(dir_okay=False),
-              help='The package to write: a PipelineSpec .yaml file.')
+@click.option(
+    '--output', required=True, type=click.Path(dir_okay=False), help='The package to write: a PipelineSpec .yaml file.'
+)
 @_compile_options
 def compile_kfp_command(output, **options):
     """Compile the pipeline for Kubeflow Pipelines 2.x (KubeflowV2DagRunner).
@@ -89,20 +131,25 @@ def compile_kfp_command(output, **options):
 
 
 @click.command('submit')
-@click.option('--host', required=True, envvar='KF_PIPELINES_ENDPOINT',
-              help='The KFP API endpoint, e.g. http://localhost:8080 [$KF_PIPELINES_ENDPOINT].')
-@click.option('--experiment', help='Experiment of the run, created when missing [KFP\'s Default].')
+@click.option(
+    '--host',
+    required=True,
+    envvar='KF_PIPELINES_ENDPOINT',
+    help='The KFP API endpoint, e.g. http://localhost:8080 [$KF_PIPELINES_ENDPOINT].',
+)
+@click.option('--experiment', help="Experiment of the run, created when missing [KFP's Default].")
 @click.option('--wait', is_flag=True, help='Follow the run to its end; exit 1 unless it succeeded.')
 @_compile_options
 def submit_command(host, experiment, wait, **options):
     """Compile the pipeline, send it to Kubeflow Pipelines and start a run."""
     from kubeflow import submit
+
     with tempfile.TemporaryDirectory() as scratch:
         package = _compile(os.path.join(scratch, 'pipeline.yaml'), **options)
         try:
             run_id = submit.submit(package, host, experiment=experiment, wait=wait)
         except (submit.RunFailedError, TimeoutError) as e:
-            raise click.ClickException(str(e))
+            raise click.ClickException(str(e)) from e
     click.echo(f'Run {run_id} {"succeeded" if wait else "started"}')
 
 
@@ -116,16 +163,35 @@ def _pairs(values, option: str) -> dict:
 
 @click.command('kfp-local')
 @click.argument('package', type=click.Path(dir_okay=False))
-@click.option('--param', 'params', multiple=True, metavar='NAME=VALUE',
-              help='A run-time parameter of the package (repeat); the others take its defaults.')
-@click.option('--env', 'env', multiple=True, metavar='NAME=VALUE',
-              help='An environment variable for every task, over the package\'s (repeat), e.g. '
-              'S3_ENDPOINT of a port-forward.')
-@click.option('--mount', 'mounts', multiple=True, metavar='IMAGE_PATH=LOCAL_PATH',
-              help='A local folder standing in for a path of the image or of a --volume (repeat), e.g. '
-              f'{IMAGE_ROOT}=build/image-files (see `python -m kubeflow.image_files`).')
-@click.option('--work-dir', default='kfp-local', show_default=True, type=click.Path(file_okay=False),
-              help='Each task\'s executor input, output metadata and log, and the cache.')
+@click.option(
+    '--param',
+    'params',
+    multiple=True,
+    metavar='NAME=VALUE',
+    help='A run-time parameter of the package (repeat); the others take its defaults.',
+)
+@click.option(
+    '--env',
+    'env',
+    multiple=True,
+    metavar='NAME=VALUE',
+    help="An environment variable for every task, over the package's (repeat), e.g. S3_ENDPOINT of a port-forward.",
+)
+@click.option(
+    '--mount',
+    'mounts',
+    multiple=True,
+    metavar='IMAGE_PATH=LOCAL_PATH',
+    help='A local folder standing in for a path of the image or of a --volume (repeat), e.g. '
+    f'{IMAGE_ROOT}=build/image-files (see `python -m kubeflow.image_files`).',
+)
+@click.option(
+    '--work-dir',
+    default='kfp-local',
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Each task's executor input, output metadata and log, and the cache.",
+)
 @click.option('--no-cache', is_flag=True, help='Run every task, even where the package caches.')
 def kfp_local_command(package, params, env, mounts, work_dir, no_cache):
     """Run a compiled PACKAGE.yaml here, task by task, as Kubeflow Pipelines would.
@@ -137,10 +203,16 @@ def kfp_local_command(package, params, env, mounts, work_dir, no_cache):
     import sys
 
     from kubeflow import local_run
+
     run_id, results = local_run.run_package(
-        package, _pairs(params, '--param'), work_dir, env=_pairs(env, '--env'),
-        mounts={k: os.path.abspath(v) for k, v in _pairs(mounts, '--mount').items()}, use_cache=not no_cache,
-        echo=click.echo)
+        package,
+        _pairs(params, '--param'),
+        work_dir,
+        env=_pairs(env, '--env'),
+        mounts={k: os.path.abspath(v) for k, v in _pairs(mounts, '--mount').items()},
+        use_cache=not no_cache,
+        echo=click.echo,
+    )
     total = sum(r.seconds for r in results)
     if results[-1].state == 'FAILED':
         click.echo(f'Run {run_id} FAILED at {results[-1].task} after {total:.0f} s')

@@ -21,8 +21,7 @@ from imdb_tfx import s3  # noqa: E402
 def main() -> None:
     s3.enable()
     try:
-        app.run(kubeflow_v2_run_executor.main,
-                flags_parser=kubeflow_v2_run_executor._parse_flags)  # noqa: SLF001  (TFX's own parser)
+        app.run(kubeflow_v2_run_executor.main, flags_parser=kubeflow_v2_run_executor._parse_flags)  # noqa: SLF001  (TFX's own parser)
         status = 0
     except SystemExit as e:
         status = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)

@@ -26,8 +26,11 @@ def _local(root: str, image_path: str) -> str:
 def embedding_modules() -> Dict[str, recipes.EmbeddingSpec]:
     """{path of the module under IMAGE_ROOT: its spec}, one per distinct
     recipe module that does not depend on the data."""
-    return {os.path.relpath(image_hub_handle(r.embedding), image.IMAGE_ROOT): r.embedding
-            for r in recipes.RECIPES.values() if not r.embedding.data_vocabulary}
+    return {
+        os.path.relpath(image_hub_handle(r.embedding), image.IMAGE_ROOT): r.embedding
+        for r in recipes.RECIPES.values()
+        if not r.embedding.data_vocabulary
+    }
 
 
 def write(root: str) -> None:
@@ -37,8 +40,14 @@ def write(root: str) -> None:
     for path, spec in embedding_modules().items():
         output = os.path.join(root, path)
         if not os.path.exists(os.path.join(output, 'saved_model.pb')):
-            embedding.build_text_embedding(words, vectors, output, bigram_buckets=spec.bigram_buckets,
-                                           combiner=spec.combiner, table_lr_multiplier=spec.table_lr_multiplier)
+            embedding.build_text_embedding(
+                words,
+                vectors,
+                output,
+                bigram_buckets=spec.bigram_buckets,
+                combiner=spec.combiner,
+                table_lr_multiplier=spec.table_lr_multiplier,
+            )
         print(output)
 
 

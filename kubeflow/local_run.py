@@ -61,7 +61,7 @@ class Package:
 @dataclasses.dataclass(frozen=True)
 class TaskResult:
     task: str
-    state: str          # SUCCEEDED, CACHED or FAILED
+    state: str  # SUCCEEDED, CACHED or FAILED
     seconds: float
     log: Optional[str]  # the task's log file; None when cached
 
@@ -72,16 +72,18 @@ def load_package(path: str) -> Package:
         with open(path, encoding='utf-8') as f:
             documents = [d for d in yaml.safe_load_all(f) if d]
         spec = json_format.ParseDict(documents[0], pipeline_spec_pb2.PipelineSpec())
-        platform = (json_format.ParseDict(documents[1], pipeline_spec_pb2.PlatformSpec())
-                    if len(documents) > 1 else pipeline_spec_pb2.PlatformSpec())
+        platform = (
+            json_format.ParseDict(documents[1], pipeline_spec_pb2.PlatformSpec())
+            if len(documents) > 1
+            else pipeline_spec_pb2.PlatformSpec()
+        )
     except (OSError, yaml.YAMLError, json_format.ParseError, IndexError, AttributeError) as e:
         raise UserInputError(f'{path}: not a compiled pipeline package ({e})') from e
     if not spec.root.dag.tasks or not spec.default_pipeline_root:
         raise UserInputError(f'{path}: not a compiled pipeline package (no tasks or no pipeline root)')
     kubernetes = {}
     if 'kubernetes' in platform.platforms:
-        kubernetes = json_format.MessageToDict(
-            platform.platforms['kubernetes'].deployment_spec).get('executors', {})
+        kubernetes = json_format.MessageToDict(platform.platforms['kubernetes'].deployment_spec).get('executors', {})
     return Package(spec, kubernetes)
 
 
@@ -90,8 +92,7 @@ def task_order(spec: pipeline_spec_pb2.PipelineSpec) -> List[str]:
     tasks = spec.root.dag.tasks
     order, done = [], set()
     while len(order) < len(tasks):
-        ready = sorted(name for name, task in tasks.items()
-                       if name not in done and set(task.dependent_tasks) <= done)
+        ready = sorted(name for name, task in tasks.items() if name not in done and set(task.dependent_tasks) <= done)
         if not ready:
             raise UserInputError(f'the tasks {sorted(set(tasks) - done)} depend on each other in a cycle')
         order.append(ready[0])
@@ -108,8 +109,9 @@ def parse_arguments(spec: pipeline_spec_pb2.PipelineSpec, given: Mapping[str, st
     typed = {}
     for name, value in given.items():
         if name not in definitions:
-            raise UserInputError(f'--param {name}: the package has no such parameter '
-                                 f'(it has: {", ".join(sorted(definitions))})')
+            raise UserInputError(
+                f'--param {name}: the package has no such parameter (it has: {", ".join(sorted(definitions))})'
+            )
         kind = definitions[name].parameter_type
         try:
             if kind == _PARAMETER_TYPES.NUMBER_DOUBLE:
@@ -135,9 +137,15 @@ def _mounted(value, mounts: Mapping[str, str]):
     return value
 
 
-def executor_input(spec: pipeline_spec_pb2.PipelineSpec, task_name: str, run_root: str,
-                   produced: Dict[str, dict], arguments: Mapping[str, object],
-                   output_file: str, mounts: Mapping[str, str] = None) -> pipeline_spec_pb2.ExecutorInput:
+def executor_input(
+    spec: pipeline_spec_pb2.PipelineSpec,
+    task_name: str,
+    run_root: str,
+    produced: Dict[str, dict],
+    arguments: Mapping[str, object],
+    output_file: str,
+    mounts: Mapping[str, str] = None,
+) -> pipeline_spec_pb2.ExecutorInput:
     """The ExecutorInput KFP 2's driver hands the launcher for this task."""
     task = spec.root.dag.tasks[task_name]
     component = spec.components[task.component_ref.name]
@@ -146,8 +154,11 @@ def executor_input(spec: pipeline_spec_pb2.PipelineSpec, task_name: str, run_roo
     for name, value in task.inputs.parameters.items():
         if value.component_input_parameter:
             source = value.component_input_parameter
-            parameters[name] = arguments[source] if source in arguments else json_format.MessageToDict(
-                pipeline_parameters[source].default_value)
+            parameters[name] = (
+                arguments[source]
+                if source in arguments
+                else json_format.MessageToDict(pipeline_parameters[source].default_value)
+            )
         else:
             parameters[name] = json_format.MessageToDict(value.runtime_value.constant)
         parameters[name] = _mounted(parameters[name], mounts or {})
@@ -155,16 +166,29 @@ def executor_input(spec: pipeline_spec_pb2.PipelineSpec, task_name: str, run_roo
     for name, value in task.inputs.artifacts.items():
         source = value.task_output_artifact
         upstream = produced[source.producer_task][source.output_artifact_key]
-        artifacts[name] = {'artifacts': [{**upstream, 'type': json_format.MessageToDict(
-            component.input_definitions.artifacts[name].artifact_type)}]}
-    outputs = {name: {'artifacts': [{
-        'type': json_format.MessageToDict(definition.artifact_type),
-        'uri': f'{run_root}/{task_name}/{name}'}]}
-        for name, definition in component.output_definitions.artifacts.items()}
-    return json_format.ParseDict({
-        'inputs': {'parameterValues': parameters, 'artifacts': artifacts},
-        'outputs': {'artifacts': outputs, 'outputFile': output_file},
-    }, pipeline_spec_pb2.ExecutorInput())
+        artifacts[name] = {
+            'artifacts': [
+                {
+                    **upstream,
+                    'type': json_format.MessageToDict(component.input_definitions.artifacts[name].artifact_type),
+                }
+            ]
+        }
+    outputs = {
+        name: {
+            'artifacts': [
+                {'type': json_format.MessageToDict(definition.artifact_type), 'uri': f'{run_root}/{task_name}/{name}'}
+            ]
+        }
+        for name, definition in component.output_definitions.artifacts.items()
+    }
+    return json_format.ParseDict(
+        {
+            'inputs': {'parameterValues': parameters, 'artifacts': artifacts},
+            'outputs': {'artifacts': outputs, 'outputFile': output_file},
+        },
+        pipeline_spec_pb2.ExecutorInput(),
+    )
 
 
 def _cache_key(package: Package, task_name: str, message: pipeline_spec_pb2.ExecutorInput) -> str:
@@ -174,8 +198,11 @@ def _cache_key(package: Package, task_name: str, message: pipeline_spec_pb2.Exec
         for artifact in listed['artifacts']:
             artifact.pop('name', None)  # an id of this run; the uri names the content
     component = package.spec.components[package.spec.root.dag.tasks[task_name].component_ref.name]
-    content = {'component': json_format.MessageToDict(component),
-               'container': package.container(task_name), 'inputs': inputs}
+    content = {
+        'component': json_format.MessageToDict(component),
+        'container': package.container(task_name),
+        'inputs': inputs,
+    }
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
@@ -188,7 +215,8 @@ def _environment(package: Package, task_name: str, overrides: Mapping[str, str])
         if missing:
             raise UserInputError(
                 f'task {task_name} takes {", ".join(missing)} from the Kubernetes secret '
-                f'{secret["secretName"]}: set them in the environment (or --env NAME=VALUE) to stand in for it')
+                f'{secret["secretName"]}: set them in the environment (or --env NAME=VALUE) to stand in for it'
+            )
     return env
 
 
@@ -212,8 +240,7 @@ def _produced(message: pipeline_spec_pb2.ExecutorInput, ids) -> Dict[str, dict]:
     produced = {}
     for key, declared in json_format.MessageToDict(message.outputs)['artifacts'].items():
         artifact = (written.get(key) or declared)['artifacts'][0]
-        produced[key] = {'name': str(next(ids)), 'uri': artifact['uri'],
-                         'metadata': artifact.get('metadata', {})}
+        produced[key] = {'name': str(next(ids)), 'uri': artifact['uri'], 'metadata': artifact.get('metadata', {})}
     return produced
 
 
@@ -222,18 +249,22 @@ def _tail(path: str, lines: int = LOG_TAIL_LINES) -> str:
         return ''.join(f.readlines()[-lines:])
 
 
-def run_package(package_path: str, arguments: Mapping[str, str], work_dir: str,
-                env: Optional[Mapping[str, str]] = None, mounts: Optional[Mapping[str, str]] = None,
-                use_cache: bool = True,
-                echo: Callable[[str], None] = print) -> Tuple[str, List[TaskResult]]:
+def run_package(
+    package_path: str,
+    arguments: Mapping[str, str],
+    work_dir: str,
+    env: Optional[Mapping[str, str]] = None,
+    mounts: Optional[Mapping[str, str]] = None,
+    use_cache: bool = True,
+    echo: Callable[[str], None] = print,
+) -> Tuple[str, List[TaskResult]]:
     """Runs every task; stops at the first that fails. Returns the run id
     and each task's result (the failed one last)."""
     package = load_package(package_path)
     typed = parse_arguments(package.spec, arguments)
     order = task_order(package.spec)
     run_id = f'kfp-local-{time.strftime("%Y%m%d-%H%M%S")}-{uuid.uuid4().hex[:6]}'
-    run_root = '/'.join([package.spec.default_pipeline_root.rstrip('/'),
-                         package.spec.pipeline_info.name, run_id])
+    run_root = '/'.join([package.spec.default_pipeline_root.rstrip('/'), package.spec.pipeline_info.name, run_id])
     cache_dir = os.path.join(work_dir, 'cache')
     os.makedirs(cache_dir, exist_ok=True)
     ids = itertools.count(1)  # ML Metadata ids, as the launcher records artifacts
@@ -242,8 +273,9 @@ def run_package(package_path: str, arguments: Mapping[str, str], work_dir: str,
     for name in order:
         task_dir = os.path.join(work_dir, 'runs', run_id, name)
         os.makedirs(task_dir)
-        message = executor_input(package.spec, name, run_root, produced, typed,
-                                 os.path.join(task_dir, 'output_metadata.json'), mounts)
+        message = executor_input(
+            package.spec, name, run_root, produced, typed, os.path.join(task_dir, 'output_metadata.json'), mounts
+        )
         cache_file = os.path.join(cache_dir, _cache_key(package, name, message) + '.json')
         cached = use_cache and package.spec.root.dag.tasks[name].caching_options.enable_cache
         if cached and os.path.exists(cache_file):
@@ -256,8 +288,9 @@ def run_package(package_path: str, arguments: Mapping[str, str], work_dir: str,
         command = _command(package.container(name), message)
         started = time.monotonic()
         with open(log_path, 'w', encoding='utf-8') as log:
-            status = subprocess.run(command, cwd=task_dir, env=_environment(package, name, env or {}),
-                                    stdout=log, stderr=subprocess.STDOUT).returncode
+            status = subprocess.run(
+                command, cwd=task_dir, env=_environment(package, name, env or {}), stdout=log, stderr=subprocess.STDOUT
+            ).returncode
         seconds = time.monotonic() - started
         if status != 0 or not os.path.exists(message.outputs.output_file):
             results.append(TaskResult(name, 'FAILED', seconds, log_path))
@@ -267,8 +300,7 @@ def run_package(package_path: str, arguments: Mapping[str, str], work_dir: str,
         produced[name] = _produced(message, ids)
         if cached:
             with open(cache_file, 'w', encoding='utf-8') as f:
-                json.dump({key: {k: v for k, v in a.items() if k != 'name'}
-                           for key, a in produced[name].items()}, f)
+                json.dump({key: {k: v for k, v in a.items() if k != 'name'} for key, a in produced[name].items()}, f)
         results.append(TaskResult(name, 'SUCCEEDED', seconds, log_path))
         echo(f'  {name:<20} SUCCEEDED {seconds:7.1f} s')
     return run_id, results

@@ -5,7 +5,7 @@ import dataclasses
 import inspect
 import json
 import os
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, List, Mapping, Optional, Sequence
 
 import yaml
 from google.protobuf import json_format
@@ -16,8 +16,8 @@ from imdb_tfx import s3
 from imdb_tfx.errors import UserInputError
 from imdb_tfx.inputs import GLOVE_MODULE
 from kubeflow.image import EMBEDDINGS_DIR, GLOVE_DIR, SCHEMA_FILE
-from modules.hparams import PIPELINE_BUILT_HUB_HANDLE
 from kubeflow.s3_settings import S3Settings
+from modules.hparams import PIPELINE_BUILT_HUB_HANDLE
 from pipeline import configs, recipes
 from pipeline.pipeline import ALWAYS_RUN, create_pipeline
 from pipeline.recipes import EmbeddingSpec
@@ -47,45 +47,55 @@ def image_hub_handle(embedding: EmbeddingSpec) -> str:
     return f'{EMBEDDINGS_DIR}/{GLOVE_MODULE}{embedding.name_suffix}'
 
 
-def _check_locations(pipeline_root: str, data_root: str, serving_dir: str,
-                     hub_handle: Optional[str], schema_file: Optional[str]) -> None:
+def _check_locations(
+    pipeline_root: str, data_root: str, serving_dir: str, hub_handle: Optional[str], schema_file: Optional[str]
+) -> None:
     """Locations as the pods see them; one line naming the location and the
     reason when one cannot work. Nothing is accessed: compiling is offline."""
-    for what, path in (('pipeline root', pipeline_root), ('data', data_root),
-                       ('serving directory', serving_dir), ('hub handle', hub_handle),
-                       ('schema file', schema_file)):
+    for what, path in (
+        ('pipeline root', pipeline_root),
+        ('data', data_root),
+        ('serving directory', serving_dir),
+        ('hub handle', hub_handle),
+        ('schema file', schema_file),
+    ):
         if not path:
             continue
         if path.startswith('minio://'):
-            raise UserInputError(f'{what} {path}: TensorFlow has no minio:// filesystem; give '
-                                 's3://BUCKET/PATH and --s3-endpoint (MinIO\'s S3 API)')
+            raise UserInputError(
+                f'{what} {path}: TensorFlow has no minio:// filesystem; give '
+                "s3://BUCKET/PATH and --s3-endpoint (MinIO's S3 API)"
+            )
         scheme_ok = path.startswith(STORAGE_SCHEMES) or (
-            what == 'hub handle' and path.startswith(('https://', 'http://')))
+            what == 'hub handle' and path.startswith(('https://', 'http://'))
+        )
         if '://' in path and not scheme_ok:
-            raise UserInputError(f'{what} {path}: unsupported scheme; give gs://, s3:// or an '
-                                 'absolute path as the pods see it')
+            raise UserInputError(
+                f'{what} {path}: unsupported scheme; give gs://, s3:// or an absolute path as the pods see it'
+            )
         if '://' not in path and not path.startswith('/'):
             raise UserInputError(f'{what} {path}: give a URL or an absolute path as the pods see it')
 
 
 def compile_pipeline(
-        output_path: str,
-        image: str,
-        pipeline_root: str,
-        data_root: str,
-        serving_dir: str,
-        hub_handle: Optional[str] = None,
-        recipe: str = recipes.DEFAULT_RECIPE,
-        hyperparameters: Optional[Mapping[str, Any]] = None,
-        min_accuracy: float = configs.MIN_ACCURACY,
-        max_accuracy_drop: float = configs.MAX_ACCURACY_DROP,
-        canary_max_batch_seconds: float = _CANARY_DEFAULT,
-        split: str = configs.SPLIT,
-        schema_file: Optional[str] = SCHEMA_FILE,
-        beam_pipeline_args: Optional[Sequence[str]] = None,
-        volumes: Optional[Mapping[str, str]] = None,
-        s3_settings: Optional[S3Settings] = None,
-        enable_cache: bool = True) -> str:
+    output_path: str,
+    image: str,
+    pipeline_root: str,
+    data_root: str,
+    serving_dir: str,
+    hub_handle: Optional[str] = None,
+    recipe: str = recipes.DEFAULT_RECIPE,
+    hyperparameters: Optional[Mapping[str, Any]] = None,
+    min_accuracy: float = configs.MIN_ACCURACY,
+    max_accuracy_drop: float = configs.MAX_ACCURACY_DROP,
+    canary_max_batch_seconds: float = _CANARY_DEFAULT,
+    split: str = configs.SPLIT,
+    schema_file: Optional[str] = SCHEMA_FILE,
+    beam_pipeline_args: Optional[Sequence[str]] = None,
+    volumes: Optional[Mapping[str, str]] = None,
+    s3_settings: Optional[S3Settings] = None,
+    enable_cache: bool = True,
+) -> str:
     """Writes the package to output_path (.yaml) and returns that path.
 
     Paths are as the pods see them: pipeline_root, data_root and serving_dir
@@ -114,20 +124,30 @@ def compile_pipeline(
     build_embedding = not hub_handle and preset.embedding.data_vocabulary
     default_hub = PIPELINE_BUILT_HUB_HANDLE if build_embedding else image_hub_handle(preset.embedding)
     try:
-        hparams = dataclasses.replace(preset.hyperparameters, **{
-            'hub_handle': hub_handle or default_hub, **(hyperparameters or {})})
+        hparams = dataclasses.replace(
+            preset.hyperparameters, **{'hub_handle': hub_handle or default_hub, **(hyperparameters or {})}
+        )
     except ValueError as e:
         raise UserInputError(str(e)) from e
     parameters = [
         tfx.dsl.experimental.RuntimeParameter(
-            name=DATA_ROOT, ptype=str, default=data_root,
-            description='Prepared TFRecords (imdb-tfx prepare-data), as the pods see them'),
+            name=DATA_ROOT,
+            ptype=str,
+            default=data_root,
+            description='Prepared TFRecords (imdb-tfx prepare-data), as the pods see them',
+        ),
         tfx.dsl.experimental.RuntimeParameter(
-            name=HYPERPARAMETERS, ptype=str, default=json.dumps(hparams.to_custom_config()),
-            description='The Trainer\'s hyperparameters (modules/hparams.py), all fields as JSON'),
+            name=HYPERPARAMETERS,
+            ptype=str,
+            default=json.dumps(hparams.to_custom_config()),
+            description="The Trainer's hyperparameters (modules/hparams.py), all fields as JSON",
+        ),
         tfx.dsl.experimental.RuntimeParameter(
-            name=CANARY_MAX_BATCH_SECONDS, ptype=float, default=float(canary_max_batch_seconds),
-            description='The serving canary\'s latency bound per batch'),
+            name=CANARY_MAX_BATCH_SECONDS,
+            ptype=float,
+            default=float(canary_max_batch_seconds),
+            description="The serving canary's latency bound per batch",
+        ),
     ]
     pipeline = create_pipeline(
         pipeline_name=configs.PIPELINE_NAME,
@@ -149,12 +169,13 @@ def compile_pipeline(
         glove_dir=GLOVE_DIR,
         # No metadata_connection_config: KFP brings its own ML Metadata.
         beam_pipeline_args=list(beam_pipeline_args or DEFAULT_BEAM_ARGS),
-        enable_cache=enable_cache)
+        enable_cache=enable_cache,
+    )
     # Spec 2.1 (typed parameters, parameterValues) is what the KFP 2 backend
     # reads; its driver ignores 2.0's constantValue inputs.
     dag_runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
-        config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
-            default_image=image, use_pipeline_spec_2_1=True))
+        config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=image, use_pipeline_spec_2_1=True)
+    )
     job = dag_runner.run(pipeline, write_out=False)
     spec = json_format.ParseDict(job['pipelineSpec'], pipeline_spec_pb2.PipelineSpec())
     s3_settings = (s3_settings or S3Settings()) if uses_s3 else None
@@ -168,9 +189,12 @@ def compile_pipeline(
     return output_path
 
 
-def _adapt_for_kfp(spec: pipeline_spec_pb2.PipelineSpec, pipeline_root: str,
-                   parameters: List[tfx.dsl.experimental.RuntimeParameter],
-                   s3_settings: Optional[S3Settings]) -> None:
+def _adapt_for_kfp(
+    spec: pipeline_spec_pb2.PipelineSpec,
+    pipeline_root: str,
+    parameters: List[tfx.dsl.experimental.RuntimeParameter],
+    s3_settings: Optional[S3Settings],
+) -> None:
     """What open-source KFP needs that TFX leaves out of the PipelineSpec, or
     puts in for Vertex AI only, and our entrypoint."""
     # TFX keeps both in the PipelineJob's runtime config, which the YAML drops.
@@ -196,8 +220,9 @@ def _adapt_for_kfp(spec: pipeline_spec_pb2.PipelineSpec, pipeline_root: str,
             container['env'] = [{'name': k, 'value': v} for k, v in sorted(environment.items())]
 
 
-def _platform_spec(spec: pipeline_spec_pb2.PipelineSpec, volumes: Mapping[str, str],
-                   s3_settings: Optional[S3Settings]) -> Optional[pipeline_spec_pb2.PlatformSpec]:
+def _platform_spec(
+    spec: pipeline_spec_pb2.PipelineSpec, volumes: Mapping[str, str], s3_settings: Optional[S3Settings]
+) -> Optional[pipeline_spec_pb2.PlatformSpec]:
     """The Kubernetes platform spec (what kfp-kubernetes' mount_pvc and
     use_secret_as_env write) for every task: the volumes, the S3 secret."""
     config = {}

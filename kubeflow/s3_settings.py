@@ -13,7 +13,8 @@ class S3Settings:
     The credentials come from a Kubernetes secret as environment variables:
     the package names the secret, never a key. The defaults are open-source
     KFP's own MinIO secret, `mlpipeline-minio-artifact`."""
-    endpoint: Optional[str] = None   # e.g. http://minio-service.kubeflow:9000; None: AWS
+
+    endpoint: Optional[str] = None  # e.g. http://minio-service.kubeflow:9000; None: AWS
     region: str = 'us-east-1'
     secret: str = 'mlpipeline-minio-artifact'
     access_key_key: str = 'accesskey'
@@ -32,12 +33,15 @@ class S3Settings:
         env = {'AWS_REGION': self.region}
         if self.endpoint:
             secure = not self.endpoint.startswith('http://')
-            env.update(S3_ENDPOINT=self.endpoint, S3_USE_HTTPS=str(int(secure)),
-                       S3_VERIFY_SSL=str(int(secure)))
+            env.update(S3_ENDPOINT=self.endpoint, S3_USE_HTTPS=str(int(secure)), S3_VERIFY_SSL=str(int(secure)))
         return env
 
     def secret_as_env(self) -> dict:
         """The kfp-kubernetes `secretAsEnv` entry that sets the credentials."""
-        return {'secretName': self.secret, 'keyToEnv': [
-            {'secretKey': self.access_key_key, 'envVar': 'AWS_ACCESS_KEY_ID'},
-            {'secretKey': self.secret_key_key, 'envVar': 'AWS_SECRET_ACCESS_KEY'}]}
+        return {
+            'secretName': self.secret,
+            'keyToEnv': [
+                {'secretKey': self.access_key_key, 'envVar': 'AWS_ACCESS_KEY_ID'},
+                {'secretKey': self.secret_key_key, 'envVar': 'AWS_SECRET_ACCESS_KEY'},
+            ],
+        }

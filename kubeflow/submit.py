@@ -15,14 +15,16 @@ class RunFailedError(Exception):
     """The run ended in another state than SUCCEEDED."""
 
 
-def submit(package_path: str,
-           host: str,
-           experiment: Optional[str] = None,
-           arguments: Optional[Mapping[str, Any]] = None,
-           run_name: Optional[str] = None,
-           wait: bool = False,
-           timeout_seconds: float = 24 * 3600,
-           poll_seconds: float = 10) -> str:
+def submit(
+    package_path: str,
+    host: str,
+    experiment: Optional[str] = None,
+    arguments: Optional[Mapping[str, Any]] = None,
+    run_name: Optional[str] = None,
+    wait: bool = False,
+    timeout_seconds: float = 24 * 3600,
+    poll_seconds: float = 10,
+) -> str:
     """Sends the package and the run-time arguments to the KFP API at host,
     in experiment (created when missing; None: KFP's "Default"); returns the
     run id. With wait, returns when the run succeeded, raises RunFailedError
@@ -31,8 +33,8 @@ def submit(package_path: str,
     # The tasks' caching options are left as compiled: overriding them here
     # would switch caching back on for the ALWAYS_RUN nodes.
     run = client.create_run_from_pipeline_package(
-        package_path, arguments=dict(arguments or {}), run_name=run_name,
-        experiment_name=experiment)
+        package_path, arguments=dict(arguments or {}), run_name=run_name, experiment_name=experiment
+    )
     if not wait:
         return run.run_id
     deadline = time.monotonic() + timeout_seconds

@@ -20,26 +20,30 @@ class Hyperparameters:
     """Defaults are the tutorial's recipe exactly. A field with a `help` in
     its metadata is a command-line option of every command that builds the
     pipeline (imdb_tfx/pipeline_options.py): --epochs, --batch-size, ..."""
+
     hub_handle: str = SEED_HUB_HANDLE
     epochs: int = _option(20, 'Epochs (the most, with early stopping).')
     batch_size: int = _option(512, 'Training batch size.')
-    learning_rate: float = _option(0.001, 'Adam\'s learning rate.')
+    learning_rate: float = _option(0.001, "Adam's learning rate.")
     hidden_units: int = _option(16, 'Units of the hidden Dense layer.')
     # Beyond the tutorial (0 = off): dropout before and after the hidden layer,
     # and early stopping on eval accuracy, keeping the best epoch's weights.
     dropout: float = _option(0.0, 'Dropout before and after the hidden layer (0: none).')
     early_stopping_patience: int = _option(
-        0, 'Stop after this many epochs without a better validation accuracy, keeping the best '
-        'epoch (0: train every epoch).')
+        0,
+        'Stop after this many epochs without a better validation accuracy, keeping the best '
+        'epoch (0: train every epoch).',
+    )
     # Self-training (confidence 0 = off): after training, the model labels the
     # unlabeled reviews; those it labels with at least this confidence join
     # the labelled ones to train a fresh model. Each round's model labels for
     # the next; the last one is exported.
     self_training_confidence: float = _option(
-        0.0, 'Self-training on the unlabeled reviews: 0 turns it off, else the teacher\'s '
-        'confidence in [0.5, 1) for a review to join training.')
-    self_training_rounds: int = _option(
-        1, 'Rounds of self-training, each round\'s model labelling for the next.')
+        0.0,
+        "Self-training on the unlabeled reviews: 0 turns it off, else the teacher's "
+        'confidence in [0.5, 1) for a review to join training.',
+    )
+    self_training_rounds: int = _option(1, "Rounds of self-training, each round's model labelling for the next.")
     seed: int = _option(42, 'Random seed of the weights, dropout and shuffling.')
 
     def __post_init__(self):

@@ -18,22 +18,25 @@ TEXT_SIGNATURE = 'serving_text'
 def build_model(hp: Hyperparameters) -> tf.keras.Model:
     """hub layer (trainable) -> Dense(hidden, relu) -> Dense(1) logits, with
     optional dropout around the hidden layer."""
+
     def dropout(seed):
         return [tf.keras.layers.Dropout(hp.dropout, seed=seed)] if hp.dropout else []
 
-    model = tf.keras.Sequential([
-        hub.KerasLayer(hp.hub_handle, input_shape=[], dtype=tf.string,
-                       trainable=True, name='embedding'),
-        *dropout(hp.seed),
-        tf.keras.layers.Dense(hp.hidden_units, activation='relu', name='hidden'),
-        *dropout(hp.seed + 1),
-        tf.keras.layers.Dense(1, name='logits'),
-    ])
+    model = tf.keras.Sequential(
+        [
+            hub.KerasLayer(hp.hub_handle, input_shape=[], dtype=tf.string, trainable=True, name='embedding'),
+            *dropout(hp.seed),
+            tf.keras.layers.Dense(hp.hidden_units, activation='relu', name='hidden'),
+            *dropout(hp.seed + 1),
+            tf.keras.layers.Dense(1, name='logits'),
+        ]
+    )
     model.compile(
         optimizer=tf.keras.optimizers.Adam(learning_rate=hp.learning_rate),
         loss=tf.keras.losses.BinaryCrossentropy(from_logits=True),
         # The outputs are logits, so the decision threshold is 0, not 0.5.
-        metrics=[tf.keras.metrics.BinaryAccuracy(threshold=0.0, name='accuracy')])
+        metrics=[tf.keras.metrics.BinaryAccuracy(threshold=0.0, name='accuracy')],
+    )
     return model
 
 
@@ -46,8 +49,7 @@ def serving_signatures(model: tf.keras.Model) -> dict:
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name='examples')])
     def serve_examples(examples):
-        features = tf.io.parse_example(
-            examples, {TEXT_FEATURE: tf.io.FixedLenFeature([], tf.string, default_value='')})
+        features = tf.io.parse_example(examples, {TEXT_FEATURE: tf.io.FixedLenFeature([], tf.string, default_value='')})
         return serve_text(features[TEXT_FEATURE])
 
     return {EXAMPLES_SIGNATURE: serve_examples, TEXT_SIGNATURE: serve_text}
@@ -55,5 +57,4 @@ def serving_signatures(model: tf.keras.Model) -> dict:
 
 def export(model: tf.keras.Model, directory: str) -> None:
     # Serving needs no optimizer state (Adam's slots would triple the size).
-    model.save(directory, save_format='tf', include_optimizer=False,
-               signatures=serving_signatures(model))
+    model.save(directory, save_format='tf', include_optimizer=False, signatures=serving_signatures(model))

@@ -39,10 +39,13 @@ def _records(patterns: List[str]) -> tf.data.Dataset:
 
 
 def _parse(serialized):
-    features = tf.io.parse_example(serialized, {
-        model_lib.TEXT_FEATURE: tf.io.FixedLenFeature([], tf.string),
-        model_lib.LABEL_FEATURE: tf.io.FixedLenFeature([], tf.int64),
-    })
+    features = tf.io.parse_example(
+        serialized,
+        {
+            model_lib.TEXT_FEATURE: tf.io.FixedLenFeature([], tf.string),
+            model_lib.LABEL_FEATURE: tf.io.FixedLenFeature([], tf.int64),
+        },
+    )
     return features[model_lib.TEXT_FEATURE], tf.cast(features[model_lib.LABEL_FEATURE], tf.float32)
 
 
@@ -61,38 +64,53 @@ def batches(examples: tf.data.Dataset, batch_size: int, shuffle_seed=None) -> tf
 
 def unlabeled_texts(patterns: List[str]) -> np.ndarray:
     """The `text` of every unlabeled example, as a numpy array of bytes."""
-    texts = _records(patterns).batch(_PREDICT_BATCH).map(
-        lambda records: tf.io.parse_example(
-            records, {model_lib.TEXT_FEATURE: tf.io.FixedLenFeature([], tf.string)})[model_lib.TEXT_FEATURE])
+    texts = (
+        _records(patterns)
+        .batch(_PREDICT_BATCH)
+        .map(
+            lambda records: tf.io.parse_example(
+                records, {model_lib.TEXT_FEATURE: tf.io.FixedLenFeature([], tf.string)}
+            )[model_lib.TEXT_FEATURE]
+        )
+    )
     return np.concatenate([batch.numpy() for batch in texts])
 
 
-def pseudo_labelled(model: tf.keras.Model, texts: np.ndarray,
-                    confidence: float) -> Tuple[tf.data.Dataset, dict]:
+def pseudo_labelled(model: tf.keras.Model, texts: np.ndarray, confidence: float) -> Tuple[tf.data.Dataset, dict]:
     """(text, label) pairs for the texts the model labels with at least
     `confidence`, and a summary of what was kept."""
     logits = model.predict(tf.data.Dataset.from_tensor_slices(texts).batch(_PREDICT_BATCH), verbose=0)
     probability = tf.sigmoid(logits[:, 0]).numpy()
     kept = np.maximum(probability, 1 - probability) >= confidence
     labels = (probability[kept] >= 0.5).astype(np.float32)
-    summary = {'pseudo_labelled': int(kept.sum()),
-               'pseudo_positive_fraction': float(labels.mean()) if len(labels) else 0.0}
+    summary = {
+        'pseudo_labelled': int(kept.sum()),
+        'pseudo_positive_fraction': float(labels.mean()) if len(labels) else 0.0,
+    }
     return tf.data.Dataset.from_tensor_slices((texts[kept], labels)), summary
 
 
-def train(hp: Hyperparameters, train_examples: tf.data.Dataset, evaluation: tf.data.Dataset,
-          log_dir: str, seed: int) -> Tuple[tf.keras.Model, dict]:
+def train(
+    hp: Hyperparameters, train_examples: tf.data.Dataset, evaluation: tf.data.Dataset, log_dir: str, seed: int
+) -> Tuple[tf.keras.Model, dict]:
     """A fresh model fitted on train_examples; with early stopping it keeps
     its best epoch on the eval split. Returns it and its per-epoch history."""
     tf.keras.utils.set_random_seed(seed)
     model = model_lib.build_model(dataclasses.replace(hp, seed=seed))
     callbacks = [tf.keras.callbacks.TensorBoard(log_dir=log_dir)]
     if hp.early_stopping_patience:
-        callbacks.append(tf.keras.callbacks.EarlyStopping(
-            'val_accuracy', mode='max', patience=hp.early_stopping_patience,
-            restore_best_weights=True))
-    history = model.fit(batches(train_examples, hp.batch_size, shuffle_seed=seed),
-                        validation_data=evaluation, epochs=hp.epochs, verbose=2, callbacks=callbacks)
+        callbacks.append(
+            tf.keras.callbacks.EarlyStopping(
+                'val_accuracy', mode='max', patience=hp.early_stopping_patience, restore_best_weights=True
+            )
+        )
+    history = model.fit(
+        batches(train_examples, hp.batch_size, shuffle_seed=seed),
+        validation_data=evaluation,
+        epochs=hp.epochs,
+        verbose=2,
+        callbacks=callbacks,
+    )
     return model, {k: [float(v) for v in vs] for k, vs in history.history.items()}
 
 
@@ -114,18 +132,28 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         model, history = train(hp, train_examples, evaluation, run_dir, hp.seed)
     else:
         if not unlabeled_files:
-            raise ValueError('self_training_confidence is set but the Trainer got no unlabeled '
-                             'examples (SemiSupervisedTrainer(unlabeled_examples=...))')
-        model, teacher_history = train(hp, train_examples, evaluation,
-                                       os.path.join(run_dir, 'teacher'), hp.seed)
+            raise ValueError(
+                'self_training_confidence is set but the Trainer got no unlabeled '
+                'examples (SemiSupervisedTrainer(unlabeled_examples=...))'
+            )
+        model, teacher_history = train(hp, train_examples, evaluation, os.path.join(run_dir, 'teacher'), hp.seed)
         _write_json(run_dir, TEACHER_HISTORY_FILE, teacher_history)
         texts = unlabeled_texts(unlabeled_files)
-        summary = {'confidence': hp.self_training_confidence, 'unlabeled_reviews': int(len(texts)),
-                   'teacher_best_val_accuracy': max(teacher_history['val_accuracy']), 'rounds': []}
+        summary = {
+            'confidence': hp.self_training_confidence,
+            'unlabeled_reviews': int(len(texts)),
+            'teacher_best_val_accuracy': max(teacher_history['val_accuracy']),
+            'rounds': [],
+        }
         for number in range(1, hp.self_training_rounds + 1):
             pseudo, labelled = pseudo_labelled(model, texts, hp.self_training_confidence)
-            model, history = train(hp, train_examples.concatenate(pseudo), evaluation,
-                                   os.path.join(run_dir, f'round-{number}'), hp.seed + number)
+            model, history = train(
+                hp,
+                train_examples.concatenate(pseudo),
+                evaluation,
+                os.path.join(run_dir, f'round-{number}'),
+                hp.seed + number,
+            )
             summary['rounds'].append({**labelled, 'best_val_accuracy': max(history['val_accuracy'])})
             logging.info('Self-training round %d: %s', number, summary['rounds'][-1])
         _write_json(run_dir, SELF_TRAINING_FILE, summary)

@@ -23,10 +23,14 @@ def trained(tmp_path_factory, prepared_sample, tiny_embedding):
     shards = sorted(glob.glob(os.path.join(prepared_sample, 'train', '*')))
     out = tmp_path_factory.mktemp('trainer')
     fn_args = tfx.components.FnArgs(
-        train_files=shards[:-1], eval_files=shards[-1:],
-        serving_model_dir=str(out / 'serving'), model_run_dir=str(out / 'run'),
-        custom_config=Hyperparameters(hub_handle=tiny_embedding, epochs=8, batch_size=64,
-                                      learning_rate=0.01).to_custom_config())
+        train_files=shards[:-1],
+        eval_files=shards[-1:],
+        serving_model_dir=str(out / 'serving'),
+        model_run_dir=str(out / 'run'),
+        custom_config=Hyperparameters(
+            hub_handle=tiny_embedding, epochs=8, batch_size=64, learning_rate=0.01
+        ).to_custom_config(),
+    )
     trainer.run_fn(fn_args)
     return fn_args
 
@@ -50,9 +54,14 @@ def test_the_model_learns(trained):
 def test_both_signatures_return_agreeing_probabilities(trained, prepared_sample):
     texts, _ = sample_texts(prepared_sample)
     texts = texts[:50] + ['', 'Ünïcödé — 映画は最高でした!', 'great ' * 20_000]
-    serialized = [tf.train.Example(features=tf.train.Features(feature={
-        'text': tf.train.Feature(bytes_list=tf.train.BytesList(value=[t.encode()]))}
-    )).SerializeToString() for t in texts]
+    serialized = [
+        tf.train.Example(
+            features=tf.train.Features(
+                feature={'text': tf.train.Feature(bytes_list=tf.train.BytesList(value=[t.encode()]))}
+            )
+        ).SerializeToString()
+        for t in texts
+    ]
 
     loaded = tf.saved_model.load(trained.serving_model_dir)
     assert set(loaded.signatures) == {model_lib.EXAMPLES_SIGNATURE, model_lib.TEXT_SIGNATURE}
@@ -64,8 +73,7 @@ def test_both_signatures_return_agreeing_probabilities(trained, prepared_sample)
         probability = outputs[model_lib.OUTPUT_KEY].numpy()
         assert probability.shape == (len(texts), 1) and probability.dtype == np.float32
         assert np.all((probability >= 0) & (probability <= 1))
-    np.testing.assert_allclose(by_text[model_lib.OUTPUT_KEY], by_example[model_lib.OUTPUT_KEY],
-                               atol=1e-6)
+    np.testing.assert_allclose(by_text[model_lib.OUTPUT_KEY], by_example[model_lib.OUTPUT_KEY], atol=1e-6)
 
 
 def test_hyperparameters_round_trip_and_reject_unknown_keys():
@@ -84,17 +92,19 @@ def test_hyperparameters_round_trip_and_reject_unknown_keys():
 
 def _rule_model():
     """Logit +3 for texts with 'good', -3 with 'bad', 0 otherwise."""
+
     def logits(texts):
         good = tf.cast(tf.strings.regex_full_match(texts, '.*good.*'), tf.float32)
         bad = tf.cast(tf.strings.regex_full_match(texts, '.*bad.*'), tf.float32)
         return 3.0 * (good - bad)[:, None]
+
     return tf.keras.Sequential([tf.keras.layers.Lambda(logits, input_shape=[], dtype=tf.string)])
 
 
 def test_pseudo_labels_keep_only_confident_reviews():
     texts = np.array([b'good film', b'bad film', b'a film', b'good and bad'], dtype=object)
     pseudo, summary = trainer.pseudo_labelled(_rule_model(), texts, confidence=0.9)  # sigmoid(3) = 0.95
-    assert sorted((t.numpy(), l.numpy()) for t, l in pseudo) == [(b'bad film', 0.0), (b'good film', 1.0)]
+    assert sorted((text.numpy(), label.numpy()) for text, label in pseudo) == [(b'bad film', 0.0), (b'good film', 1.0)]
     assert summary == {'pseudo_labelled': 2, 'pseudo_positive_fraction': 0.5}
     _, summary = trainer.pseudo_labelled(_rule_model(), texts, confidence=0.5)
     assert summary['pseudo_labelled'] == 4
@@ -105,12 +115,21 @@ def self_trained(tmp_path_factory, prepared_sample, tiny_embedding):
     """run_fn with two rounds of self-training on the sample's 100 unlabeled reviews."""
     shards = sorted(glob.glob(os.path.join(prepared_sample, 'train', '*')))
     out = tmp_path_factory.mktemp('self_trained')
-    config = Hyperparameters(hub_handle=tiny_embedding, epochs=4, batch_size=64, learning_rate=0.01,
-                             self_training_confidence=0.5, self_training_rounds=2).to_custom_config()
+    config = Hyperparameters(
+        hub_handle=tiny_embedding,
+        epochs=4,
+        batch_size=64,
+        learning_rate=0.01,
+        self_training_confidence=0.5,
+        self_training_rounds=2,
+    ).to_custom_config()
     fn_args = tfx.components.FnArgs(
-        train_files=shards[:-1], eval_files=shards[-1:],
-        serving_model_dir=str(out / 'serving'), model_run_dir=str(out / 'run'),
-        custom_config={**config, UNLABELED_FILES_KEY: [os.path.join(prepared_sample, 'unsup', '*')]})
+        train_files=shards[:-1],
+        eval_files=shards[-1:],
+        serving_model_dir=str(out / 'serving'),
+        model_run_dir=str(out / 'run'),
+        custom_config={**config, UNLABELED_FILES_KEY: [os.path.join(prepared_sample, 'unsup', '*')]},
+    )
     trainer.run_fn(fn_args)
     return fn_args
 
@@ -134,10 +153,14 @@ def test_self_training_labels_the_unlabeled_reviews_and_exports_the_student(self
 def test_self_training_without_unlabeled_examples_is_refused(tmp_path, prepared_sample, tiny_embedding):
     shards = sorted(glob.glob(os.path.join(prepared_sample, 'train', '*')))
     fn_args = tfx.components.FnArgs(
-        train_files=shards[:-1], eval_files=shards[-1:],
-        serving_model_dir=str(tmp_path / 'serving'), model_run_dir=str(tmp_path / 'run'),
-        custom_config=Hyperparameters(hub_handle=tiny_embedding, epochs=1,
-                                      self_training_confidence=0.9).to_custom_config())
+        train_files=shards[:-1],
+        eval_files=shards[-1:],
+        serving_model_dir=str(tmp_path / 'serving'),
+        model_run_dir=str(tmp_path / 'run'),
+        custom_config=Hyperparameters(
+            hub_handle=tiny_embedding, epochs=1, self_training_confidence=0.9
+        ).to_custom_config(),
+    )
     with pytest.raises(ValueError, match='no unlabeled examples'):
         trainer.run_fn(fn_args)
     assert not os.path.exists(fn_args.serving_model_dir)

@@ -12,9 +12,9 @@ MIN_ACCURACY = 0.85
 MAX_ACCURACY_DROP = 0.0
 
 # How ImportExampleGen makes the train/eval splits of the prepared data.
-SPLIT_RANDOM = 'random'   # by hash of the example, like the tutorial
-SPLIT_MOVIE = 'movie'     # by hash of movie_id: no movie on both sides
-SPLIT_SOURCE = 'source'   # the source's own train/ and test/ folders
+SPLIT_RANDOM = 'random'  # by hash of the example, like the tutorial
+SPLIT_MOVIE = 'movie'  # by hash of movie_id: no movie on both sides
+SPLIT_SOURCE = 'source'  # the source's own train/ and test/ folders
 SPLITS = (SPLIT_RANDOM, SPLIT_MOVIE, SPLIT_SOURCE)
 
 # No movie on both sides of the split: a random split flatters eval accuracy.

@@ -17,17 +17,19 @@ from pipeline.recipes import EmbeddingSpec
 log = logging.getLogger(__name__)
 
 
-def run(home: Home,
-        data_root: str,
-        hyperparameters: Hyperparameters,
-        min_accuracy: float = configs.MIN_ACCURACY,
-        max_accuracy_drop: float = configs.MAX_ACCURACY_DROP,
-        split: str = configs.SPLIT,
-        schema_file: Optional[str] = configs.SCHEMA_FILE,
-        train_eval_buckets: Tuple[int, int] = (3, 2),
-        embedding: Optional[EmbeddingSpec] = None,
-        beam_pipeline_args: Optional[Sequence[str]] = None,
-        enable_cache: bool = True) -> None:
+def run(
+    home: Home,
+    data_root: str,
+    hyperparameters: Hyperparameters,
+    min_accuracy: float = configs.MIN_ACCURACY,
+    max_accuracy_drop: float = configs.MAX_ACCURACY_DROP,
+    split: str = configs.SPLIT,
+    schema_file: Optional[str] = configs.SCHEMA_FILE,
+    train_eval_buckets: Tuple[int, int] = (3, 2),
+    embedding: Optional[EmbeddingSpec] = None,
+    beam_pipeline_args: Optional[Sequence[str]] = None,
+    enable_cache: bool = True,
+) -> None:
     """Raises when a component fails; the run's record stays in MLMD.
     embedding: the recipe's data-vocabulary module, built in the pipeline from
     the GloVe wheel under the home's downloads."""
@@ -46,10 +48,10 @@ def run(home: Home,
         use_unlabeled=hyperparameters.self_trains,
         embedding=embedding,
         glove_dir=home.downloads_dir,
-        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
-            home.metadata_path),
+        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(home.metadata_path),
         beam_pipeline_args=list(beam_pipeline_args or configs.LOCAL_BEAM_ARGS),
-        enable_cache=enable_cache)
+        enable_cache=enable_cache,
+    )
     log.info('Running %s under %s', configs.PIPELINE_NAME, home.root)
     # TFX's Beam executors parse sys.argv as absl flags (b/174174381): hide the
     # caller's command line from them (`-v` would be read as --verbosity).

@@ -31,20 +31,24 @@ def example_gen_configs(split: str, train_eval_buckets: Tuple[int, int] = (3, 2)
     """(input_config, output_config) for ImportExampleGen over prepare-data's
     output; train_eval_buckets (3, 2) is the tutorial's 60/40."""
     if split == SPLIT_SOURCE:
-        return example_gen_pb2.Input(splits=[
-            example_gen_pb2.Input.Split(name='train', pattern='train/*'),
-            example_gen_pb2.Input.Split(name='eval', pattern='test/*'),
-        ]), None
+        return example_gen_pb2.Input(
+            splits=[
+                example_gen_pb2.Input.Split(name='train', pattern='train/*'),
+                example_gen_pb2.Input.Split(name='eval', pattern='test/*'),
+            ]
+        ), None
     if split not in SPLITS:
         raise ValueError(f'split must be one of {SPLITS}, got {split!r}')
-    output = example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(
-        splits=[
-            example_gen_pb2.SplitConfig.Split(name='train', hash_buckets=train_eval_buckets[0]),
-            example_gen_pb2.SplitConfig.Split(name='eval', hash_buckets=train_eval_buckets[1]),
-        ],
-        partition_feature_name='movie_id' if split == SPLIT_MOVIE else None))
-    return example_gen_pb2.Input(splits=[
-        example_gen_pb2.Input.Split(name='train', pattern='train/*')]), output
+    output = example_gen_pb2.Output(
+        split_config=example_gen_pb2.SplitConfig(
+            splits=[
+                example_gen_pb2.SplitConfig.Split(name='train', hash_buckets=train_eval_buckets[0]),
+                example_gen_pb2.SplitConfig.Split(name='eval', hash_buckets=train_eval_buckets[1]),
+            ],
+            partition_feature_name='movie_id' if split == SPLIT_MOVIE else None,
+        )
+    )
+    return example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name='train', pattern='train/*')]), output
 
 
 def unlabeled_example_gen(data_root: str) -> tfx.components.ImportExampleGen:
@@ -52,10 +56,14 @@ def unlabeled_example_gen(data_root: str) -> tfx.components.ImportExampleGen:
     would split a single input 2:1 into train/eval by default)."""
     return tfx.components.ImportExampleGen(
         input_base=data_root,
-        input_config=example_gen_pb2.Input(splits=[
-            example_gen_pb2.Input.Split(name=UNLABELED_SPLIT, pattern=UNLABELED_PATTERN)]),
-        output_config=example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(splits=[
-            example_gen_pb2.SplitConfig.Split(name=UNLABELED_SPLIT, hash_buckets=1)])),
+        input_config=example_gen_pb2.Input(
+            splits=[example_gen_pb2.Input.Split(name=UNLABELED_SPLIT, pattern=UNLABELED_PATTERN)]
+        ),
+        output_config=example_gen_pb2.Output(
+            split_config=example_gen_pb2.SplitConfig(
+                splits=[example_gen_pb2.SplitConfig.Split(name=UNLABELED_SPLIT, hash_buckets=1)]
+            )
+        ),
     ).with_id('UnlabeledExampleGen')
 
 
@@ -67,30 +75,45 @@ def eval_config(min_accuracy: float, max_accuracy_drop: float) -> tfma.EvalConfi
         change_threshold=tfma.GenericChangeThreshold(
             direction=tfma.MetricDirection.HIGHER_IS_BETTER,
             # TFMA compares strictly (diff > bound), so nudge the bound below -drop.
-            absolute={'value': -max_accuracy_drop - 1e-9}))
+            absolute={'value': -max_accuracy_drop - 1e-9},
+        ),
+    )
     return tfma.EvalConfig(
-        model_specs=[tfma.ModelSpec(
-            signature_name=model_lib.EXAMPLES_SIGNATURE,
-            label_key=model_lib.LABEL_FEATURE,
-            prediction_key=model_lib.OUTPUT_KEY)],
+        model_specs=[
+            tfma.ModelSpec(
+                signature_name=model_lib.EXAMPLES_SIGNATURE,
+                label_key=model_lib.LABEL_FEATURE,
+                prediction_key=model_lib.OUTPUT_KEY,
+            )
+        ],
         # Overall, and per star rating when the data has it (mild vs extreme reviews).
         slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=['rating'])],
-        metrics_specs=[tfma.MetricsSpec(metrics=[
-            tfma.MetricConfig(class_name='ExampleCount'),
-            # The gate judges the overall slice; the rating slices are for reading.
-            tfma.MetricConfig(class_name='BinaryAccuracy', per_slice_thresholds=[
-                tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()],
-                                             threshold=accuracy_threshold)]),
-            tfma.MetricConfig(class_name='AUC'),
-            tfma.MetricConfig(class_name='Precision'),
-            tfma.MetricConfig(class_name='Recall'),
-            # For the run report: the confusion matrix at the accuracy's 0.5
-            # threshold, and predictions per true class in 20 probability bins.
-            tfma.MetricConfig(class_name='ConfusionMatrixAtThresholds', config='{"thresholds": [0.5]}'),
-            tfma.MetricConfig(class_name='CalibrationPlot', config='{"num_buckets": 20}'),
-        ])],
+        metrics_specs=[
+            tfma.MetricsSpec(
+                metrics=[
+                    tfma.MetricConfig(class_name='ExampleCount'),
+                    # The gate judges the overall slice; the rating slices are for reading.
+                    tfma.MetricConfig(
+                        class_name='BinaryAccuracy',
+                        per_slice_thresholds=[
+                            tfma.PerSliceMetricThreshold(
+                                slicing_specs=[tfma.SlicingSpec()], threshold=accuracy_threshold
+                            )
+                        ],
+                    ),
+                    tfma.MetricConfig(class_name='AUC'),
+                    tfma.MetricConfig(class_name='Precision'),
+                    tfma.MetricConfig(class_name='Recall'),
+                    # For the run report: the confusion matrix at the accuracy's 0.5
+                    # threshold, and predictions per true class in 20 probability bins.
+                    tfma.MetricConfig(class_name='ConfusionMatrixAtThresholds', config='{"thresholds": [0.5]}'),
+                    tfma.MetricConfig(class_name='CalibrationPlot', config='{"num_buckets": 20}'),
+                ]
+            )
+        ],
         # The compiled Keras metrics work on logits; the signature returns probabilities.
-        options=tfma.Options(include_default_metrics={'value': False}))
+        options=tfma.Options(include_default_metrics={'value': False}),
+    )
 
 
 def create_pipeline(
@@ -131,22 +154,26 @@ def create_pipeline(
     split and the unlabeled reviews; its module replaces the hub handle."""
     input_config, output_config = example_gen_configs(split, train_eval_buckets)
     example_gen = tfx.components.ImportExampleGen(
-        input_base=data_root, input_config=input_config, output_config=output_config)
+        input_base=data_root, input_config=input_config, output_config=output_config
+    )
     if schema_file:
         schema_gen = tfx.components.ImportSchemaGen(schema_file=schema_file)
         # With the schema, the categorical label gets the value distribution
         # the data gate's drift check compares.
         statistics_gen = tfx.components.StatisticsGen(
-            examples=example_gen.outputs['examples'], schema=schema_gen.outputs['schema'])
+            examples=example_gen.outputs['examples'], schema=schema_gen.outputs['schema']
+        )
     else:
         statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs['examples'])
         schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs['statistics'])
     example_validator = tfx.components.ExampleValidator(
-        statistics=statistics_gen.outputs['statistics'], schema=schema_gen.outputs['schema'])
+        statistics=statistics_gen.outputs['statistics'], schema=schema_gen.outputs['schema']
+    )
     data_gate = DataGate(
         statistics=statistics_gen.outputs['statistics'],
         anomalies=example_validator.outputs['anomalies'],
-        schema=schema_gen.outputs['schema'])
+        schema=schema_gen.outputs['schema'],
+    )
 
     unlabeled_gen = unlabeled_example_gen(data_root) if use_unlabeled else None
     embedding_builder = None
@@ -154,8 +181,11 @@ def create_pipeline(
         embedding_builder = EmbeddingBuilder(
             examples=example_gen.outputs['examples'],
             unlabeled_examples=unlabeled_gen.outputs['examples'] if unlabeled_gen else None,
-            glove_dir=glove_dir, bigram_buckets=embedding.bigram_buckets, combiner=embedding.combiner,
-            table_lr_multiplier=embedding.table_lr_multiplier)
+            glove_dir=glove_dir,
+            bigram_buckets=embedding.bigram_buckets,
+            combiner=embedding.combiner,
+            table_lr_multiplier=embedding.table_lr_multiplier,
+        )
         embedding_builder.add_upstream_node(data_gate)  # bad data builds nothing either
     trainer = SemiSupervisedTrainer(
         module_file=trainer_module_file,
@@ -165,8 +195,9 @@ def create_pipeline(
         embedding=embedding_builder.outputs['module'] if embedding_builder else None,
         schema=schema_gen.outputs['schema'],
         # A RuntimeParameter (Kubeflow) holds the hyperparameters' JSON.
-        custom_config=(hyperparameters.to_custom_config()
-                       if isinstance(hyperparameters, Hyperparameters) else hyperparameters),
+        custom_config=(
+            hyperparameters.to_custom_config() if isinstance(hyperparameters, Hyperparameters) else hyperparameters
+        ),
     ).with_id('Trainer')
     trainer.add_upstream_node(data_gate)  # bad data trains nothing
 
@@ -180,23 +211,36 @@ def create_pipeline(
     canary = ServingCanary(
         model=trainer.outputs['model'],
         examples=example_gen.outputs['examples'],
-        max_batch_seconds=canary_max_batch_seconds)
+        max_batch_seconds=canary_max_batch_seconds,
+    )
 
     pusher = AtomicPusher(
         model=trainer.outputs['model'],
         model_blessing=evaluator.outputs['blessing'],
         infra_blessing=canary.outputs['blessing'],
         push_destination=tfx.proto.PushDestination(
-            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_dir)),
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_dir)
+        ),
     ).with_id('Pusher')
 
     return tfx.dsl.Pipeline(
         pipeline_name=pipeline_name,
         pipeline_root=pipeline_root,
-        components=[example_gen, *([unlabeled_gen] if unlabeled_gen else []), statistics_gen,
-                    schema_gen, example_validator, data_gate,
-                    *([embedding_builder] if embedding_builder else []), trainer, baseline, evaluator,
-                    canary, pusher],
+        components=[
+            example_gen,
+            *([unlabeled_gen] if unlabeled_gen else []),
+            statistics_gen,
+            schema_gen,
+            example_validator,
+            data_gate,
+            *([embedding_builder] if embedding_builder else []),
+            trainer,
+            baseline,
+            evaluator,
+            canary,
+            pusher,
+        ],
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,
-        beam_pipeline_args=beam_pipeline_args)
+        beam_pipeline_args=beam_pipeline_args,
+    )

@@ -12,6 +12,7 @@ from modules.hparams import Hyperparameters
 class EmbeddingSpec:
     """The offline module a recipe uses when no --hub is given, built once
     under the home from GloVe 6B 50d."""
+
     # Keep only the GloVe words that occur at least twice in the run's reviews
     # (labelled and unlabeled texts, never labels): 66k of 400k words on IMDB.
     data_vocabulary: bool = False
@@ -46,23 +47,27 @@ class Recipe:
 RECIPES: Dict[str, Recipe] = {
     'seed': Recipe(
         description='The tutorial exactly, with GloVe 6B 50d in place of gnews-swivel-20dim: '
-                    'Dense(16, relu), Adam 1e-3, batch 512, 20 epochs.',
+        'Dense(16, relu), Adam 1e-3, batch 512, 20 epochs.',
         embedding=EmbeddingSpec(),
         hyperparameters=Hyperparameters(),
     ),
     'best': Recipe(
-        description='GloVe restricted to the reviews\' vocabulary plus 262,144 bigram buckets, '
-                    'mean combiner, the table fine-tuned 3x faster than the head; '
-                    'dropout 0.3, Adam 3e-3, early stopping on eval accuracy (patience 3, <= 25 epochs); '
-                    'then two rounds of self-training: the model labels the 50,000 unlabeled reviews '
-                    'and a fresh one learns from the labelled ones plus those labelled with >= 0.9 '
-                    'confidence, then labels them again for a third; '
-                    'trained on 80% of the reviews, 20% (about 4,400 on the full archive) evaluate.',
-        embedding=EmbeddingSpec(data_vocabulary=True, bigram_buckets=2**18, combiner='mean',
-                                table_lr_multiplier=3.0),
-        hyperparameters=Hyperparameters(learning_rate=3e-3, dropout=0.3, epochs=25,
-                                        early_stopping_patience=3, self_training_confidence=0.9,
-                                        self_training_rounds=2),
+        description="GloVe restricted to the reviews' vocabulary plus 262,144 bigram buckets, "
+        'mean combiner, the table fine-tuned 3x faster than the head; '
+        'dropout 0.3, Adam 3e-3, early stopping on eval accuracy (patience 3, <= 25 epochs); '
+        'then two rounds of self-training: the model labels the 50,000 unlabeled reviews '
+        'and a fresh one learns from the labelled ones plus those labelled with >= 0.9 '
+        'confidence, then labels them again for a third; '
+        'trained on 80% of the reviews, 20% (about 4,400 on the full archive) evaluate.',
+        embedding=EmbeddingSpec(data_vocabulary=True, bigram_buckets=2**18, combiner='mean', table_lr_multiplier=3.0),
+        hyperparameters=Hyperparameters(
+            learning_rate=3e-3,
+            dropout=0.3,
+            epochs=25,
+            early_stopping_patience=3,
+            self_training_confidence=0.9,
+            self_training_rounds=2,
+        ),
         train_eval_buckets=(4, 1),
     ),
 }

@@ -12,9 +12,17 @@ def test_seed_is_the_tutorial_exactly():
     seed = recipes.get('seed')
     assert seed.hyperparameters == Hyperparameters()
     assert dataclasses.asdict(seed.hyperparameters) | {'hub_handle': None} == dict(
-        hub_handle=None, epochs=20, batch_size=512, learning_rate=0.001, hidden_units=16,
-        dropout=0.0, early_stopping_patience=0, self_training_confidence=0.0, self_training_rounds=1,
-        seed=42)
+        hub_handle=None,
+        epochs=20,
+        batch_size=512,
+        learning_rate=0.001,
+        hidden_units=16,
+        dropout=0.0,
+        early_stopping_patience=0,
+        self_training_confidence=0.0,
+        self_training_rounds=1,
+        seed=42,
+    )
     assert seed.embedding == recipes.EmbeddingSpec()  # plain GloVe, no bigrams
 
 

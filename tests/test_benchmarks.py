@@ -23,8 +23,7 @@ TABLE_HEADERS = {
 
 def _side_and_label(record: bytes):
     feature = tf.train.Example.FromString(record).features.feature
-    return (plain_keras.split_index(feature['movie_id'], [3, 5]),
-            feature['label'].int64_list.value[0])
+    return (plain_keras.split_index(feature['movie_id'], [3, 5]), feature['label'].int64_list.value[0])
 
 
 @pytest.fixture(scope='module')
@@ -40,17 +39,31 @@ def balanced_sample(prepared_sample, tmp_path_factory) -> str:
     for side in (0, 1):
         count = min(len(groups[(side, 0)]), len(groups[(side, 1)]))
         kept += groups[(side, 0)][:count] + groups[(side, 1)][:count]
-    return scaling.write_prepared(kept, prepared_sample, str(tmp_path_factory.mktemp('balanced')),
-                                  'labels balanced per seed split side')
+    return scaling.write_prepared(
+        kept, prepared_sample, str(tmp_path_factory.mktemp('balanced')), 'labels balanced per seed split side'
+    )
 
 
 @pytest.fixture(scope='module')
 def smoke(balanced_sample, tiny_embedding, tmp_path_factory):
     output = tmp_path_factory.mktemp('bench')
     result = subprocess.run(
-        [sys.executable, '-m', 'benchmarks', '--smoke', '--data', balanced_sample,
-         '--hub', tiny_embedding, '--output-dir', str(output)],
-        capture_output=True, text=True, timeout=900)
+        [
+            sys.executable,
+            '-m',
+            'benchmarks',
+            '--smoke',
+            '--data',
+            balanced_sample,
+            '--hub',
+            tiny_embedding,
+            '--output-dir',
+            str(output),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     with open(output / 'results.json', encoding='utf-8') as f:
         data = json.load(f)
@@ -64,10 +77,14 @@ def test_split_reproduces_example_gen_partition():
 
     config = example_gen_pb2.SplitConfig(partition_feature_name='movie_id')
     for movie in (b'tt0000001', b'tt0453418', b'tt9999999', b''):
-        example = tf.train.Example(features=tf.train.Features(feature={
-            'movie_id': tf.train.Feature(bytes_list=tf.train.BytesList(value=[movie]))}))
-        assert (plain_keras.split_index(example.features.feature['movie_id'], [3, 5]) ==
-                _PartitionFn(example, 2, [3, 5], config))
+        example = tf.train.Example(
+            features=tf.train.Features(
+                feature={'movie_id': tf.train.Feature(bytes_list=tf.train.BytesList(value=[movie]))}
+            )
+        )
+        assert plain_keras.split_index(example.features.feature['movie_id'], [3, 5]) == _PartitionFn(
+            example, 2, [3, 5], config
+        )
 
 
 def test_subset_is_a_deterministic_prepared_output(prepared_sample, tmp_path):
@@ -105,8 +122,17 @@ def test_plain_model_is_the_pipeline_model(tiny_embedding):
 
 def test_smoke_run_writes_every_part(smoke):
     data, markdown = smoke
-    assert {'machine', 'config', 'targets', 'total_seconds', 'plain_vs_pipeline', 'components',
-            'scaling', 'serving', 'beam_modes'} <= set(data)
+    assert {
+        'machine',
+        'config',
+        'targets',
+        'total_seconds',
+        'plain_vs_pipeline',
+        'components',
+        'scaling',
+        'serving',
+        'beam_modes',
+    } <= set(data)
     assert {'cores', 'memory_bytes', 'cpu_model', 'versions'} <= set(data['machine'])
     for part in PARTS:
         assert TABLE_HEADERS[part] in markdown, part
@@ -116,8 +142,7 @@ def test_smoke_run_writes_every_part(smoke):
 def test_plain_vs_pipeline_fields(smoke):
     part = smoke[0]['plain_vs_pipeline']
     for side in ('plain', 'pipeline'):
-        assert {'seconds', 'peak_rss_bytes', 'eval_accuracy', 'train_examples',
-                'eval_examples'} <= set(part[side])
+        assert {'seconds', 'peak_rss_bytes', 'eval_accuracy', 'train_examples', 'eval_examples'} <= set(part[side])
     assert {'ratio', 'same_split'} <= set(part)
     assert part['same_split'] is True  # the plain script splits exactly like ImportExampleGen
 
@@ -147,8 +172,8 @@ def test_serving_fields(smoke):
 def test_beam_modes_fields(smoke):
     part = smoke[0]['beam_modes']
     assert {(r['component'], r['mode']) for r in part['rows']} == {
-        (c, m) for c in ('StatisticsGen', 'Evaluator')
-        for m in ('in_memory', 'multi_threading', 'multi_processing')}
+        (c, m) for c in ('StatisticsGen', 'Evaluator') for m in ('in_memory', 'multi_threading', 'multi_processing')
+    }
     assert all(r['status'] in ('ok', 'failed', 'timed out') for r in part['rows'])
     assert {'fastest', 'current_default'} <= set(part)
 

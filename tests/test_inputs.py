@@ -36,6 +36,7 @@ def test_self_training_needs_unlabeled_reviews(tmp_path, prepared_sample):
 
 def test_run_refuses_bad_self_training_before_any_work(tmp_path):
     from conftest import imdb_tfx
+
     result = imdb_tfx('run', '--home', str(tmp_path / 'home'), '--self-training-confidence', '1.5')
     assert result.returncode == 2
     assert 'self_training_confidence must be 0 (off) or in [0.5, 1)' in result.stderr

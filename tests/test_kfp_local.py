@@ -27,8 +27,20 @@ from pipeline import configs
 ACCESS_KEY = 'kfp-local-test-access-key-93c1'
 SECRET_KEY = 'kfp-local-test-secret-key-5e7d0b'
 BUCKET = 'imdb-kfp-local'
-TASKS = {'ImportExampleGen', 'UnlabeledExampleGen', 'ImportSchemaGen', 'StatisticsGen', 'ExampleValidator',
-         'DataGate', 'EmbeddingBuilder', 'Trainer', 'ServingBaseline', 'Evaluator', 'ServingCanary', 'Pusher'}
+TASKS = {
+    'ImportExampleGen',
+    'UnlabeledExampleGen',
+    'ImportSchemaGen',
+    'StatisticsGen',
+    'ExampleValidator',
+    'DataGate',
+    'EmbeddingBuilder',
+    'Trainer',
+    'ServingBaseline',
+    'Evaluator',
+    'ServingCanary',
+    'Pusher',
+}
 
 
 @pytest.fixture(scope='module')
@@ -46,49 +58,83 @@ def _hyperparameters(package: str, epochs: int) -> str:
     from the sample's 1,000 reviews (every epoch: no early stopping)."""
     spec = _documents(package)[0]
     default = json.loads(spec['root']['inputDefinitions']['parameters'][runner.HYPERPARAMETERS]['defaultValue'])
-    return json.dumps({**default, 'epochs': epochs, 'batch_size': 64, 'learning_rate': 0.01,
-                       'early_stopping_patience': 0})
+    return json.dumps(
+        {**default, 'epochs': epochs, 'batch_size': 64, 'learning_rate': 0.01, 'early_stopping_patience': 0}
+    )
 
 
 def _documents(package: str):
     import yaml
+
     with open(package, encoding='utf-8') as f:
         return list(yaml.safe_load_all(f))
 
 
 def _kfp_local(package, work_dir, image_root, *extra, env=None, epochs=6):
-    return imdb_tfx('kfp-local', package, '--work-dir', work_dir, '--mount', f'{image.IMAGE_ROOT}={image_root}',
-                    '--param', f'{runner.HYPERPARAMETERS}={_hyperparameters(package, epochs)}',
-                    *extra, env=env)
+    return imdb_tfx(
+        'kfp-local',
+        package,
+        '--work-dir',
+        work_dir,
+        '--mount',
+        f'{image.IMAGE_ROOT}={image_root}',
+        '--param',
+        f'{runner.HYPERPARAMETERS}={_hyperparameters(package, epochs)}',
+        *extra,
+        env=env,
+    )
 
 
 def _states(output: str) -> dict:
     """{task: state} from kfp-local's lines."""
-    return {words[0]: words[1] for words in (line.split() for line in output.splitlines())
-            if len(words) >= 2 and words[0] in TASKS}
+    return {
+        words[0]: words[1]
+        for words in (line.split() for line in output.splitlines())
+        if len(words) >= 2 and words[0] in TASKS
+    }
 
 
 def _outputs(work_dir: str, task: str) -> dict:
     """{output key: artifact} of the newest run's task, from its output metadata."""
-    [path] = sorted(glob.glob(os.path.join(work_dir, 'runs', '*', task, 'output_metadata.json')),
-                    key=os.path.getmtime)[-1:]
+    [path] = sorted(glob.glob(os.path.join(work_dir, 'runs', '*', task, 'output_metadata.json')), key=os.path.getmtime)[
+        -1:
+    ]
     with open(path, encoding='utf-8') as f:
         return {key: listed['artifacts'][0] for key, listed in json.load(f)['artifacts'].items()}
 
 
 # --- a local folder ----------------------------------------------------------------------
 
+
 @pytest.fixture(scope='module')
 def local_run(tmp_path_factory, prepared_sample, image_root):
     root = tmp_path_factory.mktemp('kfp-local')
     package = str(root / 'pipeline.yaml')
-    compiled = imdb_tfx('compile-kfp', '--output', package, '--pipeline-root', str(root / 'pipeline-root'),
-                        '--data', prepared_sample, '--serving-dir', str(root / 'serving'),
-                        '--epochs', '3', '--min-accuracy', '0.6')
+    compiled = imdb_tfx(
+        'compile-kfp',
+        '--output',
+        package,
+        '--pipeline-root',
+        str(root / 'pipeline-root'),
+        '--data',
+        prepared_sample,
+        '--serving-dir',
+        str(root / 'serving'),
+        '--epochs',
+        '3',
+        '--min-accuracy',
+        '0.6',
+    )
     assert compiled.returncode == 0, compiled.stderr[-3000:]
     result = _kfp_local(package, str(root / 'work'), image_root, epochs=6)
-    return dict(root=root, package=package, work=str(root / 'work'), result=result,
-                serving=str(root / 'serving'), data=prepared_sample)
+    return dict(
+        root=root,
+        package=package,
+        work=str(root / 'work'),
+        result=result,
+        serving=str(root / 'serving'),
+        data=prepared_sample,
+    )
 
 
 def _records(pattern):
@@ -122,8 +168,9 @@ def test_statistics_and_data_gate_tasks(local_run):
         with tf.io.gfile.GFile(os.path.join(statistics['uri'], f'Split-{split}', 'FeatureStats.pb'), 'rb') as f:
             stats.ParseFromString(f.read())
         assert stats.datasets[0].num_examples == _records(os.path.join(examples['uri'], f'Split-{split}', '*'))
-    with open(os.path.join(_outputs(local_run['work'], 'DataGate')['result']['uri'], data_gate.REPORT_FILE),
-              encoding='utf-8') as f:
+    with open(
+        os.path.join(_outputs(local_run['work'], 'DataGate')['result']['uri'], data_gate.REPORT_FILE), encoding='utf-8'
+    ) as f:
         assert json.load(f)['passed'] is True
 
 
@@ -131,7 +178,7 @@ def test_the_embedding_module_is_built_from_the_training_reviews(local_run):
     module = _outputs(local_run['work'], 'EmbeddingBuilder')['module']
     # The tiny vectors' 3,000 words, less those seen fewer than twice outside eval.
     assert 1000 < module['metadata']['vocab_size'] < 3000
-    assert module['metadata']['bigram_buckets'] == 2 ** 18  # the default recipe's
+    assert module['metadata']['bigram_buckets'] == 2**18  # the default recipe's
     assert os.path.isfile(os.path.join(module['uri'], 'saved_model.pb'))
     [trainer_log] = glob.glob(os.path.join(local_run['work'], 'runs', '*', 'Trainer', 'log.txt'))
     with open(trainer_log, encoding='utf-8') as f:
@@ -150,19 +197,23 @@ def test_trainer_task_takes_the_run_arguments(local_run):
 def test_a_failing_task_stops_the_run_with_exit_1_and_its_log(local_run, tmp_path, image_root):
     empty = tmp_path / 'empty-data'
     empty.mkdir()
-    result = _kfp_local(local_run['package'], str(tmp_path / 'work'), image_root,
-                        '--param', f'{runner.DATA_ROOT}={empty}')
+    result = _kfp_local(
+        local_run['package'], str(tmp_path / 'work'), image_root, '--param', f'{runner.DATA_ROOT}={empty}'
+    )
     assert result.returncode == 1
     assert 'FAILED at ImportExampleGen' in result.stdout
     assert f'{empty}/train/*' in result.stdout  # the tail of the task's log names the cause
     assert 'Trainer' not in _states(result.stdout)
 
 
-@pytest.mark.parametrize('args, message', [
-    (['no-such-package.yaml'], 'not a compiled pipeline package'),
-    (['PACKAGE', '--param', 'no-such-parameter=1'], 'no such parameter'),
-    (['PACKAGE', '--param', f'{runner.CANARY_MAX_BATCH_SECONDS}=fast'], 'not a NUMBER_DOUBLE'),
-])
+@pytest.mark.parametrize(
+    'args, message',
+    [
+        (['no-such-package.yaml'], 'not a compiled pipeline package'),
+        (['PACKAGE', '--param', 'no-such-parameter=1'], 'no such parameter'),
+        (['PACKAGE', '--param', f'{runner.CANARY_MAX_BATCH_SECONDS}=fast'], 'not a NUMBER_DOUBLE'),
+    ],
+)
 def test_bad_input_exits_2(local_run, tmp_path, args, message):
     args = [local_run['package'] if a == 'PACKAGE' else a for a in args]
     result = imdb_tfx('kfp-local', *args, '--work-dir', str(tmp_path))
@@ -170,6 +221,7 @@ def test_bad_input_exits_2(local_run, tmp_path, args, message):
 
 
 # --- s3:// against a local S3 API server -------------------------------------------------
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -182,11 +234,19 @@ def s3_server(tmp_path_factory):
     """moto's S3 API on 127.0.0.1, with an empty bucket."""
     port = _free_port()
     log = open(tmp_path_factory.mktemp('moto') / 'moto.log', 'w')
-    server = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), 'moto_server'),
-                               '-H', '127.0.0.1', '-p', str(port)], stdout=log, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        [os.path.join(os.path.dirname(sys.executable), 'moto_server'), '-H', '127.0.0.1', '-p', str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     endpoint = f'http://127.0.0.1:{port}'
-    client = boto3.client('s3', endpoint_url=endpoint, region_name='us-east-1',
-                          aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY)
+    client = boto3.client(
+        's3',
+        endpoint_url=endpoint,
+        region_name='us-east-1',
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+    )
     for _ in range(100):
         try:
             client.create_bucket(Bucket=BUCKET)
@@ -206,20 +266,47 @@ def s3_runs(tmp_path_factory, s3_server, sample_archive, image_root):
     endpoint, _ = s3_server
     root = tmp_path_factory.mktemp('kfp-s3')
     # What the user's shell (or the Kubernetes secret, in a pod) provides.
-    env = {'AWS_ACCESS_KEY_ID': ACCESS_KEY, 'AWS_SECRET_ACCESS_KEY': SECRET_KEY, 'AWS_REGION': 'us-east-1',
-           'S3_ENDPOINT': endpoint, 'S3_USE_HTTPS': '0', 'S3_VERIFY_SSL': '0'}
+    env = {
+        'AWS_ACCESS_KEY_ID': ACCESS_KEY,
+        'AWS_SECRET_ACCESS_KEY': SECRET_KEY,
+        'AWS_REGION': 'us-east-1',
+        'S3_ENDPOINT': endpoint,
+        'S3_USE_HTTPS': '0',
+        'S3_VERIFY_SSL': '0',
+    }
     prepared = imdb_tfx('prepare-data', sample_archive, '--output', f's3://{BUCKET}/data', env=env)
     assert prepared.returncode == 0, prepared.stderr[-3000:]
     package = str(root / 'pipeline.yaml')
-    compiled = imdb_tfx('compile-kfp', '--output', package, '--pipeline-root', f's3://{BUCKET}/root',
-                        '--data', f's3://{BUCKET}/data', '--serving-dir', f's3://{BUCKET}/serving',
-                        '--s3-endpoint', endpoint, '--epochs', '3', '--min-accuracy', '0.6')
+    compiled = imdb_tfx(
+        'compile-kfp',
+        '--output',
+        package,
+        '--pipeline-root',
+        f's3://{BUCKET}/root',
+        '--data',
+        f's3://{BUCKET}/data',
+        '--serving-dir',
+        f's3://{BUCKET}/serving',
+        '--s3-endpoint',
+        endpoint,
+        '--epochs',
+        '3',
+        '--min-accuracy',
+        '0.6',
+    )
     assert compiled.returncode == 0, compiled.stderr[-3000:]
     credentials = {'AWS_ACCESS_KEY_ID': ACCESS_KEY, 'AWS_SECRET_ACCESS_KEY': SECRET_KEY}
     first = _kfp_local(package, str(root / 'work'), image_root, env=credentials)
     second = _kfp_local(package, str(root / 'work'), image_root, env=credentials)
-    return dict(package=package, work=str(root / 'work'), env=env, prepared=prepared, compiled=compiled,
-                first=first, second=second)
+    return dict(
+        package=package,
+        work=str(root / 'work'),
+        env=env,
+        prepared=prepared,
+        compiled=compiled,
+        first=first,
+        second=second,
+    )
 
 
 def _versions(client) -> set:
@@ -239,8 +326,9 @@ def test_s3_run_pushes_a_model_served_from_the_bucket(s3_runs, s3_server):
     # Every artifact is in the bucket: nothing was written to a local pipeline root.
     examples = _outputs(s3_runs['work'], 'ImportExampleGen')['examples']
     assert examples['uri'].startswith(f's3://{BUCKET}/root/{configs.PIPELINE_NAME}/')
-    predicted = imdb_tfx('predict', '--serving-dir', f's3://{BUCKET}/serving', 'A wonderful film.',
-                         'Dreadful.', env=s3_runs['env'])
+    predicted = imdb_tfx(
+        'predict', '--serving-dir', f's3://{BUCKET}/serving', 'A wonderful film.', 'Dreadful.', env=s3_runs['env']
+    )
     assert predicted.returncode == 0, predicted.stderr[-3000:]
     probabilities = [float(line.split('\t')[0]) for line in predicted.stdout.splitlines()]
     assert len(probabilities) == 2 and all(0 <= p <= 1 for p in probabilities)
@@ -287,16 +375,37 @@ def test_the_entrypoint_keeps_the_executors_exit_status_after_s3_writes(s3_serve
     """tensorflow-io aborts the interpreter's exit (134) after an s3:// write;
     the entrypoint ends the task with its own status instead."""
     endpoint, _ = s3_server
-    env = {**os.environ, 'AWS_ACCESS_KEY_ID': ACCESS_KEY, 'AWS_SECRET_ACCESS_KEY': SECRET_KEY,
-           'AWS_REGION': 'us-east-1', 'S3_ENDPOINT': endpoint, 'S3_USE_HTTPS': '0', 'S3_VERIFY_SSL': '0'}
-    write = ('import tensorflow as tf; from imdb_tfx import s3; s3.enable(); '
-             f'tf.io.gfile.GFile("s3://{BUCKET}/exit-test.txt", "w").write("x")')
+    env = {
+        **os.environ,
+        'AWS_ACCESS_KEY_ID': ACCESS_KEY,
+        'AWS_SECRET_ACCESS_KEY': SECRET_KEY,
+        'AWS_REGION': 'us-east-1',
+        'S3_ENDPOINT': endpoint,
+        'S3_USE_HTTPS': '0',
+        'S3_VERIFY_SSL': '0',
+    }
+    write = (
+        'import tensorflow as tf; from imdb_tfx import s3; s3.enable(); '
+        f'tf.io.gfile.GFile("s3://{BUCKET}/exit-test.txt", "w").write("x")'
+    )
     plain = subprocess.run([sys.executable, '-c', write], env=env, capture_output=True, timeout=300)
     # The trap itself, without the entrypoint's exit: SIGABRT (134 in a shell).
     assert plain.returncode == -signal.SIGABRT and b'pure virtual method called' in plain.stderr
     kept = subprocess.run([sys.executable, '-c', write + '; s3.exit(0)'], env=env, capture_output=True, timeout=300)
     assert kept.returncode == 0
-    failing = subprocess.run([sys.executable, '-m', 'kubeflow.entrypoint', '--executor_class_path',
-                              'no.such.Executor', '--json_serialized_invocation_args', '{}'],
-                             env=env, capture_output=True, text=True, timeout=300)
+    failing = subprocess.run(
+        [
+            sys.executable,
+            '-m',
+            'kubeflow.entrypoint',
+            '--executor_class_path',
+            'no.such.Executor',
+            '--json_serialized_invocation_args',
+            '{}',
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert failing.returncode == 1 and 'no.such' in failing.stderr

@@ -41,40 +41,64 @@ def _dict(message):
 @pytest.fixture(scope='module')
 def compiled(tmp_path_factory, prepared_sample):
     root = tmp_path_factory.mktemp('kfp')
-    settings = dict(image=IMAGE, pipeline_root=str(root / 'pipeline-root'), data_root=prepared_sample,
-                    serving_dir=str(root / 'serving'))
+    settings = dict(
+        image=IMAGE,
+        pipeline_root=str(root / 'pipeline-root'),
+        data_root=prepared_sample,
+        serving_dir=str(root / 'serving'),
+    )
     # The curated schema as this machine sees it: tasks run here, not in the image.
-    path = runner.compile_pipeline(str(root / 'pipeline.yaml'), **settings, recipe='best',
-                                   hyperparameters={'epochs': 3}, min_accuracy=0.7,
-                                   schema_file=configs.SCHEMA_FILE, volumes=VOLUMES)
+    path = runner.compile_pipeline(
+        str(root / 'pipeline.yaml'),
+        **settings,
+        recipe='best',
+        hyperparameters={'epochs': 3},
+        min_accuracy=0.7,
+        schema_file=configs.SCHEMA_FILE,
+        volumes=VOLUMES,
+    )
     with open(path, encoding='utf-8') as f:
         documents = list(yaml.safe_load_all(f))
     spec = json_format.ParseDict(documents[0], pipeline_spec_pb2.PipelineSpec())
-    return dict(settings, root=root, path=path, documents=documents, spec=spec,
-                executors=_dict(spec.deployment_spec)['executors'])
+    return dict(
+        settings,
+        root=root,
+        path=path,
+        documents=documents,
+        spec=spec,
+        executors=_dict(spec.deployment_spec)['executors'],
+    )
 
 
 @pytest.fixture(scope='module')
 def local_pipeline():
     """The pipeline LocalDagRunner runs: the topology is the same whatever the paths."""
     return create_pipeline(
-        pipeline_name=configs.PIPELINE_NAME, pipeline_root='/local/tfx', data_root='/local/data',
-        trainer_module_file=configs.TRAINER_MODULE_FILE, serving_dir='/local/serving',
-        schema_file=configs.SCHEMA_FILE, hyperparameters=Hyperparameters(),
+        pipeline_name=configs.PIPELINE_NAME,
+        pipeline_root='/local/tfx',
+        data_root='/local/data',
+        trainer_module_file=configs.TRAINER_MODULE_FILE,
+        serving_dir='/local/serving',
+        schema_file=configs.SCHEMA_FILE,
+        hyperparameters=Hyperparameters(),
         # as compiled for the default recipe, which self-trains and builds its module
         use_unlabeled=recipes.get(recipes.DEFAULT_RECIPE).hyperparameters.self_trains,
-        embedding=recipes.get(recipes.DEFAULT_RECIPE).embedding, glove_dir='/local/glove')
+        embedding=recipes.get(recipes.DEFAULT_RECIPE).embedding,
+        glove_dir='/local/glove',
+    )
 
 
 def test_tasks_and_edges_are_the_local_pipelines(compiled, local_pipeline):
     tasks = compiled['spec'].root.dag.tasks
     assert {name: sorted(task.dependent_tasks) for name, task in tasks.items()} == {
-        node.id: sorted(upstream.id for upstream in node.upstream_nodes) for node in local_pipeline.components}
+        node.id: sorted(upstream.id for upstream in node.upstream_nodes) for node in local_pipeline.components
+    }
     for node in local_pipeline.components:
         artifacts = tasks[node.id].inputs.artifacts
-        assert {name: (a.task_output_artifact.producer_task, a.task_output_artifact.output_artifact_key)
-                for name, a in artifacts.items()} == {
-            name: (channel.producer_component_id, channel.output_key) for name, channel in node.inputs.items()}
+        assert {
+            name: (a.task_output_artifact.producer_task, a.task_output_artifact.output_artifact_key)
+            for name, a in artifacts.items()
+        } == {name: (channel.producer_component_id, channel.output_key) for name, channel in node.inputs.items()}
 
 
 def test_every_executor_is_the_tfx_entrypoint_in_the_image(compiled, local_pipeline):
@@ -89,8 +113,13 @@ def test_every_executor_is_the_tfx_entrypoint_in_the_image(compiled, local_pipel
         assert container['command'] == runner.ENTRYPOINT
         executor_class = name_utils.get_full_name(node.executor_spec.executor_class)
         args = container['args']
-        assert args[:5] == ['--executor_class_path', executor_class, '--json_serialized_invocation_args',
-                            '{{$}}', '--json_serialized_inputs_spec_args']
+        assert args[:5] == [
+            '--executor_class_path',
+            executor_class,
+            '--json_serialized_invocation_args',
+            '{{$}}',
+            '--json_serialized_inputs_spec_args',
+        ]
         assert json.loads(args[5]) == _dict(component.input_definitions)
         assert args[6:] == runner.DEFAULT_BEAM_ARGS
         import_utils.import_class_by_path(executor_class)  # what the entrypoint does in the pod
@@ -101,22 +130,26 @@ def test_runtime_parameters_default_to_the_compile_options(compiled, prepared_sa
     spec = compiled['spec']
     parameters = _dict(spec.root.input_definitions)['parameters']
     assert {name: (p['parameterType'], p['isOptional']) for name, p in parameters.items()} == {
-        runner.DATA_ROOT: ('STRING', True), runner.HYPERPARAMETERS: ('STRING', True),
-        runner.CANARY_MAX_BATCH_SECONDS: ('NUMBER_DOUBLE', True)}
+        runner.DATA_ROOT: ('STRING', True),
+        runner.HYPERPARAMETERS: ('STRING', True),
+        runner.CANARY_MAX_BATCH_SECONDS: ('NUMBER_DOUBLE', True),
+    }
     assert parameters[runner.DATA_ROOT]['defaultValue'] == prepared_sample
     assert parameters[runner.CANARY_MAX_BATCH_SECONDS]['defaultValue'] == 2.0
     # The whole hyperparameters, as the Trainer module reads them back.
     best = recipes.get('best')
-    assert Hyperparameters.from_custom_config(json.loads(parameters[runner.HYPERPARAMETERS]['defaultValue'])) == \
-        Hyperparameters(**{**best.hyperparameters.to_custom_config(), 'epochs': 3,
-                           'hub_handle': PIPELINE_BUILT_HUB_HANDLE})
+    assert Hyperparameters.from_custom_config(
+        json.loads(parameters[runner.HYPERPARAMETERS]['defaultValue'])
+    ) == Hyperparameters(
+        **{**best.hyperparameters.to_custom_config(), 'epochs': 3, 'hub_handle': PIPELINE_BUILT_HUB_HANDLE}
+    )
 
     def inputs(task):
         return _dict(spec.root.dag.tasks[task].inputs)['parameters']
+
     assert inputs('ImportExampleGen')['input_base'] == {'componentInputParameter': runner.DATA_ROOT}
     assert inputs('Trainer')['custom_config'] == {'componentInputParameter': runner.HYPERPARAMETERS}
-    assert inputs('ServingCanary')['max_batch_seconds'] == {
-        'componentInputParameter': runner.CANARY_MAX_BATCH_SECONDS}
+    assert inputs('ServingCanary')['max_batch_seconds'] == {'componentInputParameter': runner.CANARY_MAX_BATCH_SECONDS}
     # best's module is built in the pipeline from the image's GloVe wheel.
     assert inputs('EmbeddingBuilder')['glove_dir'] == {'runtimeValue': {'constant': image.GLOVE_DIR}}
 
@@ -126,17 +159,16 @@ def test_compile_time_values_and_caching(compiled):
 
     def constant(task, name):
         return _dict(spec.root.dag.tasks[task].inputs)['parameters'][name]['runtimeValue']['constant']
+
     assert constant('ServingBaseline', 'serving_dir') == compiled['serving_dir']
-    push_destination = proto_utils.json_to_proto(constant('Pusher', 'push_destination'),
-                                                 pusher_pb2.PushDestination())
+    push_destination = proto_utils.json_to_proto(constant('Pusher', 'push_destination'), pusher_pb2.PushDestination())
     assert push_destination.filesystem.base_directory == compiled['serving_dir']
     assert constant('ImportSchemaGen', 'schema_file') == configs.SCHEMA_FILE
     eval_config = proto_utils.json_to_proto(constant('Evaluator', 'eval_config'), tfma.EvalConfig())
     [accuracy] = [m for m in eval_config.metrics_specs[0].metrics if m.class_name == 'BinaryAccuracy']
     assert accuracy.per_slice_thresholds[0].threshold.value_threshold.lower_bound.value == 0.7
     # best's 80/20 split by movie.
-    output_config = proto_utils.json_to_proto(constant('ImportExampleGen', 'output_config'),
-                                              example_gen_pb2.Output())
+    output_config = proto_utils.json_to_proto(constant('ImportExampleGen', 'output_config'), example_gen_pb2.Output())
     assert [(s.name, s.hash_buckets) for s in output_config.split_config.splits] == [('train', 4), ('eval', 1)]
     assert output_config.split_config.partition_feature_name == 'movie_id'
     # The Trainer's run_fn by import path: nothing was written under the pipeline root.
@@ -154,13 +186,15 @@ def test_compile_time_values_and_caching(compiled):
 def test_volumes_are_mounted_into_every_task(compiled):
     platform = json_format.ParseDict(compiled['documents'][1], pipeline_spec_pb2.PlatformSpec())
     mounts = _dict(platform.platforms['kubernetes'].deployment_spec)['executors']
-    assert mounts == {label: {'pvcMount': [{'constant': 'imdb-data', 'mountPath': '/mnt/imdb'}]}
-                      for label in compiled['executors']}
+    assert mounts == {
+        label: {'pvcMount': [{'constant': 'imdb-data', 'mountPath': '/mnt/imdb'}]} for label in compiled['executors']
+    }
 
 
 class _KfpApi(http.server.BaseHTTPRequestHandler):
     """The endpoints kfp 2.5's Client calls to run a package and follow the
     run; it records each request. The run ends in `final_state`."""
+
     final_state = 'SUCCEEDED'
     requests = []
 
@@ -220,8 +254,15 @@ def _run_request(handler):
 
 def test_submit_sends_the_package_and_arguments_and_waits(compiled, kfp_api):
     handler, host = kfp_api
-    run_id = kfp_submit.submit(compiled['path'], host, experiment='imdb-ci', run_name='ci-1',
-                               arguments={runner.DATA_ROOT: '/mnt/imdb/data'}, wait=True, poll_seconds=0)
+    run_id = kfp_submit.submit(
+        compiled['path'],
+        host,
+        experiment='imdb-ci',
+        run_name='ci-1',
+        arguments={runner.DATA_ROOT: '/mnt/imdb/data'},
+        wait=True,
+        poll_seconds=0,
+    )
     assert run_id == 'run-1'
     experiment = [b for m, p, b in handler.requests if (m, p) == ('POST', '/apis/v2beta1/experiments')]
     assert [b['display_name'] for b in experiment] == ['imdb-ci']
@@ -229,8 +270,10 @@ def test_submit_sends_the_package_and_arguments_and_waits(compiled, kfp_api):
     assert body['experiment_id'] == 'experiment-1' and body['display_name'] == 'ci-1'
     assert body['runtime_config']['parameters'] == {runner.DATA_ROOT: '/mnt/imdb/data'}
     # The package whole: the PipelineSpec and the volumes' platform spec.
-    assert body['pipeline_spec'] == {'pipeline_spec': compiled['documents'][0],
-                                     'platform_spec': compiled['documents'][1]}
+    assert body['pipeline_spec'] == {
+        'pipeline_spec': compiled['documents'][0],
+        'platform_spec': compiled['documents'][1],
+    }
     assert ('GET', '/apis/v2beta1/runs/run-1', None) in handler.requests
 
 
@@ -243,15 +286,35 @@ def test_submit_raises_when_the_run_fails(compiled, kfp_api):
 
 
 def _options(tmp_path, *extra):
-    return ['--pipeline-root', str(tmp_path / 'root'), '--data', 'gs://bucket/imdb',
-            '--serving-dir', '/mnt/imdb/serving', *extra]
+    return [
+        '--pipeline-root',
+        str(tmp_path / 'root'),
+        '--data',
+        'gs://bucket/imdb',
+        '--serving-dir',
+        '/mnt/imdb/serving',
+        *extra,
+    ]
 
 
 def test_compile_kfp_command(tmp_path):
     output = str(tmp_path / 'pipeline.yaml')
-    result = CliRunner().invoke(kfp_cli.compile_kfp_command, ['--output', output, *_options(
-        tmp_path, '--infer-schema', '--learning-rate', '0.01',
-        '--beam-arg', '--runner=DataflowRunner', '--beam-arg=--project=my-project')])
+    result = CliRunner().invoke(
+        kfp_cli.compile_kfp_command,
+        [
+            '--output',
+            output,
+            *_options(
+                tmp_path,
+                '--infer-schema',
+                '--learning-rate',
+                '0.01',
+                '--beam-arg',
+                '--runner=DataflowRunner',
+                '--beam-arg=--project=my-project',
+            ),
+        ],
+    )
     assert result.exit_code == 0, result.output
     with open(output, encoding='utf-8') as f:
         [document] = list(yaml.safe_load_all(f))  # no --volume: no platform spec
@@ -260,40 +323,53 @@ def test_compile_kfp_command(tmp_path):
     executors = _dict(spec.deployment_spec)['executors']
     assert {e['container']['image'] for e in executors.values()} == {image.DEFAULT_TAG}
     assert executors['StatisticsGen_executor']['container']['args'][-2:] == [
-        '--runner=DataflowRunner', '--project=my-project']
-    hyperparameters = json.loads(document['root']['inputDefinitions']['parameters'][runner.HYPERPARAMETERS]
-                                 ['defaultValue'])
+        '--runner=DataflowRunner',
+        '--project=my-project',
+    ]
+    hyperparameters = json.loads(
+        document['root']['inputDefinitions']['parameters'][runner.HYPERPARAMETERS]['defaultValue']
+    )
     best = recipes.get(recipes.DEFAULT_RECIPE)
     assert hyperparameters['learning_rate'] == 0.01
     assert best.embedding.data_vocabulary and hyperparameters['hub_handle'] == PIPELINE_BUILT_HUB_HANDLE
     assert 'EmbeddingBuilder' in spec.root.dag.tasks
 
 
-@pytest.mark.parametrize('extra, message', [
-    (['--data', 'relative/data'], 'data relative/data'),
-    (['--serving-dir', 'serving'], 'serving directory serving'),
-    (['--pipeline-root', 'minio://mlpipeline/v2'], 'no minio:// filesystem'),
-    (['--serving-dir', 'hdfs://nn/serving'], 'unsupported scheme'),
-    (['--volume', 'claim-without-path'], '--volume'),
-    (['--s3-secret', 'name:only-one-key'], '--s3-secret'),
-    (['--self-training-confidence', '0.3'], 'self_training_confidence'),
-])
+@pytest.mark.parametrize(
+    'extra, message',
+    [
+        (['--data', 'relative/data'], 'data relative/data'),
+        (['--serving-dir', 'serving'], 'serving directory serving'),
+        (['--pipeline-root', 'minio://mlpipeline/v2'], 'no minio:// filesystem'),
+        (['--serving-dir', 'hdfs://nn/serving'], 'unsupported scheme'),
+        (['--volume', 'claim-without-path'], '--volume'),
+        (['--s3-secret', 'name:only-one-key'], '--s3-secret'),
+        (['--self-training-confidence', '0.3'], 'self_training_confidence'),
+    ],
+)
 def test_compile_kfp_command_rejects_paths_pods_cannot_see(tmp_path, extra, message):
-    result = CliRunner().invoke(kfp_cli.compile_kfp_command,
-                                ['--output', str(tmp_path / 'p.yaml'), *_options(tmp_path, *extra)])
+    result = CliRunner().invoke(
+        kfp_cli.compile_kfp_command, ['--output', str(tmp_path / 'p.yaml'), *_options(tmp_path, *extra)]
+    )
     assert isinstance(result.exception, UserInputError) and message in str(result.exception)
 
 
 def test_submit_command_compiles_and_starts_a_run(tmp_path, kfp_api):
     handler, host = kfp_api
-    result = CliRunner().invoke(kfp_cli.submit_command, [
-        '--host', host, '--experiment', 'imdb', *_options(tmp_path, '--volume', 'imdb:/mnt/imdb')])
+    result = CliRunner().invoke(
+        kfp_cli.submit_command,
+        ['--host', host, '--experiment', 'imdb', *_options(tmp_path, '--volume', 'imdb:/mnt/imdb')],
+    )
     assert result.exit_code == 0, result.output
     assert 'Run run-1 started' in result.output
     body = _run_request(handler)
     assert body['runtime_config']['parameters'] == {}  # the compiled defaults apply
-    assert body['pipeline_spec']['pipeline_spec']['root']['inputDefinitions']['parameters'][
-        runner.DATA_ROOT]['defaultValue'] == 'gs://bucket/imdb'
+    assert (
+        body['pipeline_spec']['pipeline_spec']['root']['inputDefinitions']['parameters'][runner.DATA_ROOT][
+            'defaultValue'
+        ]
+        == 'gs://bucket/imdb'
+    )
 
 
 def test_submit_command_fails_when_the_run_fails(tmp_path, kfp_api, monkeypatch):
@@ -306,14 +382,18 @@ def test_submit_command_fails_when_the_run_fails(tmp_path, kfp_api, monkeypatch)
 
 def _dockerfile_instructions():
     with open(os.path.join(REPO, 'kubeflow', 'Dockerfile'), encoding='utf-8') as f:
-        lines = [line for line in f.read().replace('\\\n', ' ').splitlines()
-                 if line.strip() and not line.lstrip().startswith('#')]
+        lines = [
+            line
+            for line in f.read().replace('\\\n', ' ').splitlines()
+            if line.strip() and not line.lstrip().startswith('#')
+        ]
     return [line.split(None, 1) for line in lines]
 
 
 def _run_commands(instructions):
-    return [' '.join(command.split()) for keyword, rest in instructions if keyword == 'RUN'
-            for command in rest.split('&&')]
+    return [
+        ' '.join(command.split()) for keyword, rest in instructions if keyword == 'RUN' for command in rest.split('&&')
+    ]
 
 
 def test_dockerfile_copies_existing_paths_and_installs_the_local_pins():
@@ -325,8 +405,7 @@ def test_dockerfile_copies_existing_paths_and_installs_the_local_pins():
     # Beam's worker boot comes from the SDK image of the pinned Beam and Python.
     with open(os.path.join(REPO, 'requirements.txt'), encoding='utf-8') as f:
         beam = re.search(r'^apache-beam\[gcp,aws\]==(\S+)$', f.read(), re.MULTILINE).group(1)
-    assert [c[0] for c in copies if c[0].startswith('--from=')] == [
-        f'--from=apache/beam_python3.10_sdk:{beam}']
+    assert [c[0] for c in copies if c[0].startswith('--from=')] == [f'--from=apache/beam_python3.10_sdk:{beam}']
     assert instructions[0] == ['FROM', 'python:3.10-slim']  # setup.py: >=3.10,<3.11
     env = ' '.join(rest for keyword, rest in instructions if keyword == 'ENV')
     assert 'TF_USE_LEGACY_KERAS=1' in env.split()
@@ -346,7 +425,8 @@ def test_dockerfile_bakes_the_schema_and_every_recipes_embedding_module():
     modules = image_files.embedding_modules()
     baked = [r for r in recipes.RECIPES.values() if not r.embedding.data_vocabulary]
     assert baked and {os.path.join(image.IMAGE_ROOT, path) for path in modules} == {
-        runner.image_hub_handle(r.embedding) for r in baked}
+        runner.image_hub_handle(r.embedding) for r in baked
+    }
     assert set(modules.values()) == {r.embedding for r in baked}
     assert os.path.dirname(image.GLOVE_DIR) == image.IMAGE_ROOT  # the wheel the others are built from
     assert os.path.dirname(image.SCHEMA_FILE) == image.IMAGE_ROOT
@@ -354,45 +434,94 @@ def test_dockerfile_bakes_the_schema_and_every_recipes_embedding_module():
 
 def test_compiling_is_offline_and_names_bad_locations_in_one_line(tmp_path):
     """No credentials, no network: gs:// and s3:// locations are only named."""
-    env = {'HOME': str(tmp_path), 'GOOGLE_APPLICATION_CREDENTIALS': str(tmp_path / 'none.json'),
-           'AWS_ACCESS_KEY_ID': '', 'AWS_SECRET_ACCESS_KEY': ''}
+    env = {
+        'HOME': str(tmp_path),
+        'GOOGLE_APPLICATION_CREDENTIALS': str(tmp_path / 'none.json'),
+        'AWS_ACCESS_KEY_ID': '',
+        'AWS_SECRET_ACCESS_KEY': '',
+    }
     package = str(tmp_path / 'pipeline.yaml')
-    result = imdb_tfx('compile-kfp', '--output', package, '--pipeline-root', 'gs://no-such-bucket/root',
-                      '--data', 'gs://no-such-bucket/data', '--serving-dir', 's3://other/serving', env=env)
+    result = imdb_tfx(
+        'compile-kfp',
+        '--output',
+        package,
+        '--pipeline-root',
+        'gs://no-such-bucket/root',
+        '--data',
+        'gs://no-such-bucket/data',
+        '--serving-dir',
+        's3://other/serving',
+        env=env,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip() == package
     assert not os.path.exists(os.path.join(tmp_path, 'no-such-bucket'))
-    result = imdb_tfx('compile-kfp', '--output', package, '--pipeline-root', 'minio://mlpipeline/v2',
-                      '--data', 'gs://b/d', '--serving-dir', '/mnt/s', env=env)
+    result = imdb_tfx(
+        'compile-kfp',
+        '--output',
+        package,
+        '--pipeline-root',
+        'minio://mlpipeline/v2',
+        '--data',
+        'gs://b/d',
+        '--serving-dir',
+        '/mnt/s',
+        env=env,
+    )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith('error: pipeline root minio://mlpipeline/v2: ')
 
 
 def test_s3_locations_get_the_endpoint_and_the_secret_by_name_only(tmp_path):
     package = str(tmp_path / 'pipeline.yaml')
-    result = CliRunner().invoke(kfp_cli.compile_kfp_command, [
-        '--output', package, '--pipeline-root', 's3://mlpipeline/imdb', '--data', 's3://mlpipeline/data',
-        '--serving-dir', 's3://models/imdb', '--s3-endpoint', 'http://minio-service.kubeflow:9000',
-        '--s3-secret', 'my-minio:user:password', '--volume', 'imdb:/mnt/imdb'])
+    result = CliRunner().invoke(
+        kfp_cli.compile_kfp_command,
+        [
+            '--output',
+            package,
+            '--pipeline-root',
+            's3://mlpipeline/imdb',
+            '--data',
+            's3://mlpipeline/data',
+            '--serving-dir',
+            's3://models/imdb',
+            '--s3-endpoint',
+            'http://minio-service.kubeflow:9000',
+            '--s3-secret',
+            'my-minio:user:password',
+            '--volume',
+            'imdb:/mnt/imdb',
+        ],
+    )
     assert result.exit_code == 0, result.output
     with open(package, encoding='utf-8') as f:
         spec, platform = list(yaml.safe_load_all(f))
     for executor in spec['deploymentSpec']['executors'].values():
         assert {e['name']: e['value'] for e in executor['container']['env']} == {
-            'AWS_REGION': 'us-east-1', 'S3_ENDPOINT': 'http://minio-service.kubeflow:9000',
-            'S3_USE_HTTPS': '0', 'S3_VERIFY_SSL': '0'}
+            'AWS_REGION': 'us-east-1',
+            'S3_ENDPOINT': 'http://minio-service.kubeflow:9000',
+            'S3_USE_HTTPS': '0',
+            'S3_VERIFY_SSL': '0',
+        }
     configs_by_executor = platform['platforms']['kubernetes']['deploymentSpec']['executors']
     assert set(configs_by_executor) == set(spec['deploymentSpec']['executors'])
     for config in configs_by_executor.values():
-        assert config['secretAsEnv'] == [{'secretName': 'my-minio', 'keyToEnv': [
-            {'secretKey': 'user', 'envVar': 'AWS_ACCESS_KEY_ID'},
-            {'secretKey': 'password', 'envVar': 'AWS_SECRET_ACCESS_KEY'}]}]
+        assert config['secretAsEnv'] == [
+            {
+                'secretName': 'my-minio',
+                'keyToEnv': [
+                    {'secretKey': 'user', 'envVar': 'AWS_ACCESS_KEY_ID'},
+                    {'secretKey': 'password', 'envVar': 'AWS_SECRET_ACCESS_KEY'},
+                ],
+            }
+        ]
         assert config['pvcMount'] == [{'constant': 'imdb', 'mountPath': '/mnt/imdb'}]
 
 
 def test_compile_kfp_and_submit_take_every_run_option():
     def names(command):
         return {p.name for p in command.params}
+
     shared = names(cli.run_command) - {'data', 'home'}
     assert shared <= names(kfp_cli.compile_kfp_command)
     assert shared <= names(kfp_cli.submit_command)

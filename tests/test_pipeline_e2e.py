@@ -13,12 +13,31 @@ from imdb_tfx import outcome, serving
 from modules import model as model_lib
 from modules import trainer
 
-COMPONENTS = ['ImportExampleGen', 'UnlabeledExampleGen', 'StatisticsGen', 'ImportSchemaGen', 'ExampleValidator', 'DataGate',
-              'Trainer', 'ServingBaseline', 'Evaluator', 'ServingCanary', 'Pusher']
+COMPONENTS = [
+    'ImportExampleGen',
+    'UnlabeledExampleGen',
+    'StatisticsGen',
+    'ImportSchemaGen',
+    'ExampleValidator',
+    'DataGate',
+    'Trainer',
+    'ServingBaseline',
+    'Evaluator',
+    'ServingCanary',
+    'Pusher',
+]
 # What a second run with unchanged inputs reuses: all but what depends on the
 # serving directory (ServingBaseline always reads it afresh).
-REUSED = ['ImportExampleGen', 'UnlabeledExampleGen', 'StatisticsGen', 'ImportSchemaGen', 'ExampleValidator', 'DataGate',
-          'Trainer', 'ServingCanary']
+REUSED = [
+    'ImportExampleGen',
+    'UnlabeledExampleGen',
+    'StatisticsGen',
+    'ImportSchemaGen',
+    'ExampleValidator',
+    'DataGate',
+    'Trainer',
+    'ServingCanary',
+]
 
 
 @pytest.fixture(scope='module')
@@ -49,8 +68,10 @@ def test_movie_split_puts_no_movie_on_both_sides(runs):
     movies = {}
     for split in ('train', 'eval'):
         files = tf.io.gfile.glob(os.path.join(examples.uri, f'Split-{split}', '*'))
-        movies[split] = {tf.train.Example.FromString(r.numpy()).features.feature['movie_id']
-                         .bytes_list.value[0] for r in tf.data.TFRecordDataset(files, 'GZIP')}
+        movies[split] = {
+            tf.train.Example.FromString(r.numpy()).features.feature['movie_id'].bytes_list.value[0]
+            for r in tf.data.TFRecordDataset(files, 'GZIP')
+        }
     assert len(movies['train']) > 50 and len(movies['eval']) > 10
     assert not movies['train'] & movies['eval']
 
@@ -75,9 +96,14 @@ def test_trainer_self_trains_on_the_unlabeled_reviews(runs):
 def test_pushed_model_answers_through_both_signatures(runs):
     loaded = tf.saved_model.load(serving.newest(runs['home'].serving_dir))
     texts = ['A wonderful, moving film with brilliant acting.', 'Dull, boring and far too long.']
-    examples = [tf.train.Example(features=tf.train.Features(feature={
-        'text': tf.train.Feature(bytes_list=tf.train.BytesList(value=[t.encode()]))}
-    )).SerializeToString() for t in texts]
+    examples = [
+        tf.train.Example(
+            features=tf.train.Features(
+                feature={'text': tf.train.Feature(bytes_list=tf.train.BytesList(value=[t.encode()]))}
+            )
+        ).SerializeToString()
+        for t in texts
+    ]
     by_text = loaded.signatures[model_lib.TEXT_SIGNATURE](text=tf.constant(texts))
     by_example = loaded.signatures[model_lib.EXAMPLES_SIGNATURE](examples=tf.constant(examples))
     np.testing.assert_allclose(by_text['probability'], by_example['probability'], atol=1e-6)

@@ -20,8 +20,9 @@ def rewrite(prepared: str, output: str, change) -> str:
     """A copy of prepared data with change(example) applied to every train example."""
     shutil.copytree(prepared, output)
     for path in tf.io.gfile.glob(os.path.join(output, 'train', '*')):
-        records = [tf.train.Example.FromString(r.numpy())
-                   for r in tf.data.TFRecordDataset(path, compression_type='GZIP')]
+        records = [
+            tf.train.Example.FromString(r.numpy()) for r in tf.data.TFRecordDataset(path, compression_type='GZIP')
+        ]
         with tf.io.TFRecordWriter(path, options='GZIP') as writer:
             for i, example in enumerate(records):
                 change(i, example)
@@ -69,18 +70,35 @@ def test_gate_passes_the_blessed_model_already_serving(served_home):
     assert verdict['thresholds'] == {'min_accuracy': 0.6, 'max_accuracy_drop': 0.0}
 
 
-@pytest.mark.parametrize('change, feature, kind', [
-    (label_two, 'label', 'INT_TYPE_BIG_INT'),
-    (no_text, 'text', 'FEATURE_TYPE_LOW_FRACTION_PRESENT'),
-    (label_as_bytes, 'label', 'UNEXPECTED_DATA_TYPE'),
-])
+@pytest.mark.parametrize(
+    'change, feature, kind',
+    [
+        (label_two, 'label', 'INT_TYPE_BIG_INT'),
+        (no_text, 'text', 'FEATURE_TYPE_LOW_FRACTION_PRESENT'),
+        (label_as_bytes, 'label', 'UNEXPECTED_DATA_TYPE'),
+    ],
+)
 def test_anomalous_data_stops_the_run_at_the_data_gate(
-        served_home, prepared_sample, tiny_embedding, tmp_path, change, feature, kind):
+    served_home, prepared_sample, tiny_embedding, tmp_path, change, feature, kind
+):
     bad = rewrite(prepared_sample, str(tmp_path / 'bad'), change)
     before = serving.versions(served_home.serving_dir)
 
-    result = imdb_tfx('run', '--data', bad, '--home', served_home.root, '--hub', tiny_embedding,
-                      '--epochs', '8', '--batch-size', '64', '--min-accuracy', '0.6')
+    result = imdb_tfx(
+        'run',
+        '--data',
+        bad,
+        '--home',
+        served_home.root,
+        '--hub',
+        tiny_embedding,
+        '--epochs',
+        '8',
+        '--batch-size',
+        '64',
+        '--min-accuracy',
+        '0.6',
+    )
 
     assert result.returncode == 1
     assert 'FAILED at DataGate' in result.stdout
@@ -103,13 +121,26 @@ def test_anomalous_data_stops_the_run_at_the_data_gate(
     assert 'did not reach the Trainer' in page and 'did not reach the Evaluator' in page
 
 
-def test_a_candidate_worse_than_the_serving_model_is_not_pushed(
-        served_home, prepared_sample, tiny_embedding):
+def test_a_candidate_worse_than_the_serving_model_is_not_pushed(served_home, prepared_sample, tiny_embedding):
     before = serving.versions(served_home.serving_dir)
     # One epoch at a tiny learning rate: near chance, above a floor of 0.
-    result = imdb_tfx('run', '--data', prepared_sample, '--home', served_home.root,
-                      '--hub', tiny_embedding, '--epochs', '1', '--batch-size', '64',
-                      '--learning-rate', '0.00001', '--min-accuracy', '0.0')
+    result = imdb_tfx(
+        'run',
+        '--data',
+        prepared_sample,
+        '--home',
+        served_home.root,
+        '--hub',
+        tiny_embedding,
+        '--epochs',
+        '1',
+        '--batch-size',
+        '64',
+        '--learning-rate',
+        '0.00001',
+        '--min-accuracy',
+        '0.0',
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert 'REJECTED, nothing pushed' in result.stdout
 

@@ -27,8 +27,10 @@ def cells(page: str, first: str) -> list:
     """The text of the cells of the table row whose first cell is FIRST."""
     row = re.search(r'<tr><t[dh]>' + re.escape(first) + r'</t[dh]>(.*?)</tr>', page, re.S)
     assert row, f'no table row {first!r}'
-    return [html.unescape(re.sub('<[^>]+>', '', c)).strip()
-            for c in re.findall(r'<t[dh][^>]*>(.*?)</t[dh]>', row.group(1), re.S)]
+    return [
+        html.unescape(re.sub('<[^>]+>', '', c)).strip()
+        for c in re.findall(r'<t[dh][^>]*>(.*?)</t[dh]>', row.group(1), re.S)
+    ]
 
 
 @pytest.fixture(scope='module')
@@ -36,8 +38,9 @@ def report(pipeline_runs, tmp_path_factory):
     """The second shared run's report, written by `imdb-tfx report --run
     --output` (other tests add newer runs to the shared home)."""
     path = str(tmp_path_factory.mktemp('report') / 'report.html')
-    result = imdb_tfx('report', '--home', pipeline_runs['home'].root,
-                      '--run', pipeline_runs['second_run'].run_id, '--output', path)
+    result = imdb_tfx(
+        'report', '--home', pipeline_runs['home'].root, '--run', pipeline_runs['second_run'].run_id, '--output', path
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip() == path
     with open(path, encoding='utf-8') as f:
@@ -69,8 +72,10 @@ def test_training_section_tells_the_self_training(report):
     text = re.sub(r'\s+', ' ', html.unescape(re.sub('<[^>]+>', '', report['page'])))
     assert 'Self-training on 100 unlabeled reviews' in text
     for number, labelled in enumerate(summary['rounds'], start=1):
-        assert (f"Round {number}: {labelled['pseudo_labelled']} labelled with confidence ≥ 0.9, "
-                f"best validation accuracy {labelled['best_val_accuracy']:.4f}") in text
+        assert (
+            f'Round {number}: {labelled["pseudo_labelled"]} labelled with confidence ≥ 0.9, '
+            f'best validation accuracy {labelled["best_val_accuracy"]:.4f}'
+        ) in text
 
 
 def test_evaluation_numbers_are_tfma_numbers(report):
@@ -78,8 +83,11 @@ def test_evaluation_numbers_are_tfma_numbers(report):
     result = outcome.of_run(run)
     accuracy = cells(page, 'binary_accuracy')
     # The second run evaluated the serving model against itself: equal, change 0.
-    assert accuracy[:3] == [f'{result.metrics["binary_accuracy"]:.4f}',
-                            f'{result.baseline_metrics["binary_accuracy"]:.4f}', '+0.0000']
+    assert accuracy[:3] == [
+        f'{result.metrics["binary_accuracy"]:.4f}',
+        f'{result.baseline_metrics["binary_accuracy"]:.4f}',
+        '+0.0000',
+    ]
     assert accuracy[4] == 'pass'
     assert cells(page, 'auc')[0] == f'{result.metrics["auc"]:.4f}'
     negatives, positives = cells(page, 'true negative'), cells(page, 'true positive')
@@ -87,12 +95,17 @@ def test_evaluation_numbers_are_tfma_numbers(report):
     assert tn + fp + fn + tp == result.metrics['example_count']
     assert round((tp + tn) / (tn + fp + fn + tp), 4) == round(result.metrics['binary_accuracy'], 4)
     # Per-rating slices partition the eval split: IMDB's labelled ratings are 1-4 and 7-10.
-    slices = [(int(r), float(a), int(n)) for r, a, n in re.findall(
-        r'<tr><td>(\d+)</td><td class="num">([0-9.]+)</td><td class="num">(\d+)</td></tr>', page)]
+    slices = [
+        (int(r), float(a), int(n))
+        for r, a, n in re.findall(
+            r'<tr><td>(\d+)</td><td class="num">([0-9.]+)</td><td class="num">(\d+)</td></tr>', page
+        )
+    ]
     assert {r for r, _, _ in slices} <= {1, 2, 3, 4, 7, 8, 9, 10} and len(slices) >= 6
     assert sum(n for _, _, n in slices) == result.metrics['example_count']
     assert sum(a * n for _, a, n in slices) / sum(n for _, _, n in slices) == pytest.approx(
-        result.metrics['binary_accuracy'], abs=1e-3)
+        result.metrics['binary_accuracy'], abs=1e-3
+    )
 
 
 def test_data_numbers_are_the_statistics(report):
@@ -131,15 +144,29 @@ def test_report_is_self_contained(report):
 CHROMIUM = shutil.which('chromium')
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason='Debian chromium is not installed '
-                    '(`make test` installs it with apt-get; it failed or was not run as root)')
+@pytest.mark.skipif(
+    CHROMIUM is None,
+    reason='Debian chromium is not installed (`make test` installs it with apt-get; it failed or was not run as root)',
+)
 def test_chromium_renders_the_report(report, tmp_path):
-    browser = [CHROMIUM, '--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
-               '--disable-background-networking', '--no-first-run', '--hide-scrollbars',
-               f'--user-data-dir={tmp_path / "profile"}']
+    browser = [
+        CHROMIUM,
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-dev-shm-usage',
+        '--disable-background-networking',
+        '--no-first-run',
+        '--hide-scrollbars',
+        f'--user-data-dir={tmp_path / "profile"}',
+    ]
     screenshot = tmp_path / 'report.png'
-    subprocess.run(browser + [f'--screenshot={screenshot}', '--window-size=1200,2400',
-                              f'file://{report["path"]}'], check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        browser + [f'--screenshot={screenshot}', '--window-size=1200,2400', f'file://{report["path"]}'],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     pixels = Image.open(screenshot).convert('L')
     assert pixels.size == (1200, 2400)
     low, high = pixels.getextrema()
@@ -148,12 +175,24 @@ def test_chromium_renders_the_report(report, tmp_path):
     # The layout the browser computed: a copy of the report whose script
     # records each image's rendered size in the DOM that --dump-dom prints.
     probe = tmp_path / 'probe.html'
-    probe.write_text(report['page'].replace('</body>', (
-        '<script>window.onload = () => document.body.setAttribute("data-sizes", JSON.stringify('
-        '[...document.images].map(i => [i.naturalWidth, i.getBoundingClientRect().height])));'
-        '</script></body>')), encoding='utf-8')
-    dom = subprocess.run(browser + ['--dump-dom', '--virtual-time-budget=5000', f'file://{probe}'],
-                         check=True, capture_output=True, text=True, timeout=120).stdout
+    probe.write_text(
+        report['page'].replace(
+            '</body>',
+            (
+                '<script>window.onload = () => document.body.setAttribute("data-sizes", JSON.stringify('
+                '[...document.images].map(i => [i.naturalWidth, i.getBoundingClientRect().height])));'
+                '</script></body>'
+            ),
+        ),
+        encoding='utf-8',
+    )
+    dom = subprocess.run(
+        browser + ['--dump-dom', '--virtual-time-budget=5000', f'file://{probe}'],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
     sizes = json.loads(html.unescape(re.search(r'data-sizes="([^"]+)"', dom).group(1)))
     assert len(sizes) == 7 and all(width > 200 and height > 200 for width, height in sizes), sizes
 

@@ -15,8 +15,10 @@ from imdb_tfx.errors import UserInputError
 
 def _examples(prepared: str, split: str = 'train'):
     files = sorted(glob.glob(os.path.join(prepared, split, '*')))
-    return [tf.train.Example.FromString(r) for r in
-            tf.data.TFRecordDataset(files, compression_type='GZIP').as_numpy_iterator()]
+    return [
+        tf.train.Example.FromString(r)
+        for r in tf.data.TFRecordDataset(files, compression_type='GZIP').as_numpy_iterator()
+    ]
 
 
 def _users_records(prepared: str):
@@ -24,9 +26,15 @@ def _users_records(prepared: str):
     label, no movie_id or rating, one feature of their own."""
     for example in _examples(prepared):
         feature = example.features.feature
-        yield tf.train.Example(features=tf.train.Features(feature={
-            'text': feature['text'], 'label': feature['label'],
-            'source': tf.train.Feature(bytes_list=tf.train.BytesList(value=[b'crm-export']))}))
+        yield tf.train.Example(
+            features=tf.train.Features(
+                feature={
+                    'text': feature['text'],
+                    'label': feature['label'],
+                    'source': tf.train.Feature(bytes_list=tf.train.BytesList(value=[b'crm-export'])),
+                }
+            )
+        )
 
 
 @pytest.fixture(scope='module')
@@ -88,8 +96,23 @@ def test_records_that_are_not_examples_are_named(tmp_path):
 
 def test_the_default_recipe_runs_on_them_and_says_what_it_changed(users_folder, tiny_embedding, tmp_path):
     home = str(tmp_path / 'home')
-    result = imdb_tfx('run', '--data', users_folder, '--home', home, '--hub', tiny_embedding, '--epochs', '8',
-                      '--batch-size', '64', '--learning-rate', '0.01', '--min-accuracy', '0.6')
+    result = imdb_tfx(
+        'run',
+        '--data',
+        users_folder,
+        '--home',
+        home,
+        '--hub',
+        tiny_embedding,
+        '--epochs',
+        '8',
+        '--batch-size',
+        '64',
+        '--learning-rate',
+        '0.01',
+        '--min-accuracy',
+        '0.6',
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert 'Data gate: passed' in result.stdout
     assert 'split at random' in result.stdout and 'trained without self-training' in result.stdout
@@ -101,8 +124,11 @@ def test_the_default_recipe_runs_on_them_and_says_what_it_changed(users_folder, 
 
 
 def test_what_the_user_asks_for_is_not_bent(users_folder, tiny_embedding, tmp_path):
-    for option, message in ((['--split', 'movie'], 'no movie_id'),
-                            (['--self-training-confidence', '0.9', '--split', 'random'], 'no unlabeled reviews')):
-        result = imdb_tfx('run', '--data', users_folder, '--home', str(tmp_path / 'home'), '--hub',
-                          tiny_embedding, *option)
+    for option, message in (
+        (['--split', 'movie'], 'no movie_id'),
+        (['--self-training-confidence', '0.9', '--split', 'random'], 'no unlabeled reviews'),
+    ):
+        result = imdb_tfx(
+            'run', '--data', users_folder, '--home', str(tmp_path / 'home'), '--hub', tiny_embedding, *option
+        )
         assert result.returncode == 2 and message in result.stderr

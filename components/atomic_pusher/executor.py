@@ -18,13 +18,14 @@ ALREADY_SERVING_KEY = 'already_serving'
 
 
 class Executor(pusher_executor.Executor):
-
-    def Do(self, input_dict: Dict[str, List[types.Artifact]],
-           output_dict: Dict[str, List[types.Artifact]],
-           exec_properties: Dict[str, Any]) -> None:
+    def Do(
+        self,
+        input_dict: Dict[str, List[types.Artifact]],
+        output_dict: Dict[str, List[types.Artifact]],
+        exec_properties: Dict[str, Any],
+    ) -> None:
         self._log_startup(input_dict, output_dict, exec_properties)
-        pushed_model = artifact_utils.get_single_instance(
-            output_dict[standard_component_specs.PUSHED_MODEL_KEY])
+        pushed_model = artifact_utils.get_single_instance(output_dict[standard_component_specs.PUSHED_MODEL_KEY])
         if not self.CheckBlessing(input_dict):
             self._MarkNotPushed(pushed_model)
             return
@@ -36,15 +37,13 @@ class Executor(pusher_executor.Executor):
         destination = newest if already_serving else serving.publish(model_dir, serving_dir)
         logging.info('%s %s', 'Already serving as' if already_serving else 'Pushed to', destination)
         # The model stays in the Trainer's output; no archive copy in pushed_model.uri.
-        self._MarkPushed(pushed_model, pushed_destination=destination,
-                         pushed_version=os.path.basename(destination))
+        self._MarkPushed(pushed_model, pushed_destination=destination, pushed_version=os.path.basename(destination))
         pushed_model.set_int_custom_property(ALREADY_SERVING_KEY, int(already_serving))
 
 
 def _serving_dir(exec_properties: Dict[str, Any]) -> str:
     destination = pusher_pb2.PushDestination()
-    proto_utils.json_to_proto(
-        exec_properties[standard_component_specs.PUSH_DESTINATION_KEY], destination)
+    proto_utils.json_to_proto(exec_properties[standard_component_specs.PUSH_DESTINATION_KEY], destination)
     if destination.WhichOneof('destination') != 'filesystem':
         raise ValueError('AtomicPusher pushes to a filesystem destination only')
     return destination.filesystem.base_directory

@@ -33,11 +33,13 @@ def _push(root: str, model_dir: str, blessed: bool, infra_blessed: bool = True):
     infra_blessing.set_int_custom_property('blessed', int(infra_blessed))
     pushed = standard_artifacts.PushedModel()
     pushed.uri = os.path.join(root, f'pushed-{uuid.uuid4().hex}')
-    destination = pusher_pb2.PushDestination(filesystem=pusher_pb2.PushDestination.Filesystem(
-        base_directory=os.path.join(root, 'serving')))
+    destination = pusher_pb2.PushDestination(
+        filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=os.path.join(root, 'serving'))
+    )
     inputs = {'model': [model], 'model_blessing': [blessing], 'infra_blessing': [infra_blessing]}
-    executor.Executor().Do(inputs, {'pushed_model': [pushed]},
-                           {'push_destination': proto_utils.proto_to_json(destination)})
+    executor.Executor().Do(
+        inputs, {'pushed_model': [pushed]}, {'push_destination': proto_utils.proto_to_json(destination)}
+    )
     return pushed
 
 
@@ -72,8 +74,9 @@ def test_model_already_serving_is_not_pushed_twice(root, models):
     again = _push(root, models[0], blessed=True)
     assert len(serving.versions(os.path.join(root, 'serving'))) == 1
     assert again.get_int_custom_property(executor.ALREADY_SERVING_KEY) == 1
-    assert again.get_string_custom_property('pushed_destination') == \
-        first.get_string_custom_property('pushed_destination')
+    assert again.get_string_custom_property('pushed_destination') == first.get_string_custom_property(
+        'pushed_destination'
+    )
 
 
 def test_a_new_model_gets_a_higher_version_and_old_versions_stay(root, models):

@@ -17,6 +17,7 @@ REPORT_FILE = 'data_gate.json'
 
 class DataGateResult(types.Artifact):
     """What the data gate checked; only written when the data passed."""
+
     # Kubeflow imports a custom type by this `module.Class` name in the pod.
     TYPE_NAME = 'components.DataGateResult'
 
@@ -32,5 +33,7 @@ def DataGate(
     # ExecutorOutput codes); `imdb-tfx gate` recomputes the findings from the
     # same artifacts to say why.
     executor.check(executor.findings(statistics.uri, anomalies.uri, schema.uri))
-    io_utils.write_string_file(os.path.join(result.uri, REPORT_FILE), json.dumps(
-        {'passed': True, 'checks': ['schema anomalies per split', 'eval vs train drift']}))
+    io_utils.write_string_file(
+        os.path.join(result.uri, REPORT_FILE),
+        json.dumps({'passed': True, 'checks': ['schema anomalies per split', 'eval vs train drift']}),
+    )

@@ -48,8 +48,7 @@ def _findings(split: str, anomalies: anomalies_pb2.Anomalies, only_drift: bool =
                 yield Finding(split, feature, kind, reason.description or info.description)
     if not only_drift:
         for reason in anomalies.dataset_anomaly_info.reason:
-            yield Finding(split, '(dataset)', anomalies_pb2.AnomalyInfo.Type.Name(reason.type),
-                          reason.description)
+            yield Finding(split, '(dataset)', anomalies_pb2.AnomalyInfo.Type.Name(reason.type), reason.description)
 
 
 def validator_findings(anomalies_uri: str, splits: Sequence[str]) -> List[Finding]:
@@ -57,15 +56,18 @@ def validator_findings(anomalies_uri: str, splits: Sequence[str]) -> List[Findin
     findings = []
     for split in splits:
         anomalies = anomalies_pb2.Anomalies()
-        anomalies.ParseFromString(io_utils.read_bytes_file(
-            os.path.join(anomalies_uri, f'Split-{split}', ANOMALIES_FILE)))
+        anomalies.ParseFromString(
+            io_utils.read_bytes_file(os.path.join(anomalies_uri, f'Split-{split}', ANOMALIES_FILE))
+        )
         findings.extend(_findings(split, anomalies))
     return findings
 
 
-def drift_findings(schema: schema_pb2.Schema,
-                   train: statistics_pb2.DatasetFeatureStatisticsList,
-                   evaluation: statistics_pb2.DatasetFeatureStatisticsList) -> List[Finding]:
+def drift_findings(
+    schema: schema_pb2.Schema,
+    train: statistics_pb2.DatasetFeatureStatisticsList,
+    evaluation: statistics_pb2.DatasetFeatureStatisticsList,
+) -> List[Finding]:
     """Drift of the eval split from the train split, per the schema's comparators."""
     anomalies = tfdv.validate_statistics(evaluation, schema, previous_statistics=train)
     return list(_findings(DRIFT_SPLIT, anomalies, only_drift=True))
@@ -73,7 +75,7 @@ def drift_findings(schema: schema_pb2.Schema,
 
 def _splits(uri: str) -> List[str]:
     names = (name.rstrip('/') for name in fileio.listdir(uri))  # object stores: 'name/'
-    return sorted(name[len('Split-'):] for name in names if name.startswith('Split-'))
+    return sorted(name[len('Split-') :] for name in names if name.startswith('Split-'))
 
 
 def findings(statistics_uri: str, anomalies_uri: str, schema_uri: str) -> List[Finding]:
@@ -84,7 +86,8 @@ def findings(statistics_uri: str, anomalies_uri: str, schema_uri: str) -> List[F
         schema = io_utils.parse_pbtxt_file(os.path.join(schema_uri, 'schema.pbtxt'), schema_pb2.Schema())
         train, evaluation = (
             tfdv.load_stats_binary(os.path.join(statistics_uri, f'Split-{split}', STATS_FILE))
-            for split in (DRIFT_BASELINE_SPLIT, DRIFT_SPLIT))
+            for split in (DRIFT_BASELINE_SPLIT, DRIFT_SPLIT)
+        )
         found += drift_findings(schema, train, evaluation)
     return found
 
@@ -92,5 +95,6 @@ def findings(statistics_uri: str, anomalies_uri: str, schema_uri: str) -> List[F
 def check(findings: List[Finding]) -> None:
     if findings:
         raise DataGateError(
-            f'data gate: {len(findings)} problem(s) in the data, nothing trained:\n' +
-            '\n'.join(f'  - {f}' for f in findings))
+            f'data gate: {len(findings)} problem(s) in the data, nothing trained:\n'
+            + '\n'.join(f'  - {f}' for f in findings)
+        )

@@ -13,15 +13,18 @@ from tfx.utils import io_utils
 from components.data_gate import executor
 from pipeline import configs
 
-
 SCHEMA = io_utils.parse_pbtxt_file(configs.SCHEMA_FILE, schema_pb2.Schema())
 
 
 def stats(positives: int, negatives: int, out_of_domain: int = 0):
     """Statistics as StatisticsGen computes them: with the schema, so the
     categorical label gets a value distribution."""
-    frame = pd.DataFrame({'text': ['a review'] * (positives + negatives + out_of_domain),
-                          'label': [1] * positives + [0] * negatives + [2] * out_of_domain})
+    frame = pd.DataFrame(
+        {
+            'text': ['a review'] * (positives + negatives + out_of_domain),
+            'label': [1] * positives + [0] * negatives + [2] * out_of_domain,
+        }
+    )
     return tfdv.generate_statistics_from_dataframe(frame, tfdv.StatsOptions(schema=SCHEMA))
 
 
@@ -41,8 +44,10 @@ def test_a_skewed_eval_split_is_label_drift(schema):
 
 
 def test_check_lists_every_finding():
-    findings = [executor.Finding('train', 'label', 'INT_TYPE_BIG_INT', 'Out-of-range values'),
-                executor.Finding('eval', 'text', 'FEATURE_TYPE_LOW_FRACTION_PRESENT', 'Low presence')]
+    findings = [
+        executor.Finding('train', 'label', 'INT_TYPE_BIG_INT', 'Out-of-range values'),
+        executor.Finding('eval', 'text', 'FEATURE_TYPE_LOW_FRACTION_PRESENT', 'Low presence'),
+    ]
     executor.check([])
     with pytest.raises(executor.DataGateError) as error:
         executor.check(findings)
@@ -55,13 +60,18 @@ def test_findings_read_the_artifacts_on_object_storage(schema):
     as those components write them."""
     root = f'ram://{uuid.uuid4().hex}'
     for split, statistics in (('train', stats(500, 500)), ('eval', stats(300, 80, out_of_domain=20))):
-        io_utils.write_bytes_file(f'{root}/statistics/Split-{split}/{executor.STATS_FILE}',
-                                  statistics.SerializeToString())
-        io_utils.write_bytes_file(f'{root}/anomalies/Split-{split}/{executor.ANOMALIES_FILE}',
-                                  tfdv.validate_statistics(statistics, schema).SerializeToString())
+        io_utils.write_bytes_file(
+            f'{root}/statistics/Split-{split}/{executor.STATS_FILE}', statistics.SerializeToString()
+        )
+        io_utils.write_bytes_file(
+            f'{root}/anomalies/Split-{split}/{executor.ANOMALIES_FILE}',
+            tfdv.validate_statistics(statistics, schema).SerializeToString(),
+        )
     io_utils.write_pbtxt_file(f'{root}/schema/schema.pbtxt', schema)
 
     found = executor.findings(f'{root}/statistics', f'{root}/anomalies', f'{root}/schema')
 
     assert [(f.split, f.feature, f.kind) for f in found] == [
-        ('eval', 'label', 'INT_TYPE_BIG_INT'), ('eval', 'label', 'COMPARATOR_L_INFTY_HIGH')]
+        ('eval', 'label', 'INT_TYPE_BIG_INT'),
+        ('eval', 'label', 'COMPARATOR_L_INFTY_HIGH'),
+    ]

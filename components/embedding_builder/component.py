@@ -27,6 +27,7 @@ VOCABULARY_SPLIT = 'train'
 
 class TextEmbeddingModule(types.Artifact):
     """A TF-Hub text-embedding SavedModel (hub.KerasLayer loads its URI)."""
+
     # Kubeflow imports a custom type by this `module.Class` name in the pod.
     TYPE_NAME = 'components.TextEmbeddingModule'
 
@@ -35,8 +36,10 @@ def vocabulary_files(examples: types.Artifact, unlabeled: Optional[types.Artifac
     """The training split's files, and every split of the unlabeled examples."""
     patterns = [io_utils.all_files_pattern(artifact_utils.get_split_uri([examples], VOCABULARY_SPLIT))]
     if unlabeled is not None:
-        patterns += [io_utils.all_files_pattern(artifact_utils.get_split_uri([unlabeled], split))
-                     for split in artifact_utils.decode_split_names(unlabeled.split_names)]
+        patterns += [
+            io_utils.all_files_pattern(artifact_utils.get_split_uri([unlabeled], split))
+            for split in artifact_utils.decode_split_names(unlabeled.split_names)
+        ]
     return sorted(f for p in patterns for f in tf.io.gfile.glob(p))
 
 
@@ -55,12 +58,18 @@ def EmbeddingBuilder(
     missing and the registry is reachable)."""
     words, vectors = embedding.load_glove_6b_50d(glove_dir)
     words, vectors = embedding.restrict_vocabulary(
-        words, vectors, embedding.corpus_words(vocabulary_files(examples, unlabeled_examples), min_count))
+        words, vectors, embedding.corpus_words(vocabulary_files(examples, unlabeled_examples), min_count)
+    )
     # Built locally (the builder renames into place), then copied to the URI.
     with tempfile.TemporaryDirectory() as scratch:
         summary = embedding.build_text_embedding(
-            words, vectors, os.path.join(scratch, 'module'), bigram_buckets=bigram_buckets,
-            combiner=combiner, table_lr_multiplier=table_lr_multiplier)
+            words,
+            vectors,
+            os.path.join(scratch, 'module'),
+            bigram_buckets=bigram_buckets,
+            combiner=combiner,
+            table_lr_multiplier=table_lr_multiplier,
+        )
         io_utils.copy_dir(os.path.join(scratch, 'module'), module.uri)
     module.set_int_custom_property('vocab_size', summary['vocab_size'])
     module.set_int_custom_property('bigram_buckets', bigram_buckets)

@@ -27,8 +27,9 @@ def test_the_vocabulary_comes_from_train_and_unlabeled_only(tmp_path, prepared_s
     unlabeled = _examples(str(tmp_path / 'unlabeled'), prepared_sample, {'unlabeled': 'unsup'})
     files = component.vocabulary_files(examples, unlabeled)
     assert files and all('/Split-train/' in f or '/Split-unlabeled/' in f for f in files)
-    assert len(component.vocabulary_files(examples, None)) == len(files) - len(os.listdir(
-        os.path.join(prepared_sample, 'unsup')))
+    assert len(component.vocabulary_files(examples, None)) == len(files) - len(
+        os.listdir(os.path.join(prepared_sample, 'unsup'))
+    )
 
 
 def test_the_built_module_embeds_raw_text(tmp_path, prepared_sample, tiny_glove_dir, tiny_vectors):
@@ -36,9 +37,16 @@ def test_the_built_module_embeds_raw_text(tmp_path, prepared_sample, tiny_glove_
     module = component.TextEmbeddingModule()
     module.uri = str(tmp_path / 'module')
     component.EmbeddingBuilder.EXECUTOR_SPEC.executor_class().Do(
-        {'examples': [examples]}, {'module': [module]},
-        {'glove_dir': tiny_glove_dir, 'bigram_buckets': 64, 'combiner': 'mean', 'table_lr_multiplier': 3.0,
-         'min_count': 2})
+        {'examples': [examples]},
+        {'module': [module]},
+        {
+            'glove_dir': tiny_glove_dir,
+            'bigram_buckets': 64,
+            'combiner': 'mean',
+            'table_lr_multiplier': 3.0,
+            'min_count': 2,
+        },
+    )
     words, _ = tiny_vectors
     assert 0 < module.get_int_custom_property('vocab_size') <= len(words)
     assert module.get_int_custom_property('bigram_buckets') == 64

@@ -19,8 +19,7 @@ from components.semi_supervised_trainer import executor
 class SemiSupervisedTrainerSpec(standard_component_specs.TrainerSpec):
     INPUTS = {
         **standard_component_specs.TrainerSpec.INPUTS,
-        executor.UNLABELED_EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples,
-                                                          optional=True),
+        executor.UNLABELED_EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples, optional=True),
         executor.EMBEDDING_KEY: ChannelParameter(type=TextEmbeddingModule, optional=True),
     }
 
@@ -40,14 +39,16 @@ class SemiSupervisedTrainer(base_component.BaseComponent):
     SPEC_CLASS = SemiSupervisedTrainerSpec
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
 
-    def __init__(self,
-                 examples: types.BaseChannel,
-                 module_file: Optional[str] = None,
-                 run_fn: Optional[str] = None,
-                 unlabeled_examples: Optional[types.BaseChannel] = None,
-                 embedding: Optional[types.BaseChannel] = None,
-                 schema: Optional[types.BaseChannel] = None,
-                 custom_config: Optional[Union[Dict[str, Any], data_types.RuntimeParameter]] = None):
+    def __init__(
+        self,
+        examples: types.BaseChannel,
+        module_file: Optional[str] = None,
+        run_fn: Optional[str] = None,
+        unlabeled_examples: Optional[types.BaseChannel] = None,
+        embedding: Optional[types.BaseChannel] = None,
+        schema: Optional[types.BaseChannel] = None,
+        custom_config: Optional[Union[Dict[str, Any], data_types.RuntimeParameter]] = None,
+    ):
         if bool(module_file) == bool(run_fn):
             raise ValueError('give exactly one of module_file and run_fn')
         spec = SemiSupervisedTrainerSpec(
@@ -59,11 +60,16 @@ class SemiSupervisedTrainer(base_component.BaseComponent):
             eval_args=trainer_pb2.EvalArgs(),
             module_file=module_file,
             run_fn=run_fn,
-            custom_config=(custom_config if isinstance(custom_config, data_types.RuntimeParameter)
-                           else json_utils.dumps(custom_config)),
+            custom_config=(
+                custom_config
+                if isinstance(custom_config, data_types.RuntimeParameter)
+                else json_utils.dumps(custom_config)
+            ),
             model=types.Channel(type=standard_artifacts.Model),
-            model_run=types.Channel(type=standard_artifacts.ModelRun))
+            model_run=types.Channel(type=standard_artifacts.ModelRun),
+        )
         super().__init__(spec=spec)
         if module_file and udf_utils.should_package_user_modules():  # as TFX's Trainer does
             udf_utils.add_user_module_dependency(
-                self, standard_component_specs.MODULE_FILE_KEY, standard_component_specs.MODULE_PATH_KEY)
+                self, standard_component_specs.MODULE_FILE_KEY, standard_component_specs.MODULE_PATH_KEY
+            )

@@ -21,16 +21,20 @@ HUB_HANDLE_KEY = 'hub_handle'
 
 def unlabeled_file_patterns(artifacts: List[types.Artifact]) -> List[str]:
     """Every split of every unlabeled Examples artifact, as file patterns."""
-    return [io_utils.all_files_pattern(artifact_utils.get_split_uri([artifact], split))
-            for artifact in artifacts
-            for split in artifact_utils.decode_split_names(artifact.split_names)]
+    return [
+        io_utils.all_files_pattern(artifact_utils.get_split_uri([artifact], split))
+        for artifact in artifacts
+        for split in artifact_utils.decode_split_names(artifact.split_names)
+    ]
 
 
 class Executor(trainer_executor.GenericExecutor):
-
-    def _GetFnArgs(self, input_dict: Dict[str, List[types.Artifact]],
-                   output_dict: Dict[str, List[types.Artifact]],
-                   exec_properties: Dict[str, Any]) -> fn_args_utils.FnArgs:
+    def _GetFnArgs(
+        self,
+        input_dict: Dict[str, List[types.Artifact]],
+        output_dict: Dict[str, List[types.Artifact]],
+        exec_properties: Dict[str, Any],
+    ) -> fn_args_utils.FnArgs:
         fn_args = super()._GetFnArgs(input_dict, output_dict, exec_properties)
         config = dict(fn_args.custom_config or {})
         unlabeled = input_dict.get(UNLABELED_EXAMPLES_KEY)

@@ -16,12 +16,12 @@ def _examples(uri, splits):
 
 
 def test_every_split_of_every_artifact_becomes_a_file_pattern(tmp_path):
-    artifacts = [_examples(str(tmp_path / 'a'), ['unlabeled']),
-                 _examples(str(tmp_path / 'b'), ['x', 'y'])]
+    artifacts = [_examples(str(tmp_path / 'a'), ['unlabeled']), _examples(str(tmp_path / 'b'), ['x', 'y'])]
     assert executor.unlabeled_file_patterns(artifacts) == [
         os.path.join(str(tmp_path / 'a'), 'Split-unlabeled', '*'),
         os.path.join(str(tmp_path / 'b'), 'Split-x', '*'),
-        os.path.join(str(tmp_path / 'b'), 'Split-y', '*')]
+        os.path.join(str(tmp_path / 'b'), 'Split-y', '*'),
+    ]
 
 
 @pytest.mark.parametrize('with_unlabeled', [True, False])
@@ -35,8 +35,12 @@ def test_fn_args_carry_the_unlabeled_files_only_when_given(tmp_path, with_unlabe
     fn_args = executor.Executor()._GetFnArgs(
         inputs,
         {standard_component_specs.MODEL_KEY: [model], standard_component_specs.MODEL_RUN_KEY: [model_run]},
-        {standard_component_specs.TRAIN_ARGS_KEY: '{}', standard_component_specs.EVAL_ARGS_KEY: '{}',
-         standard_component_specs.CUSTOM_CONFIG_KEY: '{"epochs": 3}'})
+        {
+            standard_component_specs.TRAIN_ARGS_KEY: '{}',
+            standard_component_specs.EVAL_ARGS_KEY: '{}',
+            standard_component_specs.CUSTOM_CONFIG_KEY: '{"epochs": 3}',
+        },
+    )
     expected = {'epochs': 3}
     if with_unlabeled:
         expected[executor.UNLABELED_FILES_KEY] = [os.path.join(str(tmp_path / 'u'), 'Split-unlabeled', '*')]

@@ -34,4 +34,5 @@ def ServingBaseline(
 class EvaluatorVsServing(Evaluator):
     """TFX's Evaluator that evaluates without a baseline when the
     ServingBaseline found nothing serving."""
+
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)

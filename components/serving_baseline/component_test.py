@@ -16,8 +16,7 @@ from imdb_tfx import serving
 def _baseline(ram_dir: str, serving_dir: str) -> standard_artifacts.Model:
     baseline = standard_artifacts.Model()
     baseline.uri = f'{ram_dir}/baseline'
-    ServingBaseline.EXECUTOR_SPEC.executor_class().Do(
-        {}, {'baseline': [baseline]}, {'serving_dir': serving_dir})
+    ServingBaseline.EXECUTOR_SPEC.executor_class().Do({}, {'baseline': [baseline]}, {'serving_dir': serving_dir})
     return baseline
 
 

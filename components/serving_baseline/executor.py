@@ -12,10 +12,12 @@ HAS_MODEL_KEY = 'has_model'
 
 
 class Executor(evaluator_executor.Executor):
-
-    def Do(self, input_dict: Dict[str, List[types.Artifact]],
-           output_dict: Dict[str, List[types.Artifact]],
-           exec_properties: Dict[str, Any]) -> None:
+    def Do(
+        self,
+        input_dict: Dict[str, List[types.Artifact]],
+        output_dict: Dict[str, List[types.Artifact]],
+        exec_properties: Dict[str, Any],
+    ) -> None:
         key = standard_component_specs.BASELINE_MODEL_KEY
         baselines = input_dict.get(key, [])
         if baselines and not all(b.get_int_custom_property(HAS_MODEL_KEY) for b in baselines):

@@ -25,8 +25,10 @@ def eval_sample(examples_uri: str, size: int = SAMPLE_SIZE) -> list:
     """The first `size` review texts of the eval split."""
     files = sorted(tf.io.gfile.glob(os.path.join(examples_uri, 'Split-eval', '*')))
     records = tf.data.TFRecordDataset(files, compression_type='GZIP').take(size)
-    return [tf.train.Example.FromString(r.numpy()).features.feature['text'].bytes_list.value[0]
-            .decode('utf-8') for r in records]
+    return [
+        tf.train.Example.FromString(r.numpy()).features.feature['text'].bytes_list.value[0].decode('utf-8')
+        for r in records
+    ]
 
 
 @component
@@ -44,9 +46,22 @@ def ServingCanary(
         with open(sample_file, 'w', encoding='utf-8') as f:
             json.dump(eval_sample(examples.uri), f)
         # A fresh process: nothing of this one (loaded modules, graphs) helps the model serve.
-        subprocess.run([sys.executable, '-m', 'components.serving_canary.probe', '--model', model_dir,
-                        '--sample', sample_file, '--max-batch-seconds', str(max_batch_seconds),
-                        '--report', report_file], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                '-m',
+                'components.serving_canary.probe',
+                '--model',
+                model_dir,
+                '--sample',
+                sample_file,
+                '--max-batch-seconds',
+                str(max_batch_seconds),
+                '--report',
+                report_file,
+            ],
+            check=True,
+        )
         with open(report_file, encoding='utf-8') as f:
             report = json.load(f)
     io_utils.write_string_file(os.path.join(blessing.uri, REPORT_FILE), json.dumps(report, indent=2))

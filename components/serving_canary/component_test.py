@@ -22,9 +22,13 @@ def _examples(uri: str, texts) -> standard_artifacts.Examples:
     tf.io.gfile.makedirs(f'{uri}/Split-eval')
     with tf.io.TFRecordWriter(f'{uri}/Split-eval/data_tfrecord-00000-of-00001.gz', 'GZIP') as writer:
         for text in texts:
-            writer.write(tf.train.Example(features=tf.train.Features(feature={
-                'text': tf.train.Feature(bytes_list=tf.train.BytesList(value=[text.encode()]))})
-            ).SerializeToString())
+            writer.write(
+                tf.train.Example(
+                    features=tf.train.Features(
+                        feature={'text': tf.train.Feature(bytes_list=tf.train.BytesList(value=[text.encode()]))}
+                    )
+                ).SerializeToString()
+            )
     return examples
 
 
@@ -38,7 +42,9 @@ def test_the_canary_probes_a_model_on_object_storage(tmp_path):
 
     component.ServingCanary.EXECUTOR_SPEC.executor_class().Do(
         {'model': [model], 'examples': [_examples(f'{root}/examples', ['A fine film.', 'Dreadful.'])]},
-        {'blessing': [blessing]}, {'max_batch_seconds': 10.0})
+        {'blessing': [blessing]},
+        {'max_batch_seconds': 10.0},
+    )
 
     report = json.loads(io_utils.read_string_file(os.path.join(blessing.uri, component.REPORT_FILE)))
     assert report['passed'], report['problems']

@@ -38,9 +38,16 @@ def edge_cases(sample: List[str]) -> Dict[str, List[str]]:
 
 
 def _as_examples(texts: List[str]) -> tf.Tensor:
-    return tf.constant([tf.train.Example(features=tf.train.Features(feature={
-        'text': tf.train.Feature(bytes_list=tf.train.BytesList(value=[t.encode('utf-8')]))}
-    )).SerializeToString() for t in texts])
+    return tf.constant(
+        [
+            tf.train.Example(
+                features=tf.train.Features(
+                    feature={'text': tf.train.Feature(bytes_list=tf.train.BytesList(value=[t.encode('utf-8')]))}
+                )
+            ).SerializeToString()
+            for t in texts
+        ]
+    )
 
 
 def _problems(name: str, outputs, batch: int) -> List[str]:
@@ -71,8 +78,9 @@ def probe(model_dir: str, sample: List[str], max_batch_seconds: float) -> dict:
         text_out = by_text(text=tf.constant(texts))
         seconds = time.perf_counter() - started
         example_out = by_examples(examples=examples)
-        found = (_problems(f'{name} via {TEXT_SIGNATURE}', text_out, len(texts)) +
-                 _problems(f'{name} via {EXAMPLES_SIGNATURE}', example_out, len(texts)))
+        found = _problems(f'{name} via {TEXT_SIGNATURE}', text_out, len(texts)) + _problems(
+            f'{name} via {EXAMPLES_SIGNATURE}', example_out, len(texts)
+        )
         if not found:
             gap = float(np.max(np.abs(text_out[OUTPUT_KEY].numpy() - example_out[OUTPUT_KEY].numpy())))
             if gap > AGREEMENT_TOLERANCE:

@@ -48,12 +48,15 @@ def test_a_good_model_passes_every_batch(tmp_path):
     assert report['batches']['100 KB review']['size'] == 1
 
 
-@pytest.mark.parametrize('behave, problem', [
-    (lambda t: length_score(t) * float('nan'), 'non-finite probabilities'),
-    (lambda t: length_score(t)[:, 0], 'expected float32'),                 # shape [batch]
-    (lambda t: length_score(t) + 1, 'outside [0, 1]'),
-    (lambda t: tf.cast(length_score(t), tf.float64), 'expected float32'),
-])
+@pytest.mark.parametrize(
+    'behave, problem',
+    [
+        (lambda t: length_score(t) * float('nan'), 'non-finite probabilities'),
+        (lambda t: length_score(t)[:, 0], 'expected float32'),  # shape [batch]
+        (lambda t: length_score(t) + 1, 'outside [0, 1]'),
+        (lambda t: tf.cast(length_score(t), tf.float64), 'expected float32'),
+    ],
+)
 def test_a_model_serving_bad_values_fails(tmp_path, behave, problem):
     report = probe.probe(save(tmp_path, behave), SAMPLE, max_batch_seconds=10)
     assert not report['passed']

@@ -19,8 +19,13 @@ def default_path(home: Home, run_id: str) -> str:
     return os.path.join(home.reports_dir, f'{run_id}.html')
 
 
-def write(home: Home, pipeline_name: str, run_id: Optional[str] = None,
-          output: Optional[str] = None, notes: Sequence[str] = ()) -> str:
+def write(
+    home: Home,
+    pipeline_name: str,
+    run_id: Optional[str] = None,
+    output: Optional[str] = None,
+    notes: Sequence[str] = (),
+) -> str:
     """Renders the run (default: the newest) to `output` (default: under the
     home's reports/), atomically; returns the path. notes: what the run
     command decided for the data at hand (e.g. self-training off)."""
@@ -37,24 +42,33 @@ def write(home: Home, pipeline_name: str, run_id: Optional[str] = None,
 def render(data: collect.ReportData, notes: Sequence[str] = ()) -> str:
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(os.path.dirname(__file__)),
-        autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     history = data.history or {}
     return environment.get_template(_TEMPLATE).render(
         h=data.header,
         notes=list(notes),
         epochs=len(history.get('loss', [])),
         best_epoch=max(enumerate(history['val_accuracy'], start=1), key=lambda e: e[1])
-        if history.get('val_accuracy') else None,
-        training_plots=[plots.training_curve(history, metric, title)
-                        for metric, title in (('loss', 'Loss'), ('accuracy', 'Accuracy'))
-                        if metric in history],
+        if history.get('val_accuracy')
+        else None,
+        training_plots=[
+            plots.training_curve(history, metric, title)
+            for metric, title in (('loss', 'Loss'), ('accuracy', 'Accuracy'))
+            if metric in history
+        ],
         self_training=data.self_training,
         e=data.evaluation,
         evaluation_plots=_evaluation_plots(data.evaluation),
         d=data.data,
         length_plot=plots.length_distribution({s.name: s.lengths for s in data.data.splits})
-        if data.data and data.data.splits else None,
-        lineage=data.lineage)
+        if data.data and data.data.splits
+        else None,
+        lineage=data.lineage,
+    )
 
 
 def _evaluation_plots(evaluation: Optional[collect.Evaluation]):
@@ -68,11 +82,17 @@ def _evaluation_plots(evaluation: Optional[collect.Evaluation]):
         b = evaluation.buckets
         figures.append(plots.probability_histogram(b['edges'], b['negatives'], b['positives']))
         filled = [i for i, n in enumerate(b['counts']) if n]
-        figures.append(plots.calibration([b['mean_predicted'][i] for i in filled],
-                                         [b['positives'][i] / b['counts'][i] for i in filled],
-                                         [b['counts'][i] for i in filled]))
+        figures.append(
+            plots.calibration(
+                [b['mean_predicted'][i] for i in filled],
+                [b['positives'][i] / b['counts'][i] for i in filled],
+                [b['counts'][i] for i in filled],
+            )
+        )
     if evaluation.slices:
-        figures.append(plots.slice_accuracy([s[0] for s in evaluation.slices],
-                                            [s[1] for s in evaluation.slices], evaluation.min_accuracy))
+        figures.append(
+            plots.slice_accuracy(
+                [s[0] for s in evaluation.slices], [s[1] for s in evaluation.slices], evaluation.min_accuracy
+            )
+        )
     return figures
-

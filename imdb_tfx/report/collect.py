@@ -35,7 +35,7 @@ class Header:
     hub_handle: str
     hyperparameters: Dict[str, object]
     verdict: str
-    pushed: bool        # blessed and serving, now or already
+    pushed: bool  # blessed and serving, now or already
 
 
 @dataclasses.dataclass
@@ -44,8 +44,8 @@ class MetricRow:
     candidate: float
     baseline: Optional[float]
     change: Optional[float]
-    threshold: str      # '' when the metric has none
-    result: str         # 'pass', 'FAIL' or ''
+    threshold: str  # '' when the metric has none
+    result: str  # 'pass', 'FAIL' or ''
 
 
 @dataclasses.dataclass
@@ -53,9 +53,9 @@ class Evaluation:
     rows: List[MetricRow]
     blessed: Optional[bool]
     failed_thresholds: List[str]
-    confusion: Optional[Dict[str, float]]           # tn, fp, fn, tp at threshold 0.5
-    buckets: Optional[Dict[str, List[float]]]       # edges, negatives, positives, mean_predicted
-    slices: List[Tuple[str, float, int]]            # (rating, accuracy, reviews)
+    confusion: Optional[Dict[str, float]]  # tn, fp, fn, tp at threshold 0.5
+    buckets: Optional[Dict[str, List[float]]]  # edges, negatives, positives, mean_predicted
+    slices: List[Tuple[str, float, int]]  # (rating, accuracy, reviews)
     min_accuracy: Optional[float]
 
 
@@ -78,13 +78,13 @@ class SplitData:
 @dataclasses.dataclass
 class Data:
     splits: List[SplitData]
-    gate: str             # passed, failed, not run
+    gate: str  # passed, failed, not run
     findings: List[str]
 
 
 @dataclasses.dataclass
 class LineageRow:
-    artifact: str     # type #id
+    artifact: str  # type #id
     uri: str
     producer: str
     consumers: List[str]
@@ -102,10 +102,14 @@ class ReportData:
 
 def collect(run: PipelineRun) -> ReportData:
     result = outcome_lib.of_run(run)
-    return ReportData(header=_header(run, result), history=_trainer_json(run, HISTORY_FILE),
-                      self_training=_trainer_json(run, SELF_TRAINING_FILE),
-                      evaluation=_evaluation(run, result), data=_data(run, result),
-                      lineage=_lineage(run))
+    return ReportData(
+        header=_header(run, result),
+        history=_trainer_json(run, HISTORY_FILE),
+        self_training=_trainer_json(run, SELF_TRAINING_FILE),
+        evaluation=_evaluation(run, result),
+        data=_data(run, result),
+        lineage=_lineage(run),
+    )
 
 
 def _header(run: PipelineRun, result: outcome_lib.Outcome) -> Header:
@@ -119,8 +123,7 @@ def _header(run: PipelineRun, result: outcome_lib.Outcome) -> Header:
     ended = max((n.started + n.seconds for n in run.nodes.values()), default=run.started)
     return Header(
         run_id=run.run_id,
-        started=datetime.datetime.fromtimestamp(run.started, datetime.timezone.utc).strftime(
-            '%Y-%m-%d %H:%M:%S UTC'),
+        started=datetime.datetime.fromtimestamp(run.started, datetime.timezone.utc).strftime('%Y-%m-%d %H:%M:%S UTC'),
         total_seconds=ended - run.started,
         components=[(n.node_id, n.state, n.seconds) for n in run.nodes.values()],
         data_root=data_root,
@@ -129,7 +132,8 @@ def _header(run: PipelineRun, result: outcome_lib.Outcome) -> Header:
         hub_handle=str(hyperparameters.get('hub_handle', 'unknown')),
         hyperparameters=hyperparameters,
         verdict=result.verdict,
-        pushed=result.exit_code == outcome_lib.EXIT_PUSHED)
+        pushed=result.exit_code == outcome_lib.EXIT_PUSHED,
+    )
 
 
 def _hyperparameters(run: PipelineRun) -> Dict[str, object]:
@@ -176,20 +180,39 @@ def _evaluation(run: PipelineRun, result: outcome_lib.Outcome) -> Optional[Evalu
         if name == 'binary_accuracy' and thresholds:
             drop = thresholds['max_accuracy_drop']
             threshold = f'>= {thresholds["min_accuracy"]:g}; ' + (
-                f'at most {drop:g} below the serving model' if drop else 'no drop vs the serving model')
+                f'at most {drop:g} below the serving model' if drop else 'no drop vs the serving model'
+            )
             result_text = 'FAIL' if name in failed else 'pass'
-        rows.append(MetricRow(name=name, candidate=candidate, baseline=number((), name, 'baseline'),
-                              change=number((), name, model, True), threshold=threshold, result=result_text))
+        rows.append(
+            MetricRow(
+                name=name,
+                candidate=candidate,
+                baseline=number((), name, 'baseline'),
+                change=number((), name, model, True),
+                threshold=threshold,
+                result=result_text,
+            )
+        )
     return Evaluation(
-        rows=rows, blessed=result.blessed, failed_thresholds=result.failed_thresholds,
+        rows=rows,
+        blessed=result.blessed,
+        failed_thresholds=result.failed_thresholds,
         confusion=_confusion(values.get(((), model, 'confusion_matrix_at_thresholds', False))),
         buckets=_calibration_buckets(tfma.load_plots(evaluation.uri), model),
-        slices=sorted(((str(dict(key[0])['rating']), number(key[0], 'binary_accuracy'),
-                        int(number(key[0], 'example_count') or 0))
-                       for key in values
-                       if key[0] and key[1] == model and key[2] == 'binary_accuracy' and not key[3]),
-                      key=lambda row: int(row[0]) if row[0].lstrip('-').isdigit() else row[0]),
-        min_accuracy=thresholds.get('min_accuracy'))
+        slices=sorted(
+            (
+                (
+                    str(dict(key[0])['rating']),
+                    number(key[0], 'binary_accuracy'),
+                    int(number(key[0], 'example_count') or 0),
+                )
+                for key in values
+                if key[0] and key[1] == model and key[2] == 'binary_accuracy' and not key[3]
+            ),
+            key=lambda row: int(row[0]) if row[0].lstrip('-').isdigit() else row[0],
+        ),
+        min_accuracy=thresholds.get('min_accuracy'),
+    )
 
 
 def _slice_value(single_slice_key):
@@ -200,8 +223,13 @@ def _confusion(matrices) -> Optional[Dict[str, float]]:
     if matrices is None or not matrices.matrices:
         return None
     m = matrices.matrices[0]
-    return {'threshold': m.threshold, 'tn': m.true_negatives, 'fp': m.false_positives,
-            'fn': m.false_negatives, 'tp': m.true_positives}
+    return {
+        'threshold': m.threshold,
+        'tn': m.true_negatives,
+        'fp': m.false_positives,
+        'fn': m.false_negatives,
+        'tp': m.true_positives,
+    }
 
 
 def _calibration_buckets(plots, model: str) -> Optional[Dict[str, List[float]]]:
@@ -216,8 +244,11 @@ def _calibration_buckets(plots, model: str) -> Optional[Dict[str, List[float]]]:
                 continue
             # The first and last buckets catch predictions outside [0, 1]: none
             # from a sigmoid, so only the [0, 1] buckets are drawn.
-            buckets = [b for b in kv.value.calibration_histogram_buckets.buckets
-                       if 0 <= b.lower_threshold_inclusive and b.upper_threshold_exclusive <= 1.0 + 1e-9]
+            buckets = [
+                b
+                for b in kv.value.calibration_histogram_buckets.buckets
+                if 0 <= b.lower_threshold_inclusive and b.upper_threshold_exclusive <= 1.0 + 1e-9
+            ]
             counts = [b.num_weighted_examples.value for b in buckets]
             positives = [b.total_weighted_label.value for b in buckets]
             return {
@@ -225,8 +256,9 @@ def _calibration_buckets(plots, model: str) -> Optional[Dict[str, List[float]]]:
                 'positives': positives,
                 'negatives': [n - p for n, p in zip(counts, positives)],
                 'counts': counts,
-                'mean_predicted': [b.total_weighted_refined_prediction.value / n if n else None
-                                   for b, n in zip(buckets, counts)],
+                'mean_predicted': [
+                    b.total_weighted_refined_prediction.value / n if n else None for b, n in zip(buckets, counts)
+                ],
             }
     return None
 
@@ -237,7 +269,7 @@ def _data(run: PipelineRun, result: outcome_lib.Outcome) -> Optional[Data]:
         return None
     import tensorflow as tf
 
-    names = [d[len('Split-'):].rstrip('/') for d in tf.io.gfile.listdir(examples.uri) if d.startswith('Split-')]
+    names = [d[len('Split-') :].rstrip('/') for d in tf.io.gfile.listdir(examples.uri) if d.startswith('Split-')]
     splits = [_split_data(examples, name) for name in sorted(names, key=lambda n: (n != 'train', n))]
     gate = result.data_gate
     return Data(splits=splits, gate=gate, findings=result.data_gate_findings() if gate == 'failed' else [])
@@ -257,8 +289,7 @@ def _split_data(examples: Artifact, split: str) -> SplitData:
         lengths.append(len(text[0].split()) if text else 0)
         label = feature['label'].int64_list.value if 'label' in feature else []
         labels[int(label[0]) if len(label) == 1 else 'other'] += 1
-    return SplitData(name=split, examples=len(lengths), labels=dict(labels),
-                     lengths=np.array(lengths, dtype=np.int64))
+    return SplitData(name=split, examples=len(lengths), labels=dict(labels), lengths=np.array(lengths, dtype=np.int64))
 
 
 def _lineage(run: PipelineRun) -> List[LineageRow]:
@@ -267,9 +298,15 @@ def _lineage(run: PipelineRun) -> List[LineageRow]:
     rows: Dict[int, LineageRow] = {}
 
     def row(artifact: Artifact) -> LineageRow:
-        return rows.setdefault(artifact.id, LineageRow(
-            artifact=f'{artifact.type} #{artifact.id}', uri=artifact.uri,
-            producer='earlier run or import', consumers=[]))
+        return rows.setdefault(
+            artifact.id,
+            LineageRow(
+                artifact=f'{artifact.type} #{artifact.id}',
+                uri=artifact.uri,
+                producer='earlier run or import',
+                consumers=[],
+            ),
+        )
 
     for node in run.nodes.values():
         for artifacts in node.outputs.values():

@@ -13,23 +13,28 @@ from modules.trainer import HISTORY_FILE, SELF_TRAINING_FILE
 
 
 def _node(node_id: str, properties: dict, outputs: dict) -> NodeRun:
-    return NodeRun(node_id=node_id, state='COMPLETE', started=1.0, seconds=2.0, inputs={},
-                   outputs=outputs, properties=properties)
+    return NodeRun(
+        node_id=node_id, state='COMPLETE', started=1.0, seconds=2.0, inputs={}, outputs=outputs, properties=properties
+    )
 
 
 def test_the_manifest_and_the_trainer_files_are_read_from_object_storage():
     root = f'ram://{uuid.uuid4().hex}'
-    io_utils.write_string_file(f'{root}/data/manifest.json',
-                               json.dumps({'source': {'path': 'aclImdb.tar.gz', 'sha256': 'abc123'}}))
+    io_utils.write_string_file(
+        f'{root}/data/manifest.json', json.dumps({'source': {'path': 'aclImdb.tar.gz', 'sha256': 'abc123'}})
+    )
     history = {'loss': [0.6, 0.4], 'val_binary_accuracy': [0.8, 0.85]}
     io_utils.write_string_file(f'{root}/model_run/{HISTORY_FILE}', json.dumps(history))
     io_utils.write_string_file(f'{root}/model_run/{SELF_TRAINING_FILE}', json.dumps({'rounds': 2}))
     model_run = Artifact(id=1, type='ModelRun', uri=f'{root}/model_run', properties={})
-    run = PipelineRun(run_id='run-1', started=1.0, nodes={
-        collect.EXAMPLE_GEN: _node(collect.EXAMPLE_GEN, {'input_base': f'{root}/data'}, {}),
-        collect.TRAINER: _node(collect.TRAINER, {'custom_config': '{"epochs": 2}'},
-                               {'model_run': [model_run]}),
-    })
+    run = PipelineRun(
+        run_id='run-1',
+        started=1.0,
+        nodes={
+            collect.EXAMPLE_GEN: _node(collect.EXAMPLE_GEN, {'input_base': f'{root}/data'}, {}),
+            collect.TRAINER: _node(collect.TRAINER, {'custom_config': '{"epochs": 2}'}, {'model_run': [model_run]}),
+        },
+    )
 
     report = collect.collect(run)
 

@@ -41,36 +41,47 @@ def confusion_matrix(tn: float, fp: float, fn: float, tp: float) -> str:
     figure, axes = plt.subplots(figsize=(3.8, 3.4))
     axes.imshow(matrix, cmap='Blues')
     for (row, col), count in np.ndenumerate(matrix):
-        axes.text(col, row, f'{count:,.0f}', ha='center', va='center',
-                  color='white' if count > matrix.max() / 2 else 'black', fontsize=12)
+        axes.text(
+            col,
+            row,
+            f'{count:,.0f}',
+            ha='center',
+            va='center',
+            color='white' if count > matrix.max() / 2 else 'black',
+            fontsize=12,
+        )
     axes.set_xticks([0, 1], ['negative', 'positive'])
     axes.set_yticks([0, 1], ['negative', 'positive'])
     axes.set(xlabel='predicted (threshold 0.5)', ylabel='true label', title='Confusion matrix')
     return _data_uri(figure)
 
 
-def probability_histogram(edges: Sequence[float], negatives: Sequence[float],
-                          positives: Sequence[float]) -> str:
+def probability_histogram(edges: Sequence[float], negatives: Sequence[float], positives: Sequence[float]) -> str:
     """Predicted P(positive) per true class, from the calibration buckets."""
     figure, axes = plt.subplots(figsize=_SIZE)
     widths = np.diff(edges)
     for counts, name in ((negatives, 'negative'), (positives, 'positive')):
-        axes.bar(edges[:-1], counts, width=widths, align='edge', alpha=0.6,
-                 color=_CLASS_COLOURS[name], label=f'true {name}')
+        axes.bar(
+            edges[:-1], counts, width=widths, align='edge', alpha=0.6, color=_CLASS_COLOURS[name], label=f'true {name}'
+        )
     axes.set(xlabel='predicted P(positive)', ylabel='reviews', title='Predicted probability per true class')
     axes.legend()
     return _data_uri(figure)
 
 
-def calibration(mean_predicted: Sequence[float], positive_rate: Sequence[float],
-                counts: Sequence[float]) -> str:
+def calibration(mean_predicted: Sequence[float], positive_rate: Sequence[float], counts: Sequence[float]) -> str:
     figure, axes = plt.subplots(figsize=_SIZE)
     axes.plot([0, 1], [0, 1], linestyle='--', color='grey', label='perfectly calibrated')
-    axes.scatter(mean_predicted, positive_rate, s=10 + 90 * np.asarray(counts) / max(max(counts), 1),
-                 label='bins (area: reviews)')
+    axes.scatter(
+        mean_predicted,
+        positive_rate,
+        s=10 + 90 * np.asarray(counts) / max(max(counts), 1),
+        label='bins (area: reviews)',
+    )
     axes.plot(mean_predicted, positive_rate, alpha=0.5)
-    axes.set(xlabel='mean predicted P(positive)', ylabel='fraction positive', xlim=(0, 1), ylim=(0, 1),
-             title='Calibration')
+    axes.set(
+        xlabel='mean predicted P(positive)', ylabel='fraction positive', xlim=(0, 1), ylim=(0, 1), title='Calibration'
+    )
     axes.legend(loc='upper left')
     return _data_uri(figure)
 
