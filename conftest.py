@@ -19,10 +19,10 @@ IMDB_TFX = os.path.join(os.path.dirname(sys.executable), 'imdb-tfx')
 SAMPLE_ARCHIVE = os.path.join(os.path.dirname(__file__), 'tests', 'data', 'aclImdb_sample.tar.gz')
 
 
-def imdb_tfx(*args, env=None) -> subprocess.CompletedProcess:
+def imdb_tfx(*args, env=None, cwd=None) -> subprocess.CompletedProcess:
     """Runs `imdb-tfx ARGS...` as a user would (env: variables to add)."""
     return subprocess.run(
-        [IMDB_TFX, *args], capture_output=True, text=True, timeout=900, env={**os.environ, **(env or {})}
+        [IMDB_TFX, *args], capture_output=True, text=True, timeout=900, env={**os.environ, **(env or {})}, cwd=cwd
     )
 
 

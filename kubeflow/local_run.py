@@ -261,6 +261,7 @@ def run_package(
     """Runs every task; stops at the first that fails. Returns the run id
     and each task's result (the failed one last)."""
     package = load_package(package_path)
+    work_dir = os.path.abspath(work_dir)  # tasks run in their own folders
     typed = parse_arguments(package.spec, arguments)
     order = task_order(package.spec)
     run_id = f'kfp-local-{time.strftime("%Y%m%d-%H%M%S")}-{uuid.uuid4().hex[:6]}'

@@ -70,7 +70,7 @@ def _documents(package: str):
         return list(yaml.safe_load_all(f))
 
 
-def _kfp_local(package, work_dir, image_root, *extra, env=None, epochs=6):
+def _kfp_local(package, work_dir, image_root, *extra, env=None, epochs=6, cwd=None):
     return imdb_tfx(
         'kfp-local',
         package,
@@ -82,6 +82,7 @@ def _kfp_local(package, work_dir, image_root, *extra, env=None, epochs=6):
         f'{runner.HYPERPARAMETERS}={_hyperparameters(package, epochs)}',
         *extra,
         env=env,
+        cwd=cwd,
     )
 
 
@@ -126,7 +127,8 @@ def local_run(tmp_path_factory, prepared_sample, image_root):
         '0.6',
     )
     assert compiled.returncode == 0, compiled.stderr[-3000:]
-    result = _kfp_local(package, str(root / 'work'), image_root, epochs=6)
+    # A relative work folder, as users type it: tasks run in folders of their own.
+    result = _kfp_local(package, 'work', image_root, epochs=6, cwd=str(root))
     return dict(
         root=root,
         package=package,
