@@ -91,12 +91,5 @@ def hub_handle(hub: Optional[str], home: Home, spec: EmbeddingSpec) -> Optional[
     if not os.path.exists(os.path.join(path, 'saved_model.pb')):
         log.info('Building the embedding module %s', path)
         words, vectors = embedding.load_glove_6b_50d(home.downloads_dir)
-        embedding.build_text_embedding(
-            words,
-            vectors,
-            path,
-            bigram_buckets=spec.bigram_buckets,
-            combiner=spec.combiner,
-            table_lr_multiplier=spec.table_lr_multiplier,
-        )
+        embedding.build_text_embedding(words, vectors, path, **spec.module_options)
     return path

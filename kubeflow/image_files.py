@@ -40,14 +40,7 @@ def write(root: str) -> None:
     for path, spec in embedding_modules().items():
         output = os.path.join(root, path)
         if not os.path.exists(os.path.join(output, 'saved_model.pb')):
-            embedding.build_text_embedding(
-                words,
-                vectors,
-                output,
-                bigram_buckets=spec.bigram_buckets,
-                combiner=spec.combiner,
-                table_lr_multiplier=spec.table_lr_multiplier,
-            )
+            embedding.build_text_embedding(words, vectors, output, **spec.module_options)
         print(output)
 
 

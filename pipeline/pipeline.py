@@ -182,9 +182,7 @@ def create_pipeline(
             examples=example_gen.outputs['examples'],
             unlabeled_examples=unlabeled_gen.outputs['examples'] if unlabeled_gen else None,
             glove_dir=glove_dir,
-            bigram_buckets=embedding.bigram_buckets,
-            combiner=embedding.combiner,
-            table_lr_multiplier=embedding.table_lr_multiplier,
+            **embedding.module_options,
         )
         embedding_builder.add_upstream_node(data_gate)  # bad data builds nothing either
     trainer = SemiSupervisedTrainer(

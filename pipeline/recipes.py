@@ -25,6 +25,13 @@ class EmbeddingSpec:
     table_lr_multiplier: float = 1.0
 
     @property
+    def module_options(self) -> dict:
+        """How the module is built (imdb_tfx.embedding.build_text_embedding's options)."""
+        return dict(
+            bigram_buckets=self.bigram_buckets, combiner=self.combiner, table_lr_multiplier=self.table_lr_multiplier
+        )
+
+    @property
     def name_suffix(self) -> str:
         """What sets the module apart from plain GloVe, for its folder name."""
         suffix = f'-bigrams-{self.bigram_buckets}' if self.bigram_buckets else ''

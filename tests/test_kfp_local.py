@@ -261,14 +261,9 @@ def s3_server(tmp_path_factory):
     log.close()
 
 
-@pytest.fixture(scope='module')
-def s3_runs(tmp_path_factory, s3_server, sample_archive, image_root):
-    """prepare-data straight into the bucket, compile for s3://, and two
-    kfp-local runs of the same package on the same root."""
-    endpoint, _ = s3_server
-    root = tmp_path_factory.mktemp('kfp-s3')
-    # What the user's shell (or the Kubernetes secret, in a pod) provides.
-    env = {
+def _s3_environment(endpoint: str) -> dict:
+    """What the user's shell (or the Kubernetes secret, in a pod) provides."""
+    return {
         'AWS_ACCESS_KEY_ID': ACCESS_KEY,
         'AWS_SECRET_ACCESS_KEY': SECRET_KEY,
         'AWS_REGION': 'us-east-1',
@@ -276,6 +271,15 @@ def s3_runs(tmp_path_factory, s3_server, sample_archive, image_root):
         'S3_USE_HTTPS': '0',
         'S3_VERIFY_SSL': '0',
     }
+
+
+@pytest.fixture(scope='module')
+def s3_runs(tmp_path_factory, s3_server, sample_archive, image_root):
+    """prepare-data straight into the bucket, compile for s3://, and two
+    kfp-local runs of the same package on the same root."""
+    endpoint, _ = s3_server
+    root = tmp_path_factory.mktemp('kfp-s3')
+    env = _s3_environment(endpoint)
     prepared = imdb_tfx('prepare-data', sample_archive, '--output', f's3://{BUCKET}/data', env=env)
     assert prepared.returncode == 0, prepared.stderr[-3000:]
     package = str(root / 'pipeline.yaml')
@@ -377,15 +381,7 @@ def test_the_entrypoint_keeps_the_executors_exit_status_after_s3_writes(s3_serve
     """tensorflow-io aborts the interpreter's exit (134) after an s3:// write;
     the entrypoint ends the task with its own status instead."""
     endpoint, _ = s3_server
-    env = {
-        **os.environ,
-        'AWS_ACCESS_KEY_ID': ACCESS_KEY,
-        'AWS_SECRET_ACCESS_KEY': SECRET_KEY,
-        'AWS_REGION': 'us-east-1',
-        'S3_ENDPOINT': endpoint,
-        'S3_USE_HTTPS': '0',
-        'S3_VERIFY_SSL': '0',
-    }
+    env = {**os.environ, **_s3_environment(endpoint)}
     write = (
         'import tensorflow as tf; from imdb_tfx import s3; s3.enable(); '
         f'tf.io.gfile.GFile("s3://{BUCKET}/exit-test.txt", "w").write("x")'

@@ -8,7 +8,7 @@ import os
 import pytest
 import tensorflow as tf
 
-from conftest import imdb_tfx
+from conftest import SHORT_TRAINING, imdb_tfx
 from imdb_tfx import prepare_data
 from imdb_tfx.errors import UserInputError
 
@@ -104,14 +104,7 @@ def test_the_default_recipe_runs_on_them_and_says_what_it_changed(users_folder, 
         home,
         '--hub',
         tiny_embedding,
-        '--epochs',
-        '8',
-        '--batch-size',
-        '64',
-        '--learning-rate',
-        '0.01',
-        '--min-accuracy',
-        '0.6',
+        *SHORT_TRAINING,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert 'Data gate: passed' in result.stdout
