@@ -18,7 +18,7 @@ setuptools.setup(
     description='TFX pipeline for IMDB sentiment classification with a TF-Hub text embedding',
     python_requires='>=3.10,<3.11',
     packages=setuptools.find_packages(
-        include=['imdb_tfx*', 'pipeline*', 'components*', 'modules*', 'kubeflow*', 'benchmarks*']
+        include=['core*', 'imdb_tfx*', 'pipeline*', 'components*', 'modules*', 'kubeflow*', 'benchmarks*']
     ),
     package_data={'pipeline': ['schema/*.pbtxt'], 'imdb_tfx.report': ['*.html.j2']},
     # tensorflow-hub 0.16.1 is needed too but conflicts with tfx's pin: the

@@ -102,7 +102,6 @@ def config_from(args, argv) -> run.Config:
         output_dir=args.output_dir,
         learning_rate=hp.learning_rate,
         hidden_units=hp.hidden_units,
-        train_eval_buckets=tuple(seed.train_eval_buckets),
         work_dir=args.work_dir,
         keep_work=args.keep_work,
         command=' '.join(['python -m benchmarks', *argv]),

@@ -31,10 +31,11 @@ def split_index(feature: tf.train.Feature, cumulative_buckets) -> int:
     return bisect.bisect(cumulative_buckets, int(digest, 16) % cumulative_buckets[-1])
 
 
-def load_splits(data_dir: str, hash_buckets=(3, 2), partition_feature='movie_id'):
+def load_splits(data_dir: str, hash_buckets=(7, 1, 2), partition_feature='movie_id'):
     """[(texts, labels)] per split of the labelled reviews, split like the
-    pipeline's ImportExampleGen: (3, 2) buckets by movie is 60/40, no movie on
-    both sides."""
+    pipeline's ImportExampleGen: train, valid and eval by movie in the ratio
+    of hash_buckets (the benchmark passes pipeline/configs.py's SPLIT_BUCKETS),
+    no movie on two splits."""
     files = sorted(glob.glob(os.path.join(data_dir, 'train', '*')))
     if not files:
         raise SystemExit(f'{data_dir}: no train/ TFRecords (run imdb-tfx prepare-data)')
@@ -73,25 +74,26 @@ def main(argv=None):
     parser.add_argument('--batch-size', type=int, default=512)
     parser.add_argument('--learning-rate', type=float, default=1e-3)
     parser.add_argument('--hidden-units', type=int, default=16)
-    parser.add_argument('--train-eval-buckets', type=int, nargs=2, default=(3, 2))
+    parser.add_argument('--split-buckets', type=int, nargs=3, default=(7, 1, 2))
     parser.add_argument('--seed', type=int, default=42)
     parser.add_argument('--output', help='write the result as JSON here (default: stdout)')
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
     tf.keras.utils.set_random_seed(args.seed)
-    (train_texts, train_labels), (eval_texts, eval_labels) = load_splits(args.data, tuple(args.train_eval_buckets))
+    (train_texts, train_labels), valid, (eval_texts, eval_labels) = load_splits(args.data, tuple(args.split_buckets))
     train = (
         tf.data.Dataset.from_tensor_slices((train_texts, train_labels))
         .shuffle(len(train_texts), seed=args.seed, reshuffle_each_iteration=True)
         .batch(args.batch_size)
         .prefetch(tf.data.AUTOTUNE)
     )
+    validation = tf.data.Dataset.from_tensor_slices(valid).batch(args.batch_size)
     evaluation = tf.data.Dataset.from_tensor_slices((eval_texts, eval_labels)).batch(args.batch_size)
     loaded = time.perf_counter()
 
     model = build_model(args.hub, args.hidden_units, args.learning_rate)
-    model.fit(train, validation_data=evaluation, epochs=args.epochs, verbose=2)
+    model.fit(train, validation_data=validation, epochs=args.epochs, verbose=2)
     fitted = time.perf_counter()
     loss, accuracy = model.evaluate(evaluation, verbose=0)
 

@@ -156,7 +156,7 @@ def write(results: dict, sections: List[Tuple[str, str]], output_dir: str) -> Tu
         f'Data `{config["data"]}`; recipe `seed` on both sides (embedding `{config["hub"]}`, built once '
         f'before any timing, so neither side pays for it), epochs {config["epochs"]}, batch '
         f'{config["batch_size"]}, learning rate {config["learning_rate"]}, movie-grouped '
-        f'{config["train_eval_buckets"][0]}:{config["train_eval_buckets"][1]} split. Every pipeline run '
+        f'{":".join(map(str, config["split_buckets"]))} train:valid:eval split. Every pipeline run '
         f'is `imdb-tfx run --recipe seed --no-cache --min-accuracy 0` in a fresh home (the floor at 0 so '
         f'that every run does the whole work, push included). Memory is the peak RSS of the whole process '
         f'tree, sampled every 0.2 s.',

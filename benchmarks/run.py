@@ -13,6 +13,7 @@ import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from benchmarks import beam_modes, components, measure, report, runs, scaling, serving, vs_plain
+from pipeline import configs
 
 PARTS = ('plain', 'components', 'scaling', 'serving', 'beam')
 FULL_SIZES = (2500, 10_000, 25_000)
@@ -30,7 +31,7 @@ class Config:
     batch_size: int = 512
     learning_rate: float = 1e-3
     hidden_units: int = 16
-    train_eval_buckets: Sequence[int] = (3, 2)
+    split_buckets: Sequence[int] = configs.SPLIT_BUCKETS
     beam_repeats: int = 3
     serving_seconds: float = 5.0  # minimum timed seconds per serving measurement
     serving_calls: int = 20  # and minimum calls
@@ -113,7 +114,7 @@ def _run_parts(config: Config, work_dir: str, results: dict) -> List[Tuple[str, 
         batch_size=config.batch_size,
         learning_rate=config.learning_rate,
         hidden_units=config.hidden_units,
-        train_eval_buckets=tuple(config.train_eval_buckets),
+        split_buckets=tuple(config.split_buckets),
     )
     sizes = plan_sizes(config)
     _log(f'Working in {work_dir}; sizes {sizes}, parts {", ".join(config.parts)}')

@@ -35,7 +35,7 @@ class Setup:
     batch_size: int
     learning_rate: float
     hidden_units: int
-    train_eval_buckets: Tuple[int, int]
+    split_buckets: Tuple[int, int, int]
     timeout: float = 3600
 
 
@@ -77,8 +77,8 @@ def plain(setup: Setup, data: str, name: str) -> dict:
             '--hub',
             setup.hub,
             *_hyperparameter_args(setup),
-            '--train-eval-buckets',
-            *setup.train_eval_buckets,
+            '--split-buckets',
+            *map(str, setup.split_buckets),
             '--output',
             result_file,
         ],

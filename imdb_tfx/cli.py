@@ -175,7 +175,6 @@ def run_command(data, home, **options):
             data_root,
             hyperparameters,
             **gate,
-            train_eval_buckets=preset.train_eval_buckets,
             embedding=None if hub_handle else preset.embedding,
             schema_file=None if options['infer_schema'] else configs.SCHEMA_FILE,
             enable_cache=not options['no_cache'],

@@ -62,8 +62,15 @@ def check_split(data_root: str, split: str) -> None:
     """The data must have what the split is made from."""
     if split == 'movie' and not has_movie_ids(data_root):
         raise UserInputError(f'{data_root}: no movie_id in this data (a tfds source?): use --split random')
-    if split == 'source' and 'test' not in prepare_data.read_manifest(data_root)['splits']:
-        raise UserInputError(f'{data_root}: no test split in this data: use --split movie or random')
+    if split == 'source':
+        splits = prepare_data.read_manifest(data_root)['splits']
+        if 'test' not in splits:
+            raise UserInputError(f'{data_root}: no test split in this data: use --split movie or random')
+        if len(splits['train']['files']) < 2:
+            raise UserInputError(
+                f'{data_root}: one train shard, and --split source takes valid from the first of several: '
+                'prepare the data again with more shards, or use --split movie or random'
+            )
 
 
 def check_unlabeled(data_root: str) -> None:

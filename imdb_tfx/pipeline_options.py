@@ -28,10 +28,12 @@ def _options():
         help="TF-Hub handle: a tfhub.dev/Kaggle URL or a module path. Default: the recipe's module from GloVe 6B 50d.",
     )
     for field in _HYPERPARAMETER_FIELDS:
+        flag = field.name.replace('_', '-')
         yield click.option(
-            f'--{field.name.replace("_", "-")}',
+            f'--{flag}/--no-{flag}' if field.type is bool else f'--{flag}',
             field.name,
-            type=field.type,
+            default=None,
+            type=None if field.type is bool else field.type,
             help=f'{field.metadata["help"]} The recipe sets it.',
         )
     yield click.option(
@@ -40,13 +42,20 @@ def _options():
     yield click.option(
         '--max-accuracy-drop',
         type=click.FloatRange(0, 1),
-        help=f"How far below the serving model's accuracy a candidate may fall [{configs.MAX_ACCURACY_DROP}].",
+        help="How far below the serving model's accuracy a candidate may be, with the regression "
+        f'confidence, and still pass [{configs.MAX_ACCURACY_DROP}].',
+    )
+    yield click.option(
+        '--regression-confidence',
+        type=click.FloatRange(0.5, 1, max_open=True),
+        help='The confidence with which a candidate must be worse than the serving model, on the same eval '
+        f'reviews (exact paired interval), to be rejected [{configs.REGRESSION_CONFIDENCE}].',
     )
     yield click.option(
         '--split',
         type=click.Choice(configs.SPLITS),
-        help=f"Train/eval split: by movie, random (the tutorial's), or the source's "
-        f'own test split [{configs.SPLIT}]. The recipe sets the ratio.',
+        help=f"Train/valid/eval split: by movie, random (the tutorial's), or the source's own test split as "
+        f'eval [{configs.SPLIT}].',
     )
     yield click.option(
         '--infer-schema', is_flag=True, help='Infer the schema with SchemaGen instead of importing the curated one.'
@@ -74,11 +83,17 @@ def hyperparameters(recipe: str, options: Dict[str, Any], **fields) -> Hyperpara
 
 
 def gate_settings(options: Dict[str, Any]) -> Dict[str, Any]:
-    """min_accuracy, max_accuracy_drop and split, defaults filled in."""
+    """min_accuracy, max_accuracy_drop, regression_confidence and split,
+    defaults filled in."""
     return dict(
         min_accuracy=configs.MIN_ACCURACY if options['min_accuracy'] is None else options['min_accuracy'],
         max_accuracy_drop=(
             configs.MAX_ACCURACY_DROP if options['max_accuracy_drop'] is None else options['max_accuracy_drop']
+        ),
+        regression_confidence=(
+            configs.REGRESSION_CONFIDENCE
+            if options['regression_confidence'] is None
+            else options['regression_confidence']
         ),
         split=options['split'] or configs.SPLIT,
     )

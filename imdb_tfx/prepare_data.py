@@ -5,7 +5,7 @@ directory, a tfds `imdb_reviews` (plain_text) data directory, or any folder of T
 files of tf.Example (gzip'd or not, any names, under train/, test/, unsup/ or flat),
 whose examples are passed on unchanged. Output:
 
-    OUTPUT/train/data-00000-of-00004.tfrecord.gz ...   labelled: text, label, rating, movie_id
+    OUTPUT/train/data-00000-of-00010.tfrecord.gz ...   labelled: text, label, rating, movie_id
     OUTPUT/test/...                                    only when the source has a test split
     OUTPUT/unsup/...                                   unlabelled reviews: no label, no rating
     OUTPUT/manifest.json                               written last; marks a complete output
@@ -62,7 +62,12 @@ _PROGRESS_EVERY = 10_000
 _NON_UTF8_EXAMPLES = 5
 
 
-def prepare(source: str, output: str, num_shards: int = 4) -> dict:
+# Ten shards per split: with --split source the pipeline's valid split is the
+# first train shard (pipeline.SOURCE_VALID_PATTERN), 10% of train.
+NUM_SHARDS = 10
+
+
+def prepare(source: str, output: str, num_shards: int = NUM_SHARDS) -> dict:
     """Converts SOURCE to gzip'd TFRecords of tf.Example under OUTPUT; returns the manifest dict."""
     reader = _open_source(source)
     if num_shards < 1:

@@ -2,7 +2,6 @@
 package that open-source Kubeflow Pipelines 2.x runs (kfp.Client())."""
 
 import dataclasses
-import inspect
 import json
 import os
 from typing import Any, List, Mapping, Optional, Sequence
@@ -32,8 +31,6 @@ ENTRYPOINT = ['python', '-m', 'kubeflow.entrypoint']
 DATA_ROOT = 'data-root'
 HYPERPARAMETERS = 'hyperparameters'
 CANARY_MAX_BATCH_SECONDS = 'canary-max-batch-seconds'
-# create_pipeline's own default, so that both runners agree.
-_CANARY_DEFAULT = inspect.signature(create_pipeline).parameters['canary_max_batch_seconds'].default
 
 # Where artifacts can live: what TensorFlow, Beam and KFP's launcher all read.
 # A local folder only works with `imdb-tfx kfp-local` (tasks on this machine).
@@ -88,7 +85,8 @@ def compile_pipeline(
     hyperparameters: Optional[Mapping[str, Any]] = None,
     min_accuracy: float = configs.MIN_ACCURACY,
     max_accuracy_drop: float = configs.MAX_ACCURACY_DROP,
-    canary_max_batch_seconds: float = _CANARY_DEFAULT,
+    regression_confidence: float = configs.REGRESSION_CONFIDENCE,
+    canary_max_batch_seconds: float = configs.CANARY_MAX_BATCH_SECONDS,
     split: str = configs.SPLIT,
     schema_file: Optional[str] = SCHEMA_FILE,
     beam_pipeline_args: Optional[Sequence[str]] = None,
@@ -159,9 +157,10 @@ def compile_pipeline(
         hyperparameters=parameters[1],
         min_accuracy=min_accuracy,
         max_accuracy_drop=max_accuracy_drop,
+        regression_confidence=regression_confidence,
         canary_max_batch_seconds=parameters[2],
         split=split,
-        train_eval_buckets=preset.train_eval_buckets,
+        split_buckets=configs.SPLIT_BUCKETS,
         # Compiled in for the default hyperparameters; a run that turns
         # self-training off just leaves the unlabeled examples unread.
         use_unlabeled=hparams.self_trains,

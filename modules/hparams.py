@@ -44,6 +44,11 @@ class Hyperparameters:
         'confidence in [0.5, 1) for a review to join training.',
     )
     self_training_rounds: int = _option(1, "Rounds of self-training, each round's model labelling for the next.")
+    # The exported model: the chosen one, or a fresh one fitted on train + valid
+    # for as many epochs as the chosen one's best (valid then chooses nothing more).
+    refit: bool = _option(
+        False, 'Export a model refitted on train + valid for the epochs chosen on valid (a bigger training set).'
+    )
     seed: int = _option(42, 'Random seed of the weights, dropout and shuffling.')
 
     def __post_init__(self):

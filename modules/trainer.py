@@ -18,12 +18,10 @@ import tensorflow as tf
 from tfx import v1 as tfx
 
 from components.semi_supervised_trainer.executor import UNLABELED_FILES_KEY
+from core.names import HISTORY_FILE, REFIT_FILE, SELF_TRAINING_FILE, TEACHER_HISTORY_FILE
 from modules import model as model_lib
 from modules.hparams import Hyperparameters
 
-HISTORY_FILE = 'history.json'  # the exported model's per-epoch curves
-TEACHER_HISTORY_FILE = 'teacher_history.json'
-SELF_TRAINING_FILE = 'self_training.json'
 _PREDICT_BATCH = 2048
 
 
@@ -91,14 +89,18 @@ def pseudo_labelled(model: tf.keras.Model, texts: np.ndarray, confidence: float)
 
 
 def train(
-    hp: Hyperparameters, train_examples: tf.data.Dataset, evaluation: tf.data.Dataset, log_dir: str, seed: int
+    hp: Hyperparameters,
+    train_examples: tf.data.Dataset,
+    validation: Optional[tf.data.Dataset],
+    log_dir: str,
+    seed: int,
 ) -> Tuple[tf.keras.Model, dict]:
     """A fresh model fitted on train_examples; with early stopping it keeps
-    its best epoch on the eval split. Returns it and its per-epoch history."""
+    its best epoch on the validation split. Returns it and its per-epoch history."""
     tf.keras.utils.set_random_seed(seed)
     model = model_lib.build_model(dataclasses.replace(hp, seed=seed))
     callbacks = [tf.keras.callbacks.TensorBoard(log_dir=log_dir)]
-    if hp.early_stopping_patience:
+    if hp.early_stopping_patience and validation is not None:
         callbacks.append(
             tf.keras.callbacks.EarlyStopping(
                 'val_accuracy', mode='max', patience=hp.early_stopping_patience, restore_best_weights=True
@@ -106,12 +108,20 @@ def train(
         )
     history = model.fit(
         batches(train_examples, hp.batch_size, shuffle_seed=seed),
-        validation_data=evaluation,
+        validation_data=validation,
         epochs=hp.epochs,
         verbose=2,
         callbacks=callbacks,
     )
     return model, {k: [float(v) for v in vs] for k, vs in history.history.items()}
+
+
+def chosen_epochs(hp: Hyperparameters, history: dict) -> int:
+    """How many epochs the chosen model trained: up to its best validation
+    accuracy with early stopping (which restores that epoch), else all."""
+    if not hp.early_stopping_patience:
+        return len(history['loss'])
+    return int(np.argmax(history['val_accuracy'])) + 1
 
 
 def _write_json(directory: str, name: str, content: dict) -> None:
@@ -120,23 +130,27 @@ def _write_json(directory: str, name: str, content: dict) -> None:
 
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
+    """Fits on fn_args.train_files; every choice (early stopping, each
+    self-training round's model) is made on fn_args.eval_files, the valid split."""
     config = dict(fn_args.custom_config or {})
     unlabeled_files: Optional[List[str]] = config.pop(UNLABELED_FILES_KEY, None)
     hp = Hyperparameters.from_custom_config(config)
     logging.info('Training with %s', hp)
 
     train_examples = labelled_examples(fn_args.train_files)
-    evaluation = batches(labelled_examples(fn_args.eval_files), hp.batch_size)
+    valid_examples = labelled_examples(fn_args.eval_files)
+    validation = batches(valid_examples, hp.batch_size)
     run_dir = fn_args.model_run_dir
+    seed = hp.seed
     if not hp.self_trains:
-        model, history = train(hp, train_examples, evaluation, run_dir, hp.seed)
+        model, history = train(hp, train_examples, validation, run_dir, seed)
     else:
         if not unlabeled_files:
             raise ValueError(
                 'self_training_confidence is set but the Trainer got no unlabeled '
                 'examples (SemiSupervisedTrainer(unlabeled_examples=...))'
             )
-        model, teacher_history = train(hp, train_examples, evaluation, os.path.join(run_dir, 'teacher'), hp.seed)
+        model, teacher_history = train(hp, train_examples, validation, os.path.join(run_dir, 'teacher'), seed)
         _write_json(run_dir, TEACHER_HISTORY_FILE, teacher_history)
         texts = unlabeled_texts(unlabeled_files)
         summary = {
@@ -147,17 +161,21 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         }
         for number in range(1, hp.self_training_rounds + 1):
             pseudo, labelled = pseudo_labelled(model, texts, hp.self_training_confidence)
-            model, history = train(
-                hp,
-                train_examples.concatenate(pseudo),
-                evaluation,
-                os.path.join(run_dir, f'round-{number}'),
-                hp.seed + number,
-            )
+            train_examples = labelled_examples(fn_args.train_files).concatenate(pseudo)
+            seed = hp.seed + number
+            model, history = train(hp, train_examples, validation, os.path.join(run_dir, f'round-{number}'), seed)
             summary['rounds'].append({**labelled, 'best_val_accuracy': max(history['val_accuracy'])})
             logging.info('Self-training round %d: %s', number, summary['rounds'][-1])
         _write_json(run_dir, SELF_TRAINING_FILE, summary)
-
-    # Per-epoch curves for reports, beside the TensorBoard logs.
+    # Per-epoch curves of the chosen model for reports, beside the TensorBoard logs.
     _write_json(run_dir, HISTORY_FILE, history)
+
+    if hp.refit:
+        epochs = chosen_epochs(hp, history)
+        logging.info('Refitting on train + valid for %d epochs', epochs)
+        refit_hp = dataclasses.replace(hp, epochs=epochs, early_stopping_patience=0)
+        model, refit_history = train(
+            refit_hp, train_examples.concatenate(valid_examples), None, os.path.join(run_dir, 'refit'), seed
+        )
+        _write_json(run_dir, REFIT_FILE, {'epochs': epochs, 'final_accuracy': refit_history['accuracy'][-1]})
     model_lib.export(model, fn_args.serving_model_dir)

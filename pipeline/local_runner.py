@@ -3,7 +3,7 @@ DirectRunner, every output under one home folder."""
 
 import logging
 import sys
-from typing import Optional, Sequence, Tuple
+from typing import Optional, Sequence
 
 from tfx import v1 as tfx
 from tfx.dsl.compiler import compiler
@@ -23,9 +23,9 @@ def run(
     hyperparameters: Hyperparameters,
     min_accuracy: float = configs.MIN_ACCURACY,
     max_accuracy_drop: float = configs.MAX_ACCURACY_DROP,
+    regression_confidence: float = configs.REGRESSION_CONFIDENCE,
     split: str = configs.SPLIT,
     schema_file: Optional[str] = configs.SCHEMA_FILE,
-    train_eval_buckets: Tuple[int, int] = (3, 2),
     embedding: Optional[EmbeddingSpec] = None,
     beam_pipeline_args: Optional[Sequence[str]] = None,
     enable_cache: bool = True,
@@ -43,8 +43,10 @@ def run(
         hyperparameters=hyperparameters,
         min_accuracy=min_accuracy,
         max_accuracy_drop=max_accuracy_drop,
+        regression_confidence=regression_confidence,
+        canary_max_batch_seconds=configs.CANARY_MAX_BATCH_SECONDS,
         split=split,
-        train_eval_buckets=train_eval_buckets,
+        split_buckets=configs.SPLIT_BUCKETS,
         use_unlabeled=hyperparameters.self_trains,
         embedding=embedding,
         glove_dir=home.downloads_dir,

@@ -1,5 +1,6 @@
 """create_pipeline(...): the one pipeline definition every runner compiles."""
 
+import json
 from typing import List, Optional, Tuple, Union
 
 import tensorflow_model_analysis as tfma
@@ -13,28 +14,37 @@ from components.embedding_builder.component import EmbeddingBuilder
 from components.semi_supervised_trainer.component import SemiSupervisedTrainer
 from components.serving_baseline.component import EvaluatorVsServing, ServingBaseline
 from components.serving_canary.component import ServingCanary
+from core import names
 from modules import model as model_lib
+from modules import paired_accuracy
 from modules.hparams import Hyperparameters
 from pipeline.configs import SPLIT_MOVIE, SPLIT_SOURCE, SPLITS
 from pipeline.recipes import EmbeddingSpec
 
 # prepare-data's folder of reviews without labels, and its one split name.
 UNLABELED_PATTERN = 'unsup/*'
-UNLABELED_SPLIT = 'unlabeled'
+# prepare-data's shards of train/ (data-00000-of-00010.tfrecord.gz, ...): the
+# first one, and every other one (an index with a non-zero digit).
+SOURCE_VALID_PATTERN = 'train/data-00000-of-*'
+SOURCE_TRAIN_PATTERN = 'train/data-*[1-9]*-of-*'
 
 # Nodes that read state outside the pipeline (the serving directory): a cached
 # result could be stale, so every runner must execute them on every run.
 ALWAYS_RUN = ('ServingBaseline',)
 
 
-def example_gen_configs(split: str, train_eval_buckets: Tuple[int, int] = (3, 2)):
+def example_gen_configs(split: str, split_buckets: Tuple[int, int, int]):
     """(input_config, output_config) for ImportExampleGen over prepare-data's
-    output; train_eval_buckets (3, 2) is the tutorial's 60/40."""
+    output: train, valid and eval in split_buckets' ratio (hash buckets of
+    movie_id or of the example). With the source split, eval is the source's
+    test/ and valid is the first of prepare-data's train/ shards (files,
+    since ImportExampleGen cannot split an input split further)."""
     if split == SPLIT_SOURCE:
         return example_gen_pb2.Input(
             splits=[
-                example_gen_pb2.Input.Split(name='train', pattern='train/*'),
-                example_gen_pb2.Input.Split(name='eval', pattern='test/*'),
+                example_gen_pb2.Input.Split(name=names.TRAIN, pattern=SOURCE_TRAIN_PATTERN),
+                example_gen_pb2.Input.Split(name=names.VALID, pattern=SOURCE_VALID_PATTERN),
+                example_gen_pb2.Input.Split(name=names.EVAL, pattern='test/*'),
             ]
         ), None
     if split not in SPLITS:
@@ -42,13 +52,13 @@ def example_gen_configs(split: str, train_eval_buckets: Tuple[int, int] = (3, 2)
     output = example_gen_pb2.Output(
         split_config=example_gen_pb2.SplitConfig(
             splits=[
-                example_gen_pb2.SplitConfig.Split(name='train', hash_buckets=train_eval_buckets[0]),
-                example_gen_pb2.SplitConfig.Split(name='eval', hash_buckets=train_eval_buckets[1]),
+                example_gen_pb2.SplitConfig.Split(name=name, hash_buckets=buckets)
+                for name, buckets in zip(names.LABELLED_SPLITS, split_buckets)
             ],
-            partition_feature_name='movie_id' if split == SPLIT_MOVIE else None,
+            partition_feature_name=names.MOVIE_FEATURE if split == SPLIT_MOVIE else None,
         )
     )
-    return example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name='train', pattern='train/*')]), output
+    return example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name=names.TRAIN, pattern='train/*')]), output
 
 
 def unlabeled_example_gen(data_root: str) -> tfx.components.ImportExampleGen:
@@ -57,27 +67,30 @@ def unlabeled_example_gen(data_root: str) -> tfx.components.ImportExampleGen:
     return tfx.components.ImportExampleGen(
         input_base=data_root,
         input_config=example_gen_pb2.Input(
-            splits=[example_gen_pb2.Input.Split(name=UNLABELED_SPLIT, pattern=UNLABELED_PATTERN)]
+            splits=[example_gen_pb2.Input.Split(name=names.UNLABELED, pattern=UNLABELED_PATTERN)]
         ),
         output_config=example_gen_pb2.Output(
             split_config=example_gen_pb2.SplitConfig(
-                splits=[example_gen_pb2.SplitConfig.Split(name=UNLABELED_SPLIT, hash_buckets=1)]
+                splits=[example_gen_pb2.SplitConfig.Split(name=names.UNLABELED, hash_buckets=1)]
             )
         ),
     ).with_id('UnlabeledExampleGen')
 
 
-def eval_config(min_accuracy: float, max_accuracy_drop: float) -> tfma.EvalConfig:
+def eval_config(min_accuracy: float, max_accuracy_drop: float, regression_confidence: float) -> tfma.EvalConfig:
     """Accuracy must clear an absolute floor and, when a model is serving, must
-    not drop by more than max_accuracy_drop below it."""
-    accuracy_threshold = tfma.MetricThreshold(
-        value_threshold=tfma.GenericValueThreshold(lower_bound={'value': min_accuracy}),
-        change_threshold=tfma.GenericChangeThreshold(
-            direction=tfma.MetricDirection.HIGHER_IS_BETTER,
-            # TFMA compares strictly (diff > bound), so nudge the bound below -drop.
-            absolute={'value': -max_accuracy_drop - 1e-9},
-        ),
+    not be worse than it by more than max_accuracy_drop with
+    regression_confidence: the upper bound of the exact interval of the paired
+    accuracy difference on the same reviews (modules/paired_accuracy.py)."""
+    accuracy_floor = tfma.MetricThreshold(
+        value_threshold=tfma.GenericValueThreshold(lower_bound={'value': min_accuracy})
     )
+    no_regression = tfma.MetricThreshold(
+        change_threshold=tfma.GenericChangeThreshold(
+            direction=tfma.MetricDirection.HIGHER_IS_BETTER, absolute={'value': -max_accuracy_drop}
+        )
+    )
+    overall = [tfma.SlicingSpec()]  # the gate judges the overall slice; the rating slices are for reading
     return tfma.EvalConfig(
         model_specs=[
             tfma.ModelSpec(
@@ -92,13 +105,18 @@ def eval_config(min_accuracy: float, max_accuracy_drop: float) -> tfma.EvalConfi
             tfma.MetricsSpec(
                 metrics=[
                     tfma.MetricConfig(class_name='ExampleCount'),
-                    # The gate judges the overall slice; the rating slices are for reading.
                     tfma.MetricConfig(
                         class_name='BinaryAccuracy',
                         per_slice_thresholds=[
-                            tfma.PerSliceMetricThreshold(
-                                slicing_specs=[tfma.SlicingSpec()], threshold=accuracy_threshold
-                            )
+                            tfma.PerSliceMetricThreshold(slicing_specs=overall, threshold=accuracy_floor)
+                        ],
+                    ),
+                    tfma.MetricConfig(
+                        class_name=paired_accuracy.PairedAccuracyDifference.__name__,
+                        module=paired_accuracy.__name__,
+                        config=json.dumps({'confidence': regression_confidence}),
+                        per_slice_thresholds=[
+                            tfma.PerSliceMetricThreshold(slicing_specs=overall, threshold=no_regression)
                         ],
                     ),
                     tfma.MetricConfig(class_name='AUC'),
@@ -112,7 +130,7 @@ def eval_config(min_accuracy: float, max_accuracy_drop: float) -> tfma.EvalConfi
             )
         ],
         # The compiled Keras metrics work on logits; the signature returns probabilities.
-        options=tfma.Options(include_default_metrics={'value': False}),
+        options=tfma.Options(include_default_metrics={'value': False}, compute_confidence_intervals={'value': True}),
     )
 
 
@@ -123,13 +141,14 @@ def create_pipeline(
     serving_dir: str,
     schema_file: Optional[str],
     hyperparameters: Union[Hyperparameters, tfx.dsl.experimental.RuntimeParameter],
+    min_accuracy: float,
+    max_accuracy_drop: float,
+    regression_confidence: float,
+    canary_max_batch_seconds: float,
+    split: str,
+    split_buckets: Tuple[int, int, int],
     trainer_module_file: Optional[str] = None,
     trainer_run_fn: Optional[str] = None,
-    min_accuracy: float = 0.85,
-    max_accuracy_drop: float = 0.0,
-    canary_max_batch_seconds: float = 2.0,
-    split: str = SPLIT_MOVIE,
-    train_eval_buckets: Tuple[int, int] = (3, 2),
     use_unlabeled: bool = False,
     embedding: Optional[EmbeddingSpec] = None,
     glove_dir: Optional[str] = None,
@@ -137,7 +156,9 @@ def create_pipeline(
     beam_pipeline_args: Optional[List[str]] = None,
     enable_cache: bool = True,
 ) -> tfx.dsl.Pipeline:
-    """ImportExampleGen -> StatisticsGen -> ImportSchemaGen (the curated
+    """Every default is in pipeline/configs.py; runners pass each knob.
+
+    ImportExampleGen (train, valid, eval) -> StatisticsGen -> ImportSchemaGen (the curated
     schema_file; SchemaGen infers one when it is None) -> ExampleValidator ->
     DataGate -> Trainer -> Evaluator (vs ServingBaseline, the model now
     serving) and ServingCanary -> Pusher (needs both blessings).
@@ -152,7 +173,7 @@ def create_pipeline(
     embedding (a recipe's spec with a data vocabulary) adds EmbeddingBuilder:
     GloVe from the wheel in glove_dir, restricted to the words of the train
     split and the unlabeled reviews; its module replaces the hub handle."""
-    input_config, output_config = example_gen_configs(split, train_eval_buckets)
+    input_config, output_config = example_gen_configs(split, split_buckets)
     example_gen = tfx.components.ImportExampleGen(
         input_base=data_root, input_config=input_config, output_config=output_config
     )
@@ -192,6 +213,8 @@ def create_pipeline(
         unlabeled_examples=unlabeled_gen.outputs['examples'] if unlabeled_gen else None,
         embedding=embedding_builder.outputs['module'] if embedding_builder else None,
         schema=schema_gen.outputs['schema'],
+        train_splits=[names.TRAIN],
+        valid_splits=[names.VALID],
         # A RuntimeParameter (Kubeflow) holds the hyperparameters' JSON.
         custom_config=(
             hyperparameters.to_custom_config() if isinstance(hyperparameters, Hyperparameters) else hyperparameters
@@ -204,7 +227,8 @@ def create_pipeline(
         examples=example_gen.outputs['examples'],
         model=trainer.outputs['model'],
         baseline_model=baseline.outputs['baseline'],
-        eval_config=eval_config(min_accuracy, max_accuracy_drop),
+        example_splits=[names.EVAL],
+        eval_config=eval_config(min_accuracy, max_accuracy_drop, regression_confidence),
     ).with_id('Evaluator')
     canary = ServingCanary(
         model=trainer.outputs['model'],

@@ -3,7 +3,7 @@ and the Trainer's hyperparameters. The model contract never changes: a TF-Hub
 text-embedding layer on raw strings, a small Keras head, two signatures."""
 
 import dataclasses
-from typing import Dict, Tuple
+from typing import Dict
 
 from modules.hparams import Hyperparameters
 
@@ -47,8 +47,6 @@ class Recipe:
     description: str
     embedding: EmbeddingSpec
     hyperparameters: Hyperparameters  # its hub_handle is set per run
-    # ImportExampleGen's hash buckets for train and eval: (3, 2) is 60/40.
-    train_eval_buckets: Tuple[int, int] = (3, 2)
 
 
 RECIPES: Dict[str, Recipe] = {
@@ -61,11 +59,11 @@ RECIPES: Dict[str, Recipe] = {
     'best': Recipe(
         description="GloVe restricted to the reviews' vocabulary plus 262,144 bigram buckets, "
         'mean combiner, the table fine-tuned 3x faster than the head; '
-        'dropout 0.3, Adam 3e-3, early stopping on eval accuracy (patience 3, <= 25 epochs); '
+        'dropout 0.3, Adam 3e-3, early stopping on the valid split (patience 3, <= 25 epochs); '
         'then two rounds of self-training: the model labels the 50,000 unlabeled reviews '
         'and a fresh one learns from the labelled ones plus those labelled with >= 0.9 '
-        'confidence, then labels them again for a third; '
-        'trained on 80% of the reviews, 20% (about 4,400 on the full archive) evaluate.',
+        'confidence, then labels them again for a third; the exported model is the last one '
+        'refitted on train + valid for its chosen number of epochs.',
         embedding=EmbeddingSpec(data_vocabulary=True, bigram_buckets=2**18, combiner='mean', table_lr_multiplier=3.0),
         hyperparameters=Hyperparameters(
             learning_rate=3e-3,
@@ -74,8 +72,8 @@ RECIPES: Dict[str, Recipe] = {
             early_stopping_patience=3,
             self_training_confidence=0.9,
             self_training_rounds=2,
+            refit=True,
         ),
-        train_eval_buckets=(4, 1),
     ),
 }
 DEFAULT_RECIPE = 'best'

@@ -21,6 +21,7 @@ def test_seed_is_the_tutorial_exactly():
         early_stopping_patience=0,
         self_training_confidence=0.0,
         self_training_rounds=1,
+        refit=False,
         seed=42,
     )
     assert seed.embedding == recipes.EmbeddingSpec()  # plain GloVe, no bigrams
@@ -40,6 +41,7 @@ def test_best_is_the_default_adds_bigrams_and_self_trains():
     assert best.embedding.bigram_buckets > 0
     assert best.hyperparameters.self_training_confidence == 0.9
     assert best.hyperparameters.self_training_rounds == 2
+    assert best.hyperparameters.refit
 
 
 def test_unknown_recipe_is_refused():

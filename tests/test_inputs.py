@@ -27,6 +27,13 @@ def test_source_split_needs_a_test_split(prepared_sample):
         inputs.check_split(prepared_sample, 'source')
 
 
+def test_source_split_needs_several_train_shards(tmp_path):
+    one_shard = {'files': ['train/data-00000-of-00001.tfrecord.gz'], 'features': {'text': 'bytes'}}
+    data = prepared(tmp_path, {'train': one_shard, 'test': one_shard})
+    with pytest.raises(UserInputError, match='one train shard'):
+        inputs.check_split(data, 'source')
+
+
 def test_self_training_needs_unlabeled_reviews(tmp_path, prepared_sample):
     inputs.check_unlabeled(prepared_sample)  # 100 unlabeled reviews
     labelled_only = prepared(tmp_path, {'train': {'examples': 10, 'features': {'text': 'bytes'}}})

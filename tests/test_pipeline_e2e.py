@@ -12,6 +12,7 @@ from conftest import imdb_tfx
 from imdb_tfx import outcome, serving
 from modules import model as model_lib
 from modules import trainer
+from pipeline import recipes
 
 COMPONENTS = [
     'ImportExampleGen',
@@ -55,7 +56,7 @@ def test_first_run_is_blessed_and_pushed(runs):
     result = outcome.of_run(runs['first_run'])
     assert result.blessed is True
     assert result.metrics['binary_accuracy'] >= 0.6
-    assert result.metrics['example_count'] > 150  # ~20% of the sample's labelled reviews
+    assert 150 < result.metrics['example_count'] < 350  # ~20% of the sample's 1,000 labelled reviews
     assert not result.baseline_metrics  # nothing was serving: value threshold only
     versions = serving.versions(runs['home'].serving_dir)
     assert len(versions) == 1
@@ -63,17 +64,35 @@ def test_first_run_is_blessed_and_pushed(runs):
     assert f'Blessed and pushed: {result.pushed_path}' in runs['first'].stdout
 
 
-def test_movie_split_puts_no_movie_on_both_sides(runs):
+def test_movie_split_puts_no_movie_on_two_splits(runs):
     examples = runs['first_run'].output('ImportExampleGen', 'examples')
-    movies = {}
-    for split in ('train', 'eval'):
+    movies, reviews = {}, {}
+    for split in ('train', 'valid', 'eval'):
         files = tf.io.gfile.glob(os.path.join(examples.uri, f'Split-{split}', '*'))
-        movies[split] = {
+        ids = [
             tf.train.Example.FromString(r.numpy()).features.feature['movie_id'].bytes_list.value[0]
             for r in tf.data.TFRecordDataset(files, 'GZIP')
-        }
-    assert len(movies['train']) > 50 and len(movies['eval']) > 10
-    assert not movies['train'] & movies['eval']
+        ]
+        movies[split], reviews[split] = set(ids), len(ids)
+    assert len(movies['train']) > 50 and len(movies['valid']) > 5 and len(movies['eval']) > 10
+    assert not movies['train'] & movies['eval'] and not movies['train'] & movies['valid']
+    assert not movies['valid'] & movies['eval']
+    assert sum(reviews.values()) == 1000 and reviews['train'] > reviews['eval'] > reviews['valid']
+
+
+def test_each_split_has_one_job(runs):
+    """The Trainer fits on train and chooses on valid; only the Evaluator
+    and the canary read eval; the exported model is refitted on train + valid."""
+    nodes = runs['first_run'].nodes
+    assert json.loads(nodes['Trainer'].properties['train_args']) == {'splits': ['train']}
+    assert json.loads(nodes['Trainer'].properties['eval_args']) == {'splits': ['valid']}
+    assert json.loads(nodes['Evaluator'].properties['example_splits']) == ['eval']
+    run_dir = runs['first_run'].output('Trainer', 'model_run').uri
+    with open(os.path.join(run_dir, trainer.HISTORY_FILE)) as f:
+        history = json.load(f)
+    with open(os.path.join(run_dir, trainer.REFIT_FILE)) as f:
+        refit = json.load(f)
+    assert refit['epochs'] == trainer.chosen_epochs(recipes.get('best').hyperparameters, history) <= 8
 
 
 def test_trainer_self_trains_on_the_unlabeled_reviews(runs):

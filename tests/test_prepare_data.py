@@ -163,7 +163,7 @@ def test_manifest_on_disk(sample_output):
         'rating': 'int64',
         'text': 'bytes',
     }
-    assert manifest['splits']['train']['files'] == [f'train/data-0000{i}-of-00004.tfrecord.gz' for i in range(4)]
+    assert manifest['splits']['train']['files'] == [f'train/data-{i:05d}-of-00010.tfrecord.gz' for i in range(10)]
     assert sorted(glob.glob(os.path.join(output, '*', '*'))) == sorted(
         os.path.join(output, f) for split in manifest['splits'].values() for f in split['files']
     )
@@ -185,7 +185,7 @@ def test_deterministic_bytes(sample_output, tmp_path):
     again = str(tmp_path / 'again')
     prepare_data.prepare(SAMPLE, again)
     assert file_hashes(again) == file_hashes(output)
-    with open(os.path.join(output, 'train', 'data-00000-of-00004.tfrecord.gz'), 'rb') as f:
+    with open(os.path.join(output, 'train', 'data-00000-of-00010.tfrecord.gz'), 'rb') as f:
         header = f.read(10)
     assert header[:3] == b'\x1f\x8b\x08' and header[3] == 0  # gzip, no file name
     assert header[4:8] == b'\0\0\0\0'  # no timestamp

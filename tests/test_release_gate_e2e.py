@@ -10,9 +10,11 @@ import shutil
 
 import pytest
 import tensorflow as tf
+from scipy import stats
 
-from conftest import imdb_tfx
+from conftest import SHORT_TRAINING, imdb_tfx
 from imdb_tfx import run_info, serving
+from imdb_tfx.home import Home
 from pipeline import configs
 
 
@@ -54,20 +56,58 @@ def label_as_bytes(i, example):
 
 @pytest.fixture(scope='module')
 def served_home(pipeline_runs):
-    """The home of the shared end-to-end runs: one model pushed, serving."""
+    """The home of the shared end-to-end runs: one model pushed, serving.
+    Tests that run the pipeline again work on their own copy (own_home)."""
     assert pipeline_runs['second'].returncode == 0, pipeline_runs['second'].stderr[-3000:]
     return pipeline_runs['home']
 
 
-def test_gate_passes_the_blessed_model_already_serving(served_home):
+@pytest.fixture
+def own_home(served_home, tmp_path) -> Home:
+    """A copy of the served home (ML Metadata, artifacts, serving directory):
+    a run here reuses the shared runs' work and changes nothing of theirs."""
+    shutil.copytree(served_home.root, tmp_path / 'home')
+    return Home.at(str(tmp_path / 'home'))
+
+
+def retrain(home: Home, data: str, hub: str, *options: str):
+    return imdb_tfx('run', '--data', data, '--home', home.root, '--hub', hub, *SHORT_TRAINING, *options)
+
+
+def test_gate_json_has_its_documented_shape(served_home):
     # The newest run re-evaluated the serving model against itself: blessed, not pushed twice.
     gate = imdb_tfx('gate', '--home', served_home.root, '--json')
     assert gate.returncode == 0, gate.stdout + gate.stderr[-2000:]
     verdict = json.loads(gate.stdout)
-    assert verdict['blessed'] and verdict['canary']['passed'] and verdict['data_gate'] == 'passed'
-    assert verdict['metrics']['binary_accuracy'] == verdict['baseline_metrics']['binary_accuracy']
-    assert verdict['pushed'] == {'path': serving.newest(served_home.serving_dir), 'already_serving': True}
-    assert verdict['thresholds'] == {'min_accuracy': 0.6, 'max_accuracy_drop': 0.0}
+    assert set(verdict) == {
+        'exit_code', 'verdict', 'rejected_by', 'run_id', 'pushed', 'metrics', 'thresholds', 'rules',
+        'blessed', 'data_gate', 'canary', 'components',
+    }  # fmt: skip
+    assert verdict['exit_code'] == 0 and verdict['rejected_by'] == [] and verdict['blessed']
+    newest = serving.newest(served_home.serving_dir)
+    assert verdict['pushed'] == {'path': newest, 'version': os.path.basename(newest), 'already_serving': True}
+    assert verdict['data_gate'] == {'status': 'passed', 'findings': []}
+    assert verdict['canary'] == {'passed': True, 'problems': []}
+    assert verdict['thresholds'] == {'min_accuracy': 0.6, 'max_accuracy_drop': 0.0, 'regression_confidence': 0.95}
+
+    metrics = verdict['metrics']
+    accuracy, n = metrics['binary_accuracy'], metrics['example_count']
+    assert set(accuracy) == {'value', 'lower', 'upper', 'threshold', 'serving', 'difference'}
+    assert accuracy['lower'] < accuracy['value'] < accuracy['upper'] and accuracy['threshold'] == 0.6
+    # The exact binomial interval of the accuracy on n reviews.
+    low, high = stats.binomtest(round(accuracy['value'] * n), n).proportion_ci(0.95, method='exact')
+    assert (accuracy['lower'], accuracy['upper']) == pytest.approx((low, high))
+    # The same model on the same reviews: the same answers, a difference of exactly 0.
+    assert accuracy['serving'] == accuracy['value']
+    assert accuracy['difference'] == {
+        'value': 0.0, 'lower': 0.0, 'upper': 0.0, 'p_value': 1.0,
+        'candidate_only_correct': 0, 'serving_only_correct': 0,
+    }  # fmt: skip
+    auc = metrics['auc']
+    assert auc['lower'] < auc['value'] < auc['upper'] and auc['difference']['value'] == 0.0
+    assert [(r['rule'], r['passed']) for r in verdict['rules']] == [
+        ('data_gate', True), ('accuracy_floor', True), ('no_regression', True), ('serving_canary', True),
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -111,8 +151,10 @@ def test_anomalous_data_stops_the_run_at_the_data_gate(
     gate = imdb_tfx('gate', '--home', served_home.root, '--json')
     assert gate.returncode == 2
     verdict = json.loads(gate.stdout)
-    assert verdict['data_gate'] == 'failed' and verdict['verdict'].startswith('FAILED at DataGate')
-    assert f'{feature}: {kind}' in verdict['verdict']
+    assert verdict['data_gate']['status'] == 'failed' and verdict['verdict'].startswith('FAILED at DataGate')
+    assert any(f'{feature}: {kind}' in finding for finding in verdict['data_gate']['findings'])
+    assert f'{feature}: {kind}' in verdict['verdict'] and verdict['rejected_by'] == ['data_gate']
+    assert verdict['metrics'] is None and verdict['pushed'] is None
 
     # The failed run's report shows how far it got, and why it stopped.
     page = report_page(result.stdout)
@@ -121,39 +163,42 @@ def test_anomalous_data_stops_the_run_at_the_data_gate(
     assert 'did not reach the Trainer' in page and 'did not reach the Evaluator' in page
 
 
-def test_a_candidate_worse_than_the_serving_model_is_not_pushed(served_home, prepared_sample, tiny_embedding):
-    before = serving.versions(served_home.serving_dir)
-    # One epoch at a tiny learning rate: near chance, above a floor of 0.
-    result = imdb_tfx(
-        'run',
-        '--data',
-        prepared_sample,
-        '--home',
-        served_home.root,
-        '--hub',
-        tiny_embedding,
-        '--epochs',
-        '1',
-        '--batch-size',
-        '64',
-        '--learning-rate',
-        '0.00001',
-        '--min-accuracy',
-        '0.0',
+def test_a_retrain_with_another_seed_is_not_a_regression(own_home, prepared_sample, tiny_embedding):
+    """Noise is not a regression: the same recipe with another seed answers
+    differently on some reviews, and the paired rule does not reject it."""
+    result = retrain(own_home, prepared_sample, tiny_embedding, '--seed', '7')
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    gate = imdb_tfx('gate', '--home', own_home.root, '--json')
+    verdict = json.loads(gate.stdout)
+    difference = verdict['metrics']['binary_accuracy']['difference']
+    assert difference['candidate_only_correct'] + difference['serving_only_correct'] > 0  # another model
+    assert difference['lower'] < 0 < difference['upper']  # within noise, either way
+    assert 'no_regression' not in verdict['rejected_by']
+    assert gate.returncode == 0 and verdict['pushed']['already_serving'] is False
+    assert 'Gate no_regression: passed: not worse than the serving model with 0.95 confidence' in result.stdout
+
+
+def test_a_clearly_worse_candidate_is_rejected_by_the_paired_rule(own_home, prepared_sample, tiny_embedding):
+    before = serving.versions(own_home.serving_dir)
+    # One epoch at a tiny learning rate: near chance, yet above a floor of 0.
+    result = retrain(
+        own_home, prepared_sample, tiny_embedding, '--epochs', '1', '--learning-rate', '0.00001', '--min-accuracy', '0'
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert 'REJECTED, nothing pushed' in result.stdout
+    assert 'REJECTED, nothing pushed: no_regression: worse than the serving model with 0.95 confidence' in result.stdout
 
-    gate = imdb_tfx('gate', '--home', served_home.root, '--json')
+    gate = imdb_tfx('gate', '--home', own_home.root, '--json')
     assert gate.returncode == 1
     verdict = json.loads(gate.stdout)
-    assert verdict['blessed'] is False and verdict['pushed']['path'] is None
-    assert verdict['metrics']['binary_accuracy'] < verdict['baseline_metrics']['binary_accuracy']
-    assert any('binary_accuracy change vs serving model' in r for r in verdict['failed_thresholds'])
+    assert verdict['rejected_by'] == ['no_regression'] and verdict['pushed'] is None
+    accuracy = verdict['metrics']['binary_accuracy']
+    assert accuracy['difference']['upper'] < 0 and accuracy['difference']['p_value'] < 0.05
+    assert accuracy['difference']['value'] == pytest.approx(accuracy['value'] - accuracy['serving'])
     page = report_page(result.stdout)
     assert 'REJECTED, nothing pushed' in page and 'Evaluator verdict: <b>not blessed</b>' in page
-    assert re.search(r'<td>binary_accuracy</td>.*?<td>FAIL</td>', page, re.S)
-    assert serving.versions(served_home.serving_dir) == before
+    assert re.search(r'<td>no_regression</td><td>FAIL</td>', page)
+    assert serving.versions(own_home.serving_dir) == before
 
 
 def test_gate_without_any_run_exits_2(tmp_path):

@@ -34,13 +34,21 @@ def schema():
 
 
 def test_balanced_splits_do_not_drift(schema):
-    assert executor.drift_findings(schema, stats(500, 500), stats(208, 192)) == []
+    assert executor.drift_findings(schema, stats(500, 500), stats(208, 192), 'eval vs train') == []
 
 
 def test_a_skewed_eval_split_is_label_drift(schema):
-    (finding,) = executor.drift_findings(schema, stats(500, 500), stats(320, 80))
-    assert (finding.split, finding.feature, finding.kind) == ('eval', 'label', 'COMPARATOR_L_INFTY_HIGH')
+    (finding,) = executor.drift_findings(schema, stats(500, 500), stats(320, 80), 'eval vs train')
+    assert (finding.split, finding.feature, finding.kind) == ('eval vs train', 'label', 'COMPARATOR_L_INFTY_HIGH')
     assert '0.3' in finding.description  # 80% vs 50% positives
+
+
+def test_small_splits_apart_by_noise_do_not_drift(schema):
+    """0.2 apart in label share, but on 200 and 100 reviews: within noise."""
+    assert executor.drift_findings(schema, stats(110, 90), stats(35, 65), 'eval vs valid') == []
+    # The same shares on 20x the reviews are drift.
+    (finding,) = executor.drift_findings(schema, stats(2200, 1800), stats(700, 1300), 'eval vs valid')
+    assert finding.kind == 'COMPARATOR_L_INFTY_HIGH'
 
 
 def test_check_lists_every_finding():
@@ -59,7 +67,11 @@ def test_findings_read_the_artifacts_on_object_storage(schema):
     """StatisticsGen's, ExampleValidator's and the schema's outputs, laid out
     as those components write them."""
     root = f'ram://{uuid.uuid4().hex}'
-    for split, statistics in (('train', stats(500, 500)), ('eval', stats(300, 80, out_of_domain=20))):
+    for split, statistics in (
+        ('train', stats(500, 500)),
+        ('valid', stats(52, 48)),
+        ('eval', stats(300, 80, out_of_domain=20)),
+    ):
         io_utils.write_bytes_file(
             f'{root}/statistics/Split-{split}/{executor.STATS_FILE}', statistics.SerializeToString()
         )
@@ -73,5 +85,6 @@ def test_findings_read_the_artifacts_on_object_storage(schema):
 
     assert [(f.split, f.feature, f.kind) for f in found] == [
         ('eval', 'label', 'INT_TYPE_BIG_INT'),
-        ('eval', 'label', 'COMPARATOR_L_INFTY_HIGH'),
+        ('eval vs train', 'label', 'COMPARATOR_L_INFTY_HIGH'),
+        ('eval vs valid', 'label', 'COMPARATOR_L_INFTY_HIGH'),
     ]

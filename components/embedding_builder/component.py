@@ -19,10 +19,11 @@ from tfx.dsl.component.experimental.decorators import component
 from tfx.types import artifact_utils, standard_artifacts
 from tfx.utils import io_utils
 
+from core import names
 from imdb_tfx import embedding
 
 # The split of ExampleGen's output whose words make the vocabulary.
-VOCABULARY_SPLIT = 'train'
+VOCABULARY_SPLIT = names.TRAIN
 
 
 class TextEmbeddingModule(types.Artifact):

@@ -1,7 +1,7 @@
 """TFX's Trainer with one more, optional input channel: unlabeled examples,
 for a module that learns from reviews without labels (self-training)."""
 
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, Optional, Sequence, Union
 
 from tfx import types
 from tfx.components.util import udf_utils
@@ -47,6 +47,8 @@ class SemiSupervisedTrainer(base_component.BaseComponent):
         unlabeled_examples: Optional[types.BaseChannel] = None,
         embedding: Optional[types.BaseChannel] = None,
         schema: Optional[types.BaseChannel] = None,
+        train_splits: Sequence[str] = ('train',),
+        valid_splits: Sequence[str] = ('eval',),
         custom_config: Optional[Union[Dict[str, Any], data_types.RuntimeParameter]] = None,
     ):
         if bool(module_file) == bool(run_fn):
@@ -56,8 +58,9 @@ class SemiSupervisedTrainer(base_component.BaseComponent):
             unlabeled_examples=unlabeled_examples,
             embedding=embedding,
             schema=schema,
-            train_args=trainer_pb2.TrainArgs(),
-            eval_args=trainer_pb2.EvalArgs(),
+            # fn_args.train_files and eval_files: what the module fits on, and what it chooses on.
+            train_args=trainer_pb2.TrainArgs(splits=list(train_splits)),
+            eval_args=trainer_pb2.EvalArgs(splits=list(valid_splits)),
             module_file=module_file,
             run_fn=run_fn,
             custom_config=(

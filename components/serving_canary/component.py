@@ -15,6 +15,7 @@ from tfx.dsl.component.experimental.decorators import component
 from tfx.types import standard_artifacts
 from tfx.utils import io_utils, path_utils
 
+from core import names
 from imdb_tfx import serving
 
 REPORT_FILE = 'canary.json'
@@ -23,7 +24,7 @@ SAMPLE_SIZE = 200
 
 def eval_sample(examples_uri: str, size: int = SAMPLE_SIZE) -> list:
     """The first `size` review texts of the eval split."""
-    files = sorted(tf.io.gfile.glob(os.path.join(examples_uri, 'Split-eval', '*')))
+    files = sorted(tf.io.gfile.glob(os.path.join(examples_uri, f'Split-{names.EVAL}', '*')))
     records = tf.data.TFRecordDataset(files, compression_type='GZIP').take(size)
     return [
         tf.train.Example.FromString(r.numpy()).features.feature['text'].bytes_list.value[0].decode('utf-8')

@@ -61,6 +61,7 @@ def render(data: collect.ReportData, notes: Sequence[str] = ()) -> str:
             if metric in history
         ],
         self_training=data.self_training,
+        refit=data.refit,
         e=data.evaluation,
         evaluation_plots=_evaluation_plots(data.evaluation),
         d=data.data,
@@ -75,6 +76,18 @@ def _evaluation_plots(evaluation: Optional[collect.Evaluation]):
     if evaluation is None:
         return []
     figures = []
+    accuracy = next((row for row in evaluation.rows if row.name == 'binary_accuracy'), None)
+    if accuracy is not None and accuracy.interval:
+        c = evaluation.comparison
+        figures.append(
+            plots.gate_accuracy(
+                (accuracy.candidate, *accuracy.interval),
+                evaluation.serving_accuracy,
+                evaluation.min_accuracy,
+                (c.difference, c.lower, c.upper) if c else None,
+                evaluation.max_accuracy_drop,
+            )
+        )
     if evaluation.confusion:
         c = evaluation.confusion
         figures.append(plots.confusion_matrix(c['tn'], c['fp'], c['fn'], c['tp']))

@@ -14,9 +14,10 @@ import numpy as np
 from tfx.dsl.io import fileio
 from tfx.utils import io_utils
 
+from core import intervals
+from core.names import HISTORY_FILE, REFIT_FILE, SELF_TRAINING_FILE
 from imdb_tfx import outcome as outcome_lib
 from imdb_tfx.run_info import Artifact, PipelineRun
-from modules.trainer import HISTORY_FILE, SELF_TRAINING_FILE
 
 EXAMPLE_GEN = 'ImportExampleGen'
 STATISTICS_GEN = 'StatisticsGen'
@@ -42,6 +43,7 @@ class Header:
 class MetricRow:
     name: str
     candidate: float
+    interval: Optional[Tuple[float, float]]  # 95%, for accuracy and AUC
     baseline: Optional[float]
     change: Optional[float]
     threshold: str  # '' when the metric has none
@@ -57,6 +59,10 @@ class Evaluation:
     buckets: Optional[Dict[str, List[float]]]  # edges, negatives, positives, mean_predicted
     slices: List[Tuple[str, float, int]]  # (rating, accuracy, reviews)
     min_accuracy: Optional[float]
+    rules: List[dict]  # the gate's floor and no-regression rules (outcome.Outcome.rules)
+    serving_accuracy: Optional[Tuple[float, float, float]]  # value, 95% interval
+    comparison: Optional[outcome_lib.Comparison]
+    max_accuracy_drop: float
 
 
 @dataclasses.dataclass
@@ -95,6 +101,7 @@ class ReportData:
     header: Header
     history: Optional[Dict[str, List[float]]]
     self_training: Optional[dict]  # the Trainer's self_training.json, when it self-trained
+    refit: Optional[dict]  # the Trainer's refit.json, when the exported model was refitted
     evaluation: Optional[Evaluation]
     data: Optional[Data]
     lineage: List[LineageRow]
@@ -106,6 +113,7 @@ def collect(run: PipelineRun) -> ReportData:
         header=_header(run, result),
         history=_trainer_json(run, HISTORY_FILE),
         self_training=_trainer_json(run, SELF_TRAINING_FILE),
+        refit=_trainer_json(run, REFIT_FILE),
         evaluation=_evaluation(run, result),
         data=_data(run, result),
         lineage=_lineage(run),
@@ -178,15 +186,13 @@ def _evaluation(run: PipelineRun, result: outcome_lib.Outcome) -> Optional[Evalu
             continue  # a plot-like value (the confusion matrix), shown as a figure
         threshold = result_text = ''
         if name == 'binary_accuracy' and thresholds:
-            drop = thresholds['max_accuracy_drop']
-            threshold = f'>= {thresholds["min_accuracy"]:g}; ' + (
-                f'at most {drop:g} below the serving model' if drop else 'no drop vs the serving model'
-            )
+            threshold = f'>= {thresholds["min_accuracy"]:g}'
             result_text = 'FAIL' if name in failed else 'pass'
         rows.append(
             MetricRow(
                 name=name,
                 candidate=candidate,
+                interval=result.interval(name),
                 baseline=number((), name, 'baseline'),
                 change=number((), name, model, True),
                 threshold=threshold,
@@ -212,7 +218,17 @@ def _evaluation(run: PipelineRun, result: outcome_lib.Outcome) -> Optional[Evalu
             key=lambda row: int(row[0]) if row[0].lstrip('-').isdigit() else row[0],
         ),
         min_accuracy=thresholds.get('min_accuracy'),
+        rules=[r for r in result.rules() if r['rule'] in (outcome_lib.RULE_FLOOR, outcome_lib.RULE_NO_REGRESSION)],
+        serving_accuracy=_with_interval(result.baseline_metrics.get('binary_accuracy'), result.example_count),
+        comparison=result.comparison,
+        max_accuracy_drop=thresholds.get('max_accuracy_drop', 0.0),
     )
+
+
+def _with_interval(accuracy: Optional[float], n: int) -> Optional[Tuple[float, float, float]]:
+    if accuracy is None:
+        return None
+    return (accuracy, *intervals.clopper_pearson(round(accuracy * n), n))
 
 
 def _slice_value(single_slice_key):

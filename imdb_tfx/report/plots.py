@@ -3,7 +3,7 @@ PNG data URI so the HTML file carries its images inside itself."""
 
 import base64
 import io
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import matplotlib
 
@@ -26,7 +26,7 @@ def _data_uri(figure) -> str:
 def training_curve(history: Dict[str, List[float]], metric: str, title: str) -> str:
     """`metric` and `val_metric` per epoch, as Keras' History records them."""
     figure, axes = plt.subplots(figsize=_SIZE)
-    for key, label in ((metric, 'training'), (f'val_{metric}', 'validation (eval split)')):
+    for key, label in ((metric, 'training'), (f'val_{metric}', 'validation (valid split)')):
         if key in history:
             values = history[key]
             axes.plot(range(1, len(values) + 1), values, marker='o', markersize=3, label=label)
@@ -83,6 +83,40 @@ def calibration(mean_predicted: Sequence[float], positive_rate: Sequence[float],
         xlabel='mean predicted P(positive)', ylabel='fraction positive', xlim=(0, 1), ylim=(0, 1), title='Calibration'
     )
     axes.legend(loc='upper left')
+    return _data_uri(figure)
+
+
+def gate_accuracy(
+    candidate: Sequence[float],
+    serving: Optional[Sequence[float]],
+    floor: Optional[float],
+    difference: Optional[Sequence[float]],
+    allowed_drop: float,
+) -> str:
+    """The release gate's figures with their 95% intervals as error bars:
+    each model's accuracy against the floor and, beside it, the paired
+    difference against minus the allowed drop. Each figure is (value, lower, upper)."""
+    figure, (left, right) = plt.subplots(1, 2, figsize=(7.2, 3.4), gridspec_kw={'width_ratios': [2, 1]})
+    models = [('candidate', candidate)] + ([('serving', serving)] if serving else [])
+    for x, (name, (value, low, high)) in enumerate(models):
+        left.errorbar([x], [value], yerr=[[value - low], [high - value]], fmt='o', capsize=6, label=name)
+    if floor is not None:
+        left.axhline(floor, color='#c0392b', linestyle='--', label=f'floor {floor:g}')
+    left.set_xticks(range(len(models)), [name for name, _ in models])
+    left.set(xlim=(-0.6, len(models) - 0.4), ylabel='accuracy (eval split)', title='Accuracy, 95% interval')
+    left.grid(alpha=0.3, axis='y')
+    left.legend(loc='lower right', fontsize='small')
+    if difference:
+        value, low, high = difference
+        right.errorbar([0], [value], yerr=[[value - low], [high - value]], fmt='o', capsize=6, color='#5d6d7e')
+        right.axhline(-allowed_drop, color='#c0392b', linestyle='--', label='rejected below')
+        right.axhline(0, color='grey', linewidth=0.8)
+        right.legend(loc='lower right', fontsize='small')
+    else:
+        right.text(0, 0, 'first push:\nno serving model', ha='center', va='center')
+    right.set_xticks([0], ['candidate - serving'])
+    right.set(xlim=(-0.8, 0.8), title='Paired difference')
+    right.grid(alpha=0.3, axis='y')
     return _data_uri(figure)
 
 
