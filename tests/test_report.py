@@ -83,12 +83,18 @@ def test_evaluation_numbers_are_tfma_numbers(report):
     result = outcome.of_run(run)
     accuracy = cells(page, 'binary_accuracy')
     # The second run evaluated the serving model against itself: equal, change 0.
-    assert accuracy[:3] == [
+    low, high = result.interval('binary_accuracy')
+    assert accuracy[:4] == [
         f'{result.metrics["binary_accuracy"]:.4f}',
+        f'[{low:.4f}, {high:.4f}]',
         f'{result.baseline_metrics["binary_accuracy"]:.4f}',
         '+0.0000',
     ]
-    assert accuracy[4] == 'pass'
+    assert accuracy[5] == 'pass'
+    # The gate's rules, and the paired comparison that decided the second one.
+    assert cells(page, 'accuracy_floor')[0] == 'pass'
+    rule, detail = cells(page, 'no_regression')
+    assert rule == 'pass' and 'paired difference +0.0000 [+0.0000, +0.0000]' in detail
     assert cells(page, 'auc')[0] == f'{result.metrics["auc"]:.4f}'
     negatives, positives = cells(page, 'true negative'), cells(page, 'true positive')
     tn, fp, fn, tp = (int(v) for v in negatives + positives)
