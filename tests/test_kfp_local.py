@@ -153,19 +153,21 @@ def test_every_task_succeeds_and_the_model_is_pushed(local_run):
     assert pushed['metadata']['pushed'] == 1 and pushed['metadata']['pushed_version'] == version
 
 
-def test_example_gen_task_writes_both_splits(local_run):
+def test_example_gen_task_writes_three_splits(local_run):
     examples = _outputs(local_run['work'], 'ImportExampleGen')['examples']
     assert examples['uri'].startswith(str(local_run['root'] / 'pipeline-root' / configs.PIPELINE_NAME))
-    assert json.loads(examples['metadata']['split_names']) == ['train', 'eval']
-    counts = {split: _records(os.path.join(examples['uri'], f'Split-{split}', '*.gz')) for split in ('train', 'eval')}
+    assert json.loads(examples['metadata']['split_names']) == ['train', 'valid', 'eval']
+    counts = {
+        split: _records(os.path.join(examples['uri'], f'Split-{split}', '*.gz')) for split in ('train', 'valid', 'eval')
+    }
     assert sum(counts.values()) == _records(os.path.join(local_run['data'], 'train', '*'))
-    assert counts['train'] > counts['eval'] > 0
+    assert counts['train'] > counts['eval'] > counts['valid'] > 0
 
 
 def test_statistics_and_data_gate_tasks(local_run):
     statistics = _outputs(local_run['work'], 'StatisticsGen')['statistics']
     examples = _outputs(local_run['work'], 'ImportExampleGen')['examples']
-    for split in ('train', 'eval'):
+    for split in ('train', 'valid', 'eval'):
         stats = statistics_pb2.DatasetFeatureStatisticsList()
         with tf.io.gfile.GFile(os.path.join(statistics['uri'], f'Split-{split}', 'FeatureStats.pb'), 'rb') as f:
             stats.ParseFromString(f.read())

@@ -81,6 +81,12 @@ def local_pipeline():
         serving_dir='/local/serving',
         schema_file=configs.SCHEMA_FILE,
         hyperparameters=Hyperparameters(),
+        min_accuracy=configs.MIN_ACCURACY,
+        max_accuracy_drop=configs.MAX_ACCURACY_DROP,
+        regression_confidence=configs.REGRESSION_CONFIDENCE,
+        canary_max_batch_seconds=configs.CANARY_MAX_BATCH_SECONDS,
+        split=configs.SPLIT,
+        split_buckets=configs.SPLIT_BUCKETS,
         # as compiled for the default recipe, which self-trains and builds its module
         use_unlabeled=recipes.get(recipes.DEFAULT_RECIPE).hyperparameters.self_trains,
         embedding=recipes.get(recipes.DEFAULT_RECIPE).embedding,
@@ -167,9 +173,15 @@ def test_compile_time_values_and_caching(compiled):
     eval_config = proto_utils.json_to_proto(constant('Evaluator', 'eval_config'), tfma.EvalConfig())
     [accuracy] = [m for m in eval_config.metrics_specs[0].metrics if m.class_name == 'BinaryAccuracy']
     assert accuracy.per_slice_thresholds[0].threshold.value_threshold.lower_bound.value == 0.7
-    # best's 80/20 split by movie.
+    # train/valid/eval by movie, in the configured ratio; the regression confidence compiled in.
     output_config = proto_utils.json_to_proto(constant('ImportExampleGen', 'output_config'), example_gen_pb2.Output())
-    assert [(s.name, s.hash_buckets) for s in output_config.split_config.splits] == [('train', 4), ('eval', 1)]
+    assert [(s.name, s.hash_buckets) for s in output_config.split_config.splits] == [
+        ('train', 7),
+        ('valid', 1),
+        ('eval', 2),
+    ]
+    [paired] = [m for m in eval_config.metrics_specs[0].metrics if m.class_name == 'PairedAccuracyDifference']
+    assert json.loads(paired.config) == {'confidence': configs.REGRESSION_CONFIDENCE}
     assert output_config.split_config.partition_feature_name == 'movie_id'
     # The Trainer's run_fn by import path: nothing was written under the pipeline root.
     assert constant('Trainer', 'run_fn') == configs.TRAINER_RUN_FN

@@ -117,7 +117,7 @@ def test_evaluation_numbers_are_tfma_numbers(report):
 def test_data_numbers_are_the_statistics(report):
     page, run = report['page'], report['run']
     statistics = run.output('StatisticsGen', 'statistics').uri
-    for split in ('train', 'eval'):
+    for split in ('train', 'valid', 'eval'):
         stats = tfdv.load_stats_binary(os.path.join(statistics, f'Split-{split}', 'FeatureStats.pb'))
         reviews, negative, positive, _ = cells(page, split)
         assert int(reviews) == stats.datasets[0].num_examples
