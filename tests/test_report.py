@@ -136,8 +136,9 @@ def test_lineage_names_producers_and_consumers(report):
 def test_report_is_self_contained(report):
     page = report['page']
     images = re.findall(r'<img src="([^"]+)"', page)
-    # Loss, accuracy, confusion matrix, probability histogram, calibration, slices, lengths.
-    assert len(images) == 7
+    # Loss, accuracy, the gate's error bars, confusion matrix, probability histogram,
+    # calibration, slices, lengths.
+    assert len(images) == 8
     for uri in images:
         assert uri.startswith('data:image/png;base64,')
         width, height = Image.open(io.BytesIO(base64.b64decode(uri.split(',', 1)[1]))).size
