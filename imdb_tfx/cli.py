@@ -9,11 +9,12 @@ import traceback
 
 import click
 
-from imdb_tfx import pipeline_options, s3
-from imdb_tfx.errors import UserInputError
-from imdb_tfx.home import DEFAULT_HOME, Home
+from core import s3
+from core.errors import UserInputError
+from core.home import DEFAULT_HOME, Home
 from kubeflow import cli as kubeflow_cli
 from modules.hparams import PIPELINE_BUILT_HUB_HANDLE
+from pipeline import options as pipeline_options
 from pipeline import recipes
 
 log = logging.getLogger('imdb_tfx')
@@ -105,13 +106,14 @@ def build_embedding_command(
     output, vectors, max_words, oov_buckets, bigram_buckets, combiner, table_lr_multiplier, home
 ):
     """Write a TF-Hub text-embedding module built from word vectors."""
-    from imdb_tfx import embedding
+    from components.embedding_builder import word_vectors
+    from modules import text_embedding
 
     if vectors:
-        words, table = embedding.load_word_vectors(vectors)
+        words, table = word_vectors.load_word_vectors(vectors)
     else:
-        words, table = embedding.load_glove_6b_50d(Home.at(home).downloads_dir)
-    info = embedding.build_text_embedding(
+        words, table = word_vectors.load_glove_6b_50d(Home.at(home).downloads_dir)
+    info = text_embedding.build_text_embedding(
         words,
         table,
         output,
@@ -263,7 +265,7 @@ def _serving_dir(home: str, serving_dir) -> str:
 def rollback_command(home, serving_dir, version):
     """Serve a previous pushed version again: it is re-published as the newest
     version; nothing is deleted."""
-    from imdb_tfx import serving
+    from core import serving
 
     serving_dir = _serving_dir(home, serving_dir)
     found = serving.versions(serving_dir)
@@ -283,7 +285,7 @@ def rollback_command(home, serving_dir, version):
 @click.argument('texts', nargs=-1, required=True)
 def predict_command(home, serving_dir, texts):
     """Print P(positive) for each TEXT from the newest pushed model."""
-    from imdb_tfx import serving
+    from core import serving
 
     serving_dir = _serving_dir(home, serving_dir)
     model_dir = serving.newest(serving_dir)

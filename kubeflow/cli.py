@@ -7,10 +7,10 @@ import tempfile
 
 import click
 
-from imdb_tfx import pipeline_options
-from imdb_tfx.errors import UserInputError
+from core.errors import UserInputError
 from kubeflow.image import DEFAULT_TAG, IMAGE_ROOT, SCHEMA_FILE
 from kubeflow.s3_settings import S3Settings
+from pipeline import options as pipeline_options
 from pipeline import recipes
 
 _COMPILE_OPTIONS = [

@@ -15,7 +15,7 @@ os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
 from absl import app  # noqa: E402
 from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_run_executor  # noqa: E402
 
-from imdb_tfx import s3  # noqa: E402
+from core import s3  # noqa: E402
 
 
 def main() -> None:

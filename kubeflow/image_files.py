@@ -13,9 +13,10 @@ import os
 import shutil
 from typing import Dict
 
-from imdb_tfx import embedding
+from components.embedding_builder import word_vectors
 from kubeflow import image
 from kubeflow.runner import image_hub_handle
+from modules import text_embedding
 from pipeline import configs, recipes
 
 
@@ -36,11 +37,11 @@ def embedding_modules() -> Dict[str, recipes.EmbeddingSpec]:
 def write(root: str) -> None:
     os.makedirs(root, exist_ok=True)
     shutil.copyfile(configs.SCHEMA_FILE, _local(root, image.SCHEMA_FILE))
-    words, vectors = embedding.load_glove_6b_50d(_local(root, image.GLOVE_DIR))
+    words, vectors = word_vectors.load_glove_6b_50d(_local(root, image.GLOVE_DIR))
     for path, spec in embedding_modules().items():
         output = os.path.join(root, path)
         if not os.path.exists(os.path.join(output, 'saved_model.pb')):
-            embedding.build_text_embedding(words, vectors, output, **spec.module_options)
+            text_embedding.build_text_embedding(words, vectors, output, **spec.module_options)
         print(output)
 
 

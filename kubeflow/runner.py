@@ -11,8 +11,8 @@ from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 from tfx import v1 as tfx
 
-from imdb_tfx import s3
-from imdb_tfx.errors import UserInputError
+from core import s3
+from core.errors import UserInputError
 from imdb_tfx.inputs import GLOVE_MODULE
 from kubeflow.image import EMBEDDINGS_DIR, GLOVE_DIR, SCHEMA_FILE
 from kubeflow.s3_settings import S3Settings

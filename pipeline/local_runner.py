@@ -8,7 +8,7 @@ from typing import Optional, Sequence
 from tfx import v1 as tfx
 from tfx.dsl.compiler import compiler
 
-from imdb_tfx.home import Home
+from core.home import Home
 from modules.hparams import Hyperparameters
 from pipeline import configs
 from pipeline.pipeline import ALWAYS_RUN, create_pipeline

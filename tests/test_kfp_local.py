@@ -330,7 +330,7 @@ def test_s3_run_pushes_a_model_served_from_the_bucket(s3_runs, s3_server):
     [version] = _versions(client)
     keys = {o['Key'] for o in client.list_objects_v2(Bucket=BUCKET, Prefix=f'serving/{version}/')['Contents']}
     assert f'serving/{version}/saved_model.pb' in keys
-    assert not [k for k in _all_keys(client, 'serving/') if '.incomplete' in k]  # no staging left
+    assert not [k for k in _all_keys(client, 'serving/') if '/.' in k]  # no staging left
     # Every artifact is in the bucket: nothing was written to a local pipeline root.
     examples = _outputs(s3_runs['work'], 'ImportExampleGen')['examples']
     assert examples['uri'].startswith(f's3://{BUCKET}/root/{configs.PIPELINE_NAME}/')
@@ -385,7 +385,7 @@ def test_the_entrypoint_keeps_the_executors_exit_status_after_s3_writes(s3_serve
     endpoint, _ = s3_server
     env = {**os.environ, **_s3_environment(endpoint)}
     write = (
-        'import tensorflow as tf; from imdb_tfx import s3; s3.enable(); '
+        'import tensorflow as tf; from core import s3; s3.enable(); '
         f'tf.io.gfile.GFile("s3://{BUCKET}/exit-test.txt", "w").write("x")'
     )
     plain = subprocess.run([sys.executable, '-c', write], env=env, capture_output=True, timeout=300)

@@ -20,8 +20,8 @@ from tfx.proto import example_gen_pb2, pusher_pb2
 from tfx.utils import import_utils, name_utils, proto_utils
 
 from conftest import imdb_tfx
+from core.errors import UserInputError
 from imdb_tfx import cli
-from imdb_tfx.errors import UserInputError
 from kubeflow import cli as kfp_cli
 from kubeflow import image, image_files, runner
 from kubeflow import submit as kfp_submit

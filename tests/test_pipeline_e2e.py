@@ -9,7 +9,8 @@ import pytest
 import tensorflow as tf
 
 from conftest import imdb_tfx
-from imdb_tfx import outcome, serving
+from core import serving
+from imdb_tfx import outcome
 from modules import model as model_lib
 from modules import trainer
 from pipeline import recipes

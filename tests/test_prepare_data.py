@@ -12,8 +12,8 @@ import tarfile
 import pytest
 import tensorflow as tf
 
+from core.errors import UserInputError
 from imdb_tfx import prepare_data
-from imdb_tfx.errors import UserInputError
 
 SAMPLE = os.path.join(os.path.dirname(__file__), 'data', 'aclImdb_sample.tar.gz')
 _REVIEW = re.compile(r'aclImdb/(train|test)/(pos|neg|unsup)/(\d+)_(\d+)\.txt')
@@ -303,7 +303,7 @@ def assert_user_error(source, output, *fragments):
     for fragment in fragments:
         assert fragment in message
     assert not os.path.exists(output)
-    assert not [n for n in os.listdir(os.path.dirname(output)) if '.tmp-' in n]
+    assert not [n for n in os.listdir(os.path.dirname(output)) if n.startswith('.')]
 
 
 def drop(files, *prefixes):

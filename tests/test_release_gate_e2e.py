@@ -13,8 +13,9 @@ import tensorflow as tf
 from scipy import stats
 
 from conftest import SHORT_TRAINING, imdb_tfx
-from imdb_tfx import run_info, serving
-from imdb_tfx.home import Home
+from core import serving
+from core.home import Home
+from imdb_tfx import run_info
 from pipeline import configs
 
 

@@ -3,8 +3,8 @@
 import os
 
 from conftest import constant_model, imdb_tfx
-from imdb_tfx import serving
-from imdb_tfx.home import Home
+from core import serving
+from core.home import Home
 
 
 def test_rollback_serves_the_previous_version_again(tmp_path):

@@ -1,5 +1,5 @@
 """Pusher executor for a serving directory, local or on object storage: a
-version lands whole or not at all (imdb_tfx.serving.publish), and a model
+version lands whole or not at all (core.serving.publish), and a model
 already serving is not pushed again."""
 
 import logging
@@ -12,7 +12,7 @@ from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
-from imdb_tfx import serving
+from core import serving
 
 ALREADY_SERVING_KEY = 'already_serving'
 

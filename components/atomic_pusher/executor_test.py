@@ -13,7 +13,7 @@ from tfx.utils import proto_utils
 
 from components.atomic_pusher import executor
 from conftest import constant_model
-from imdb_tfx import serving
+from core import serving
 
 
 @pytest.fixture(params=['local', 'ram'])

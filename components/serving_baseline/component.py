@@ -14,7 +14,7 @@ from tfx.types import standard_artifacts
 from tfx.utils import io_utils
 
 from components.serving_baseline import executor
-from imdb_tfx import serving
+from core import serving
 
 
 @component

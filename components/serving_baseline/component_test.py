@@ -10,7 +10,7 @@ from tfx.types import standard_artifacts
 from components.serving_baseline import executor
 from components.serving_baseline.component import ServingBaseline
 from conftest import constant_model
-from imdb_tfx import serving
+from core import serving
 
 
 def _baseline(ram_dir: str, serving_dir: str) -> standard_artifacts.Model:

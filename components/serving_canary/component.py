@@ -15,8 +15,7 @@ from tfx.dsl.component.experimental.decorators import component
 from tfx.types import standard_artifacts
 from tfx.utils import io_utils, path_utils
 
-from core import names
-from imdb_tfx import serving
+from core import names, serving
 
 REPORT_FILE = 'canary.json'
 SAMPLE_SIZE = 200

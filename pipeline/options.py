@@ -8,7 +8,7 @@ from typing import Any, Callable, Dict
 
 import click
 
-from imdb_tfx.errors import UserInputError
+from core.errors import UserInputError
 from modules.hparams import Hyperparameters
 from pipeline import configs, recipes
 

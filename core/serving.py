@@ -4,8 +4,8 @@ may be local or on object storage (gs://, s3://, ram://): every access goes
 through TFX's file layer.
 
 A push never shows a server half a version. The model is first copied to a
-hidden `.incomplete-<version>-<random>` folder (not a number: servers and
-versions() skip it), then:
+hidden sibling, `.<version>.building-<random>` (core/atomic.py: not a number,
+so servers and versions() skip it), then:
 - local filesystem: renamed to <version>, atomic on POSIX; a server sees the
   whole version or none.
 - object storage, where a rename is a copy: the staged copy is checked against
@@ -21,14 +21,14 @@ import logging
 import os
 import re
 import time
-import uuid
 from typing import Dict, List, Optional, Sequence
 
 import tensorflow as tf
 from tfx.dsl.io import fileio
 from tfx.utils import io_utils
 
-from imdb_tfx.errors import UserInputError
+from core import atomic
+from core.errors import UserInputError
 
 SAVED_MODEL_FILE = 'saved_model.pb'
 FINGERPRINT_FILE = 'fingerprint.pb'
@@ -70,7 +70,7 @@ def publish(model_dir: str, serving_dir: str) -> str:
     existing = versions(serving_dir)
     version = max(int(time.time()), int(existing[-1]) + 1 if existing else 0)
     target = os.path.join(serving_dir, str(version))
-    staging = os.path.join(serving_dir, f'.incomplete-{version}-{uuid.uuid4().hex[:8]}')
+    staging = atomic.staging_path(target)
     try:
         io_utils.copy_dir(model_dir, staging)
         if _is_local(serving_dir):
