@@ -7,8 +7,6 @@ PYTHON310 ?= $(shell for p in python3.10 /root/.pyenv/versions/3.10*/bin/python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
-# TF 2.16 defaults to Keras 3; hub.KerasLayer and TFMA 0.47 need Keras 2.
-export TF_USE_LEGACY_KERAS := 1
 
 .PHONY: run test lint bench clean chromium
 

@@ -8,11 +8,12 @@ import subprocess
 import sys
 import zipfile
 
-os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+
+import core  # noqa: E402, F401  (Keras 2 for TensorFlow, before anything imports it)
 
 # The console script of the environment running the tests.
 IMDB_TFX = os.path.join(os.path.dirname(sys.executable), 'imdb-tfx')

@@ -5,7 +5,6 @@ import dataclasses
 import os
 import sys
 
-os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 from benchmarks import run, runs  # noqa: E402
@@ -91,7 +90,7 @@ def config_from(args, argv) -> run.Config:
     home = Home.at(args.home)
     if args.dry_run:  # no side effects: name what would be prepared and built
         data = args.data or inputs.default_source()
-        hub = args.hub or os.path.join(home.embeddings_dir, inputs.GLOVE_MODULE) + ' (built if missing)'
+        hub = args.hub or os.path.join(home.embeddings_dir, seed.embedding.module_name) + ' (built if missing)'
     else:
         data = inputs.prepared_data(args.data, home)
         inputs.check_split(data, 'movie')

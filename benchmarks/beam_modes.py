@@ -21,13 +21,14 @@ import time
 from typing import Dict, List, Optional
 
 from benchmarks import measure, report
+from core import names
 
 MODES: Dict[str, List[str]] = {
     'in_memory': ['--direct_running_mode=in_memory', '--direct_num_workers=1'],
     'multi_threading': ['--direct_running_mode=multi_threading', '--direct_num_workers=2'],
     'multi_processing': ['--direct_running_mode=multi_processing', '--direct_num_workers=2'],
 }
-COMPONENTS = ('StatisticsGen', 'Evaluator')
+COMPONENTS = (names.STATISTICS_GEN, names.EVALUATOR)
 PROGRESS_FILE = 'progress.tsv'  # the child's "component <tab> run started at" lines
 # Budgets: process start and imports; one in_memory run; one run of another
 # mode, as a multiple of the in_memory run, and never less than MIN_RUN_BUDGET.
@@ -45,7 +46,7 @@ def _pipeline(component: str, mode: str, examples: str, schema: str, model: str,
     from tfx import v1 as tfx
     from tfx.types import artifact_utils, standard_artifacts
 
-    from components.serving_baseline.component import EvaluatorVsServing
+    from components.evaluator_vs_serving.component import EvaluatorVsServing
     from pipeline import configs
     from pipeline.pipeline import eval_config
 
@@ -54,7 +55,7 @@ def _pipeline(component: str, mode: str, examples: str, schema: str, model: str,
         artifact_type=standard_artifacts.Examples,
         properties={'split_names': artifact_utils.encode_split_names(['train', 'eval'])},
     ).with_id('ImportExamples')
-    if component == 'StatisticsGen':
+    if component == names.STATISTICS_GEN:
         imported = tfx.dsl.Importer(source_uri=schema, artifact_type=standard_artifacts.Schema).with_id('ImportSchema')
         node = tfx.components.StatisticsGen(
             examples=imported_examples.outputs['result'], schema=imported.outputs['result']
@@ -65,7 +66,7 @@ def _pipeline(component: str, mode: str, examples: str, schema: str, model: str,
             examples=imported_examples.outputs['result'],
             model=imported.outputs['result'],
             eval_config=eval_config(configs.MIN_ACCURACY, configs.MAX_ACCURACY_DROP),
-        ).with_id('Evaluator')
+        ).with_id(names.EVALUATOR)
     return tfx.dsl.Pipeline(
         pipeline_name=_pipeline_name(component),
         pipeline_root=os.path.join(root, 'tfx'),

@@ -21,7 +21,7 @@ import psutil
 
 INTERVAL = 0.2
 # Every process the benchmark starts: Keras 2 (hub.KerasLayer, TFMA) and quiet TF.
-ENV = {'TF_USE_LEGACY_KERAS': '1', 'TF_CPP_MIN_LOG_LEVEL': '2'}
+ENV = {'TF_CPP_MIN_LOG_LEVEL': '2'}
 GB = 1e9
 
 

@@ -5,6 +5,8 @@ import json
 import os
 from typing import List, Optional, Sequence, Tuple
 
+from core import names
+
 GB = 1e9
 RATIO_TARGET = 1.5
 RSS_TARGET_BYTES = 6 * GB
@@ -15,11 +17,11 @@ SERVING_TARGET_BATCH = 1000
 REMEDIES = {
     'Trainer beyond the plain fit': "this is the Trainer's own extra work: parsing tf.Examples every "
     'epoch and exporting the SavedModel with its signatures',
-    'ImportExampleGen': 'TFX caching skips it when the data has not changed',
-    'StatisticsGen': 'TFX caching skips it when the data has not changed; sampled statistics '
+    names.EXAMPLE_GEN: 'TFX caching skips it when the data has not changed',
+    names.STATISTICS_GEN: 'TFX caching skips it when the data has not changed; sampled statistics '
     '(StatsOptions.sample_rate) or a faster Beam mode (part 5) shorten it',
-    'Evaluator': 'fewer slices or a faster Beam mode (part 5) shorten it',
-    'ServingCanary': 'most of it is loading the model in a fresh process, the price of an honest probe',
+    names.EVALUATOR: 'fewer slices or a faster Beam mode (part 5) shorten it',
+    names.SERVING_CANARY: 'most of it is loading the model in a fresh process, the price of an honest probe',
     'outside the DAG': 'process start, imports, compiling the pipeline and the run report are paid '
     'once per run: a long-lived runner (or Kubeflow) amortises them',
     'between components': 'MLMD bookkeeping and drivers, per node',
@@ -93,7 +95,7 @@ def commentary(results: dict) -> List[str]:
     versus, parts, scaled = (results.get(k) for k in ('plain_vs_pipeline', 'components', 'scaling'))
     notes = []
     if versus and parts and any(m.startswith('pipeline / plain') for m in missed):
-        costs = [(r['component'], r['seconds']) for r in parts['rows'] if r['component'] != 'Trainer']
+        costs = [(r['component'], r['seconds']) for r in parts['rows'] if r['component'] != names.TRAINER]
         costs += [
             ('Trainer beyond the plain fit', versus['pipeline']['trainer_seconds'] - versus['plain']['fit_seconds']),
             ('outside the DAG', parts['outside_dag_seconds']),

@@ -13,6 +13,7 @@ import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from benchmarks import beam_modes, components, measure, report, runs, scaling, serving, vs_plain
+from core import names
 from pipeline import configs
 
 PARTS = ('plain', 'components', 'scaling', 'serving', 'beam')
@@ -132,11 +133,11 @@ def _run_parts(config: Config, work_dir: str, results: dict) -> List[Tuple[str, 
     if 'scaling' in config.parts:
         results['scaling'] = scaling.collect(plains, pipelines)
         sections.append(('3. Scaling with data', scaling.table(results['scaling'])))
-    examples = big.output_uri('ImportExampleGen', 'examples')
+    examples = big.output_uri(names.EXAMPLE_GEN, 'examples')
     if 'serving' in config.parts:
         _log('serving the pushed model')
         # Not pushed (the canary failed): the Trainer's export is the same model.
-        model_dir = big.summary['pushed'] or os.path.join(big.output_uri('Trainer', 'model'), 'Format-Serving')
+        model_dir = big.summary['pushed'] or os.path.join(big.output_uri(names.TRAINER, 'model'), 'Format-Serving')
         results['serving'] = serving.collect(
             model_dir, serving.eval_texts(examples), config.hub, config.serving_seconds, config.serving_calls
         )
@@ -147,8 +148,8 @@ def _run_parts(config: Config, work_dir: str, results: dict) -> List[Tuple[str, 
 
         results['beam_modes'] = beam_modes.collect(
             examples,
-            big.output_uri('ImportSchemaGen', 'schema'),
-            big.output_uri('Trainer', 'model'),
+            big.output_uri(names.IMPORT_SCHEMA_GEN, 'schema'),
+            big.output_uri(names.TRAINER, 'model'),
             os.path.join(work_dir, 'beam'),
             config.beam_repeats,
             configs.LOCAL_BEAM_ARGS,

@@ -11,8 +11,8 @@ from typing import List, Optional, Tuple
 import tensorflow as tf
 
 from benchmarks import measure
+from core import names
 from imdb_tfx import outcome, run_info
-from modules.trainer import HISTORY_FILE
 from pipeline import configs
 
 IMDB_TFX = os.path.join(os.path.dirname(sys.executable), 'imdb-tfx')
@@ -149,9 +149,9 @@ def pipeline(setup: Setup, data: str, name: str) -> PipelineResult:
         for n in nodes
     ]
     span = max(n.started + n.seconds for n in nodes) - min(n.started for n in nodes)
-    examples = run.output('ImportExampleGen', 'examples').uri
-    history_dir = run.output('Trainer', 'model_run').uri
-    with tf.io.gfile.GFile(os.path.join(history_dir, HISTORY_FILE)) as f:
+    examples = run.output(names.EXAMPLE_GEN, 'examples').uri
+    history_dir = run.output(names.TRAINER, 'model_run').uri
+    with tf.io.gfile.GFile(os.path.join(history_dir, names.HISTORY_FILE)) as f:
         history = json.load(f)
     summary = {
         'seconds': measured.seconds,

@@ -7,6 +7,7 @@ from typing import List
 
 from benchmarks import report
 from benchmarks.runs import PipelineResult
+from core import names
 
 
 def collect(size: int, plains: List[dict], pipelines: List[PipelineResult]) -> dict:
@@ -29,7 +30,7 @@ def collect(size: int, plains: List[dict], pipelines: List[PipelineResult]) -> d
         'pipeline': {
             'seconds': pipeline_seconds,
             'runs_seconds': [p['seconds'] for p in runs],
-            'trainer_seconds': statistics.median(_seconds(p, 'Trainer') for p in runs),
+            'trainer_seconds': statistics.median(_seconds(p, names.TRAINER) for p in runs),
             'peak_rss_bytes': max(p['peak_rss_bytes'] for p in runs),
             'eval_accuracy': statistics.median(p['eval_accuracy'] for p in runs),
             'eval_accuracy_keras': statistics.median(p['eval_accuracy_keras'] for p in runs),

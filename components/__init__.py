@@ -1,5 +1,7 @@
 """Our custom TFX components, one folder each (component.py, executor.py, tests)."""
 
+import core  # noqa: F401  (Keras 2 for TensorFlow, before anything imports it)
+
 # Kubeflow resolves custom artifact types by TYPE_NAME, `components.<Class>`.
 _ARTIFACT_TYPES = {
     'DataGateResult': 'components.data_gate.component',

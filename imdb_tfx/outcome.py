@@ -12,11 +12,6 @@ from google.protobuf import json_format
 from core import intervals, names
 from imdb_tfx.run_info import PipelineRun
 
-DATA_GATE = 'DataGate'
-EVALUATOR = 'Evaluator'
-CANARY = 'ServingCanary'
-PUSHER = 'Pusher'
-
 # `imdb-tfx gate` exit codes.
 EXIT_PUSHED = 0
 EXIT_REJECTED = 1
@@ -78,7 +73,7 @@ class Outcome:
     @property
     def data_gate(self) -> str:
         """passed (now or in the run it was cached from), failed, or not run."""
-        node = self.run.nodes.get(DATA_GATE)
+        node = self.run.nodes.get(names.DATA_GATE)
         if node is None or node.state not in ('COMPLETE', 'CACHED', 'FAILED'):
             return 'not run'
         return 'failed' if node.state == 'FAILED' else 'passed'
@@ -87,12 +82,12 @@ class Outcome:
         """Why the data gate failed, from the artifacts it judged."""
         if self.data_gate != 'failed':
             return []
-        from components.data_gate import executor
+        from components.data_gate import checks
 
-        inputs = self.run.nodes[DATA_GATE].inputs
+        inputs = self.run.nodes[names.DATA_GATE].inputs
         return [
             str(f)
-            for f in executor.findings(inputs['statistics'][0].uri, inputs['anomalies'][0].uri, inputs['schema'][0].uri)
+            for f in checks.findings(inputs['statistics'][0].uri, inputs['anomalies'][0].uri, inputs['schema'][0].uri)
         ]
 
     @property
@@ -189,8 +184,8 @@ class Outcome:
 
     @property
     def verdict(self) -> str:
-        if self.failed_node == DATA_GATE:
-            return f'FAILED at {DATA_GATE}:\n' + '\n'.join(f'  - {f}' for f in self.data_gate_findings())
+        if self.failed_node == names.DATA_GATE:
+            return f'FAILED at {names.DATA_GATE}:\n' + '\n'.join(f'  - {f}' for f in self.data_gate_findings())
         if self.failed_node:
             return f"FAILED at {self.failed_node} (its error is in the run's log)"
 
@@ -359,7 +354,7 @@ def of_run(run: PipelineRun) -> Outcome:
     comparison = None
     failures: List[str] = []
     thresholds: Dict[str, float] = {}
-    evaluation = run.output(EVALUATOR, 'evaluation')
+    evaluation = run.output(names.EVALUATOR, 'evaluation')
     if evaluation is not None:
         measured = overall_metrics(evaluation.uri)
         candidate = 'candidate' if 'candidate' in measured.by_model else ''
@@ -370,11 +365,11 @@ def of_run(run: PipelineRun) -> Outcome:
             class_counts = (int(matrix['tp'] + matrix['fn']), int(matrix['tn'] + matrix['fp']))
         comparison = Comparison.from_metrics(measured.diffs)
         failures = failed_thresholds(evaluation.uri)
-        thresholds = configured_thresholds(run.nodes[EVALUATOR].properties.get('eval_config', '{}'))
-    blessing = run.output(EVALUATOR, 'blessing')
-    canary = run.output(CANARY, 'blessing')
-    pushed = run.output(PUSHER, 'pushed_model')
-    is_pushed = pushed is not None and pushed.properties.get('pushed') == 1
+        thresholds = configured_thresholds(run.nodes[names.EVALUATOR].properties.get('eval_config', '{}'))
+    blessing = run.output(names.EVALUATOR, 'blessing')
+    canary = run.output(names.SERVING_CANARY, 'blessing')
+    pushed = run.output(names.PUSHER, 'pushed_model')
+    is_pushed = pushed is not None and pushed.properties.get(names.PUSHED) == 1
     return Outcome(
         run=run,
         metrics=metrics,
@@ -383,13 +378,13 @@ def of_run(run: PipelineRun) -> Outcome:
         comparison=comparison,
         thresholds=thresholds,
         failed_thresholds=failures,
-        blessed=None if blessing is None else blessing.properties.get('blessed') == 1,
-        canary_passed=None if canary is None else canary.properties.get('blessed') == 1,
+        blessed=None if blessing is None else blessing.properties.get(names.BLESSED) == 1,
+        canary_passed=None if canary is None else canary.properties.get(names.BLESSED) == 1,
         canary_problems=[]
         if canary is None
-        else [p for p in str(canary.properties.get('problems', '')).split('; ') if p],
-        pushed_path=pushed.properties.get('pushed_destination') if is_pushed else None,
-        already_serving=is_pushed and pushed.properties.get('already_serving') == 1,
+        else [p for p in str(canary.properties.get(names.PROBLEMS, '')).split('; ') if p],
+        pushed_path=pushed.properties.get(names.PUSHED_DESTINATION) if is_pushed else None,
+        already_serving=is_pushed and pushed.properties.get(names.ALREADY_SERVING) == 1,
     )
 
 

@@ -5,12 +5,9 @@
 TFX's own entrypoint (kubeflow_v2_run_executor, same arguments), with s3://
 registered first, ended with the executor's own status: after an s3:// write
 tensorflow-io aborts the interpreter at exit (status 134), which KFP would
-take for a failed task (see imdb_tfx/s3.py)."""
+take for a failed task (see core/s3.py)."""
 
-import os
 import traceback
-
-os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
 
 from absl import app  # noqa: E402
 from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_run_executor  # noqa: E402

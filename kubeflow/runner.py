@@ -13,7 +13,6 @@ from tfx import v1 as tfx
 
 from core import s3
 from core.errors import UserInputError
-from imdb_tfx.inputs import GLOVE_MODULE
 from kubeflow.image import EMBEDDINGS_DIR, GLOVE_DIR, SCHEMA_FILE
 from kubeflow.s3_settings import S3Settings
 from modules.hparams import PIPELINE_BUILT_HUB_HANDLE
@@ -41,7 +40,7 @@ def image_hub_handle(embedding: EmbeddingSpec) -> str:
     """The recipe's embedding module as baked into the image: GloVe 6B 50d
     with the recipe's bigram buckets and combiner (for a recipe whose module
     does not depend on the data)."""
-    return f'{EMBEDDINGS_DIR}/{GLOVE_MODULE}{embedding.name_suffix}'
+    return f'{EMBEDDINGS_DIR}/{embedding.module_name}'
 
 
 def _check_locations(

@@ -4,15 +4,8 @@ small Keras head, plus the two serving signatures it is exported with."""
 import tensorflow as tf
 import tensorflow_hub as hub
 
+from core.names import EXAMPLES_SIGNATURE, OUTPUT_KEY, TEXT_FEATURE, TEXT_SIGNATURE
 from modules.hparams import Hyperparameters
-
-TEXT_FEATURE = 'text'
-LABEL_FEATURE = 'label'
-OUTPUT_KEY = 'probability'
-# TFMA feeds serialized tf.Examples to a one-input signature unless the input
-# is named like a feature, so the tf.Example input must not be called `text`.
-EXAMPLES_SIGNATURE = 'serving_default'
-TEXT_SIGNATURE = 'serving_text'
 
 
 def build_model(hp: Hyperparameters) -> tf.keras.Model:

@@ -17,8 +17,7 @@ import numpy as np
 import tensorflow as tf
 from tfx import v1 as tfx
 
-from components.semi_supervised_trainer.executor import UNLABELED_FILES_KEY
-from core.names import HISTORY_FILE, REFIT_FILE, SELF_TRAINING_FILE, TEACHER_HISTORY_FILE
+from core.names import HISTORY_FILE, REFIT_FILE, SELF_TRAINING_FILE, TEACHER_HISTORY_FILE, UNLABELED_FILES_KEY
 from modules import model as model_lib
 from modules.hparams import Hyperparameters
 

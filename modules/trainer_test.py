@@ -10,8 +10,8 @@ import pytest
 import tensorflow as tf
 from tfx import v1 as tfx
 
-from components.semi_supervised_trainer.executor import UNLABELED_FILES_KEY
 from conftest import sample_texts
+from core.names import UNLABELED_FILES_KEY
 from modules import model as model_lib
 from modules import trainer
 from modules.hparams import Hyperparameters

@@ -11,11 +11,11 @@ from tfx.proto import example_gen_pb2
 from components.atomic_pusher.component import AtomicPusher
 from components.data_gate.component import DataGate
 from components.embedding_builder.component import EmbeddingBuilder
+from components.evaluator_vs_serving.component import EvaluatorVsServing
 from components.semi_supervised_trainer.component import SemiSupervisedTrainer
-from components.serving_baseline.component import EvaluatorVsServing, ServingBaseline
+from components.serving_baseline.component import ServingBaseline
 from components.serving_canary.component import ServingCanary
 from core import names
-from modules import model as model_lib
 from modules import paired_accuracy
 from modules.hparams import Hyperparameters
 from pipeline.configs import SPLIT_MOVIE, SPLIT_SOURCE, SPLITS
@@ -30,7 +30,7 @@ SOURCE_TRAIN_PATTERN = 'train/data-*[1-9]*-of-*'
 
 # Nodes that read state outside the pipeline (the serving directory): a cached
 # result could be stale, so every runner must execute them on every run.
-ALWAYS_RUN = ('ServingBaseline',)
+ALWAYS_RUN = (names.SERVING_BASELINE,)
 
 
 def example_gen_configs(split: str, split_buckets: Tuple[int, int, int]):
@@ -74,7 +74,7 @@ def unlabeled_example_gen(data_root: str) -> tfx.components.ImportExampleGen:
                 splits=[example_gen_pb2.SplitConfig.Split(name=names.UNLABELED, hash_buckets=1)]
             )
         ),
-    ).with_id('UnlabeledExampleGen')
+    ).with_id(names.UNLABELED_EXAMPLE_GEN)
 
 
 def eval_config(min_accuracy: float, max_accuracy_drop: float, regression_confidence: float) -> tfma.EvalConfig:
@@ -94,9 +94,9 @@ def eval_config(min_accuracy: float, max_accuracy_drop: float, regression_confid
     return tfma.EvalConfig(
         model_specs=[
             tfma.ModelSpec(
-                signature_name=model_lib.EXAMPLES_SIGNATURE,
-                label_key=model_lib.LABEL_FEATURE,
-                prediction_key=model_lib.OUTPUT_KEY,
+                signature_name=names.EXAMPLES_SIGNATURE,
+                label_key=names.LABEL_FEATURE,
+                prediction_key=names.OUTPUT_KEY,
             )
         ],
         # Overall, and per star rating when the data has it (mild vs extreme reviews).
@@ -177,25 +177,27 @@ def create_pipeline(
     input_config, output_config = example_gen_configs(split, split_buckets)
     example_gen = tfx.components.ImportExampleGen(
         input_base=data_root, input_config=input_config, output_config=output_config
-    )
+    ).with_id(names.EXAMPLE_GEN)
     if schema_file:
-        schema_gen = tfx.components.ImportSchemaGen(schema_file=schema_file)
+        schema_gen = tfx.components.ImportSchemaGen(schema_file=schema_file).with_id(names.IMPORT_SCHEMA_GEN)
         # With the schema, the categorical label gets the value distribution
         # the data gate's drift check compares.
         statistics_gen = tfx.components.StatisticsGen(
             examples=example_gen.outputs['examples'], schema=schema_gen.outputs['schema']
-        )
+        ).with_id(names.STATISTICS_GEN)
     else:
-        statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs['examples'])
-        schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs['statistics'])
+        statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs['examples']).with_id(
+            names.STATISTICS_GEN
+        )
+        schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs['statistics']).with_id(names.SCHEMA_GEN)
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs['statistics'], schema=schema_gen.outputs['schema']
-    )
+    ).with_id(names.EXAMPLE_VALIDATOR)
     data_gate = DataGate(
         statistics=statistics_gen.outputs['statistics'],
         anomalies=example_validator.outputs['anomalies'],
         schema=schema_gen.outputs['schema'],
-    )
+    ).with_id(names.DATA_GATE)
 
     unlabeled_gen = unlabeled_example_gen(data_root) if use_unlabeled else None
     embedding_builder = None
@@ -205,7 +207,7 @@ def create_pipeline(
             unlabeled_examples=unlabeled_gen.outputs['examples'] if unlabeled_gen else None,
             glove_dir=glove_dir,
             **embedding.module_options,
-        )
+        ).with_id(names.EMBEDDING_BUILDER)
         embedding_builder.add_upstream_node(data_gate)  # bad data builds nothing either
     trainer = SemiSupervisedTrainer(
         module_file=trainer_module_file,
@@ -220,22 +222,22 @@ def create_pipeline(
         custom_config=(
             hyperparameters.to_custom_config() if isinstance(hyperparameters, Hyperparameters) else hyperparameters
         ),
-    ).with_id('Trainer')
+    ).with_id(names.TRAINER)
     trainer.add_upstream_node(data_gate)  # bad data trains nothing
 
-    baseline = ServingBaseline(serving_dir=serving_dir)
+    baseline = ServingBaseline(serving_dir=serving_dir).with_id(names.SERVING_BASELINE)
     evaluator = EvaluatorVsServing(
         examples=example_gen.outputs['examples'],
         model=trainer.outputs['model'],
         baseline_model=baseline.outputs['baseline'],
         example_splits=[names.EVAL],
         eval_config=eval_config(min_accuracy, max_accuracy_drop, regression_confidence),
-    ).with_id('Evaluator')
+    ).with_id(names.EVALUATOR)
     canary = ServingCanary(
         model=trainer.outputs['model'],
         examples=example_gen.outputs['examples'],
         max_batch_seconds=canary_max_batch_seconds,
-    )
+    ).with_id(names.SERVING_CANARY)
 
     pusher = AtomicPusher(
         model=trainer.outputs['model'],
@@ -244,7 +246,7 @@ def create_pipeline(
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_dir)
         ),
-    ).with_id('Pusher')
+    ).with_id(names.PUSHER)
 
     return tfx.dsl.Pipeline(
         pipeline_name=pipeline_name,

@@ -7,6 +7,9 @@ from typing import Dict
 
 from modules.hparams import Hyperparameters
 
+# The offline modules' base: GloVe 6B 50d (components/embedding_builder/word_vectors.py).
+GLOVE_MODULE = 'glove-6b-50d'
+
 
 @dataclasses.dataclass(frozen=True)
 class EmbeddingSpec:
@@ -21,25 +24,25 @@ class EmbeddingSpec:
     # How token vectors combine: sqrtn (tfhub.dev's text modules) or mean.
     combiner: str = 'sqrtn'
     # The table fine-tunes this many times faster than the head (see
-    # imdb_tfx.embedding.TextEmbedding).
+    # modules.text_embedding.TextEmbedding).
     table_lr_multiplier: float = 1.0
 
     @property
     def module_options(self) -> dict:
-        """How the module is built (imdb_tfx.embedding.build_text_embedding's options)."""
+        """How the module is built (modules.text_embedding.build_text_embedding's options)."""
         return dict(
             bigram_buckets=self.bigram_buckets, combiner=self.combiner, table_lr_multiplier=self.table_lr_multiplier
         )
 
     @property
-    def name_suffix(self) -> str:
-        """What sets the module apart from plain GloVe, for its folder name."""
-        suffix = f'-bigrams-{self.bigram_buckets}' if self.bigram_buckets else ''
+    def module_name(self) -> str:
+        """The module's folder name: GloVe and what sets the module apart from it."""
+        name = f'{GLOVE_MODULE}-bigrams-{self.bigram_buckets}' if self.bigram_buckets else GLOVE_MODULE
         if self.combiner != 'sqrtn':
-            suffix += f'-{self.combiner}'
+            name += f'-{self.combiner}'
         if self.table_lr_multiplier != 1:
-            suffix += f'-lr{self.table_lr_multiplier:g}'
-        return suffix
+            name += f'-lr{self.table_lr_multiplier:g}'
+        return name
 
 
 @dataclasses.dataclass(frozen=True)

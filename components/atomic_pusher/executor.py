@@ -12,9 +12,7 @@ from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
-from core import serving
-
-ALREADY_SERVING_KEY = 'already_serving'
+from core import names, serving
 
 
 class Executor(pusher_executor.Executor):
@@ -38,7 +36,7 @@ class Executor(pusher_executor.Executor):
         logging.info('%s %s', 'Already serving as' if already_serving else 'Pushed to', destination)
         # The model stays in the Trainer's output; no archive copy in pushed_model.uri.
         self._MarkPushed(pushed_model, pushed_destination=destination, pushed_version=os.path.basename(destination))
-        pushed_model.set_int_custom_property(ALREADY_SERVING_KEY, int(already_serving))
+        pushed_model.set_int_custom_property(names.ALREADY_SERVING, int(already_serving))
 
 
 def _serving_dir(exec_properties: Dict[str, Any]) -> str:

@@ -13,7 +13,7 @@ from tfx.utils import proto_utils
 
 from components.atomic_pusher import executor
 from conftest import constant_model
-from core import serving
+from core import names, serving
 
 
 @pytest.fixture(params=['local', 'ram'])
@@ -73,7 +73,7 @@ def test_model_already_serving_is_not_pushed_twice(root, models):
     first = _push(root, models[0], blessed=True)
     again = _push(root, models[0], blessed=True)
     assert len(serving.versions(os.path.join(root, 'serving'))) == 1
-    assert again.get_int_custom_property(executor.ALREADY_SERVING_KEY) == 1
+    assert again.get_int_custom_property(names.ALREADY_SERVING) == 1
     assert again.get_string_custom_property('pushed_destination') == first.get_string_custom_property(
         'pushed_destination'
     )

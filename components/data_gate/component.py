@@ -10,7 +10,7 @@ from tfx.dsl.component.experimental.decorators import component
 from tfx.types import standard_artifacts
 from tfx.utils import io_utils
 
-from components.data_gate import executor
+from components.data_gate import checks
 
 REPORT_FILE = 'data_gate.json'
 
@@ -32,7 +32,7 @@ def DataGate(
     # Raising fails the execution on every runner (KFP ignores returned
     # ExecutorOutput codes); `imdb-tfx gate` recomputes the findings from the
     # same artifacts to say why.
-    executor.check(executor.findings(statistics.uri, anomalies.uri, schema.uri))
+    checks.check(checks.findings(statistics.uri, anomalies.uri, schema.uri))
     io_utils.write_string_file(
         os.path.join(result.uri, REPORT_FILE),
         json.dumps({'passed': True, 'checks': ['schema anomalies per split', 'eval vs train drift']}),

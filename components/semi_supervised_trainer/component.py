@@ -26,7 +26,7 @@ class SemiSupervisedTrainerSpec(standard_component_specs.TrainerSpec):
 
 class SemiSupervisedTrainer(base_component.BaseComponent):
     """Trainer (GenericExecutor) whose `run_fn` also gets the unlabeled
-    examples' files, in `fn_args.custom_config[executor.UNLABELED_FILES_KEY]`.
+    examples' files, in `fn_args.custom_config[core.names.UNLABELED_FILES_KEY]`.
     The unlabeled Examples are an input artifact, so lineage and caching see
     them. With an `embedding` (EmbeddingBuilder's module), its URI replaces
     the hyperparameters' hub_handle.

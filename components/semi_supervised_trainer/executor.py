@@ -9,10 +9,9 @@ from tfx.components.trainer import fn_args_utils
 from tfx.types import artifact_utils
 from tfx.utils import io_utils
 
+from core.names import UNLABELED_FILES_KEY
+
 UNLABELED_EXAMPLES_KEY = 'unlabeled_examples'
-# Where run_fn finds the unlabeled files: fn_args.custom_config[UNLABELED_FILES_KEY],
-# a list of file patterns, one per split of the unlabeled Examples artifact.
-UNLABELED_FILES_KEY = 'unlabeled_files'
 # An optional TextEmbeddingModule (EmbeddingBuilder's): its URI becomes the
 # hyperparameters' hub_handle.
 EMBEDDING_KEY = 'embedding'

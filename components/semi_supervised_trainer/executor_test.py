@@ -6,6 +6,7 @@ import pytest
 from tfx.types import artifact_utils, standard_artifacts, standard_component_specs
 
 from components.semi_supervised_trainer import executor
+from core import names
 
 
 def _examples(uri, splits):
@@ -43,6 +44,6 @@ def test_fn_args_carry_the_unlabeled_files_only_when_given(tmp_path, with_unlabe
     )
     expected = {'epochs': 3}
     if with_unlabeled:
-        expected[executor.UNLABELED_FILES_KEY] = [os.path.join(str(tmp_path / 'u'), 'Split-unlabeled', '*')]
+        expected[names.UNLABELED_FILES_KEY] = [os.path.join(str(tmp_path / 'u'), 'Split-unlabeled', '*')]
     assert fn_args.custom_config == expected
     assert fn_args.train_files == [os.path.join(str(tmp_path / 'examples'), 'Split-train', '*')]

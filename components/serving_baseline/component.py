@@ -6,15 +6,12 @@ not cache it (see pipeline.ALWAYS_RUN)."""
 
 import os
 
-from tfx.components import Evaluator
 from tfx.dsl.component.experimental.annotations import OutputArtifact, Parameter
 from tfx.dsl.component.experimental.decorators import component
-from tfx.dsl.components.base import executor_spec
 from tfx.types import standard_artifacts
 from tfx.utils import io_utils
 
-from components.serving_baseline import executor
-from core import serving
+from core import names, serving
 
 
 @component
@@ -25,14 +22,7 @@ def ServingBaseline(
     """A copy of the newest version under serving_dir (Trainer's layout), or
     an artifact marked has_model=0 when nothing is serving yet."""
     newest = serving.newest(serving_dir)
-    baseline.set_int_custom_property(executor.HAS_MODEL_KEY, int(newest is not None))
+    baseline.set_int_custom_property(names.HAS_MODEL, int(newest is not None))
     if newest is not None:
-        baseline.set_string_custom_property('serving_path', newest)
+        baseline.set_string_custom_property(names.SERVING_PATH, newest)
         io_utils.copy_dir(newest, os.path.join(baseline.uri, 'Format-Serving'))
-
-
-class EvaluatorVsServing(Evaluator):
-    """TFX's Evaluator that evaluates without a baseline when the
-    ServingBaseline found nothing serving."""
-
-    EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)

@@ -7,10 +7,9 @@ import os
 from tfx.dsl.io import fileio
 from tfx.types import standard_artifacts
 
-from components.serving_baseline import executor
 from components.serving_baseline.component import ServingBaseline
 from conftest import constant_model
-from core import serving
+from core import names, serving
 
 
 def _baseline(ram_dir: str, serving_dir: str) -> standard_artifacts.Model:
@@ -27,12 +26,12 @@ def test_the_newest_version_becomes_the_baseline(ram_dir):
 
     baseline = _baseline(ram_dir, serving_dir)
 
-    assert baseline.get_int_custom_property(executor.HAS_MODEL_KEY) == 1
+    assert baseline.get_int_custom_property(names.HAS_MODEL) == 1
     assert baseline.get_string_custom_property('serving_path') == newest
     assert serving.same_model(os.path.join(baseline.uri, 'Format-Serving'), newest)
 
 
 def test_nothing_serving_is_a_baseline_without_a_model(ram_dir):
     baseline = _baseline(ram_dir, f'{ram_dir}/serving')
-    assert baseline.get_int_custom_property(executor.HAS_MODEL_KEY) == 0
+    assert baseline.get_int_custom_property(names.HAS_MODEL) == 0
     assert not fileio.exists(os.path.join(baseline.uri, 'Format-Serving'))

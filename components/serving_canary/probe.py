@@ -11,16 +11,13 @@ itself could not run."""
 
 import argparse
 import json
-import os
 import time
 from typing import Dict, List
-
-os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from modules.model import EXAMPLES_SIGNATURE, OUTPUT_KEY, TEXT_SIGNATURE  # noqa: E402
+from core.names import EXAMPLES_SIGNATURE, OUTPUT_KEY, TEXT_SIGNATURE  # noqa: E402
 
 AGREEMENT_TOLERANCE = 1e-4
 

@@ -14,14 +14,10 @@ import numpy as np
 from tfx.dsl.io import fileio
 from tfx.utils import io_utils
 
-from core import intervals
+from core import intervals, names
 from core.names import HISTORY_FILE, REFIT_FILE, SELF_TRAINING_FILE
 from imdb_tfx import outcome as outcome_lib
 from imdb_tfx.run_info import Artifact, PipelineRun
-
-EXAMPLE_GEN = 'ImportExampleGen'
-STATISTICS_GEN = 'StatisticsGen'
-TRAINER = 'Trainer'
 
 
 @dataclasses.dataclass
@@ -121,7 +117,7 @@ def collect(run: PipelineRun) -> ReportData:
 
 
 def _header(run: PipelineRun, result: outcome_lib.Outcome) -> Header:
-    example_gen = run.nodes.get(EXAMPLE_GEN)
+    example_gen = run.nodes.get(names.EXAMPLE_GEN)
     data_root = str(example_gen.properties.get('input_base', '')) if example_gen else ''
     manifest_path = os.path.join(data_root, 'manifest.json')
     source = {}
@@ -145,14 +141,14 @@ def _header(run: PipelineRun, result: outcome_lib.Outcome) -> Header:
 
 
 def _hyperparameters(run: PipelineRun) -> Dict[str, object]:
-    trainer = run.nodes.get(TRAINER)
+    trainer = run.nodes.get(names.TRAINER)
     config = trainer.properties.get('custom_config') if trainer else None
     return json.loads(config) if config else {}
 
 
 def _trainer_json(run: PipelineRun, name: str) -> Optional[dict]:
     """A JSON file the Trainer module wrote beside its TensorBoard logs."""
-    model_run = run.output(TRAINER, 'model_run')
+    model_run = run.output(names.TRAINER, 'model_run')
     path = os.path.join(model_run.uri, name) if model_run else ''
     if not path or not fileio.exists(path):
         return None
@@ -160,7 +156,7 @@ def _trainer_json(run: PipelineRun, name: str) -> Optional[dict]:
 
 
 def _evaluation(run: PipelineRun, result: outcome_lib.Outcome) -> Optional[Evaluation]:
-    evaluation = run.output(outcome_lib.EVALUATOR, 'evaluation')
+    evaluation = run.output(names.EVALUATOR, 'evaluation')
     if evaluation is None:
         return None
     import tensorflow_model_analysis as tfma  # deferred: heavy import
@@ -280,13 +276,13 @@ def _calibration_buckets(plots, model: str) -> Optional[Dict[str, List[float]]]:
 
 
 def _data(run: PipelineRun, result: outcome_lib.Outcome) -> Optional[Data]:
-    examples = run.output(EXAMPLE_GEN, 'examples')
+    examples = run.output(names.EXAMPLE_GEN, 'examples')
     if examples is None:
         return None
     import tensorflow as tf
 
-    names = [d[len('Split-') :].rstrip('/') for d in tf.io.gfile.listdir(examples.uri) if d.startswith('Split-')]
-    splits = [_split_data(examples, name) for name in sorted(names, key=lambda n: (n != 'train', n))]
+    split_names = [d[len('Split-') :].rstrip('/') for d in tf.io.gfile.listdir(examples.uri) if d.startswith('Split-')]
+    splits = [_split_data(examples, name) for name in sorted(split_names, key=lambda n: (n != names.TRAIN, n))]
     gate = result.data_gate
     return Data(splits=splits, gate=gate, findings=result.data_gate_findings() if gate == 'failed' else [])
 

@@ -7,9 +7,10 @@ import uuid
 
 from tfx.utils import io_utils
 
+from core import names
+from core.names import HISTORY_FILE, SELF_TRAINING_FILE
 from imdb_tfx.report import collect
 from imdb_tfx.run_info import Artifact, NodeRun, PipelineRun
-from modules.trainer import HISTORY_FILE, SELF_TRAINING_FILE
 
 
 def _node(node_id: str, properties: dict, outputs: dict) -> NodeRun:
@@ -31,8 +32,8 @@ def test_the_manifest_and_the_trainer_files_are_read_from_object_storage():
         run_id='run-1',
         started=1.0,
         nodes={
-            collect.EXAMPLE_GEN: _node(collect.EXAMPLE_GEN, {'input_base': f'{root}/data'}, {}),
-            collect.TRAINER: _node(collect.TRAINER, {'custom_config': '{"epochs": 2}'}, {'model_run': [model_run]}),
+            names.EXAMPLE_GEN: _node(names.EXAMPLE_GEN, {'input_base': f'{root}/data'}, {}),
+            names.TRAINER: _node(names.TRAINER, {'custom_config': '{"epochs": 2}'}, {'model_run': [model_run]}),
         },
     )
 

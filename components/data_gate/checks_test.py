@@ -2,6 +2,7 @@
 its artifacts read from TensorFlow's in-memory filesystem (ram://), which
 stands in for object storage: any local-only call (open, os.*) on it fails."""
 
+import os
 import uuid
 
 import pandas as pd
@@ -10,10 +11,11 @@ import tensorflow_data_validation as tfdv
 from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx.utils import io_utils
 
-from components.data_gate import executor
-from pipeline import configs
+from components.data_gate import checks
 
-SCHEMA = io_utils.parse_pbtxt_file(configs.SCHEMA_FILE, schema_pb2.Schema())
+# The curated schema (pipeline/configs.SCHEMA_FILE; a component does not import the pipeline).
+SCHEMA_FILE = os.path.join(os.path.dirname(__file__), '..', '..', 'pipeline', 'schema', 'schema.pbtxt')
+SCHEMA = io_utils.parse_pbtxt_file(SCHEMA_FILE, schema_pb2.Schema())
 
 
 def stats(positives: int, negatives: int, out_of_domain: int = 0):
@@ -34,31 +36,31 @@ def schema():
 
 
 def test_balanced_splits_do_not_drift(schema):
-    assert executor.drift_findings(schema, stats(500, 500), stats(208, 192), 'eval vs train') == []
+    assert checks.drift_findings(schema, stats(500, 500), stats(208, 192), 'eval vs train') == []
 
 
 def test_a_skewed_eval_split_is_label_drift(schema):
-    (finding,) = executor.drift_findings(schema, stats(500, 500), stats(320, 80), 'eval vs train')
+    (finding,) = checks.drift_findings(schema, stats(500, 500), stats(320, 80), 'eval vs train')
     assert (finding.split, finding.feature, finding.kind) == ('eval vs train', 'label', 'COMPARATOR_L_INFTY_HIGH')
     assert '0.3' in finding.description  # 80% vs 50% positives
 
 
 def test_small_splits_apart_by_noise_do_not_drift(schema):
     """0.2 apart in label share, but on 200 and 100 reviews: within noise."""
-    assert executor.drift_findings(schema, stats(110, 90), stats(35, 65), 'eval vs valid') == []
+    assert checks.drift_findings(schema, stats(110, 90), stats(35, 65), 'eval vs valid') == []
     # The same shares on 20x the reviews are drift.
-    (finding,) = executor.drift_findings(schema, stats(2200, 1800), stats(700, 1300), 'eval vs valid')
+    (finding,) = checks.drift_findings(schema, stats(2200, 1800), stats(700, 1300), 'eval vs valid')
     assert finding.kind == 'COMPARATOR_L_INFTY_HIGH'
 
 
 def test_check_lists_every_finding():
     findings = [
-        executor.Finding('train', 'label', 'INT_TYPE_BIG_INT', 'Out-of-range values'),
-        executor.Finding('eval', 'text', 'FEATURE_TYPE_LOW_FRACTION_PRESENT', 'Low presence'),
+        checks.Finding('train', 'label', 'INT_TYPE_BIG_INT', 'Out-of-range values'),
+        checks.Finding('eval', 'text', 'FEATURE_TYPE_LOW_FRACTION_PRESENT', 'Low presence'),
     ]
-    executor.check([])
-    with pytest.raises(executor.DataGateError) as error:
-        executor.check(findings)
+    checks.check([])
+    with pytest.raises(checks.DataGateError) as error:
+        checks.check(findings)
     assert 'split train: label: INT_TYPE_BIG_INT' in str(error.value)
     assert 'split eval: text: FEATURE_TYPE_LOW_FRACTION_PRESENT' in str(error.value)
 
@@ -73,15 +75,15 @@ def test_findings_read_the_artifacts_on_object_storage(schema):
         ('eval', stats(300, 80, out_of_domain=20)),
     ):
         io_utils.write_bytes_file(
-            f'{root}/statistics/Split-{split}/{executor.STATS_FILE}', statistics.SerializeToString()
+            f'{root}/statistics/Split-{split}/{checks.STATS_FILE}', statistics.SerializeToString()
         )
         io_utils.write_bytes_file(
-            f'{root}/anomalies/Split-{split}/{executor.ANOMALIES_FILE}',
+            f'{root}/anomalies/Split-{split}/{checks.ANOMALIES_FILE}',
             tfdv.validate_statistics(statistics, schema).SerializeToString(),
         )
     io_utils.write_pbtxt_file(f'{root}/schema/schema.pbtxt', schema)
 
-    found = executor.findings(f'{root}/statistics', f'{root}/anomalies', f'{root}/schema')
+    found = checks.findings(f'{root}/statistics', f'{root}/anomalies', f'{root}/schema')
 
     assert [(f.split, f.feature, f.kind) for f in found] == [
         ('eval', 'label', 'INT_TYPE_BIG_INT'),
