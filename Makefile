@@ -1,5 +1,5 @@
 # `make run` trains and pushes a model on the full IMDB train archive;
-# `make test` runs the test suite; `make bench` measures the pipeline against
+# `make test` runs the fast test tier (`make test-all`: every test); `make bench` measures the pipeline against
 # the plain Keras script (benchmarks/README.md). All create .venv/ first when needed.
 # The first Python 3.10 that runs (a pyenv shim may exist and still fail).
 PYTHON310 ?= $(shell for p in python3.10 /root/.pyenv/versions/3.10*/bin/python3.10; do \
@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: run test lint bench clean chromium
+.PHONY: run test test-all lint bench clean chromium
 
 $(VENV)/installed: requirements.txt requirements-dev.txt constraints.txt setup.py
 	@test -n "$(PYTHON310)" || { echo "Python 3.10 not found: set PYTHON310=/path/to/python3.10" >&2; exit 1; }
@@ -23,13 +23,20 @@ $(VENV)/installed: requirements.txt requirements-dev.txt constraints.txt setup.p
 run: $(VENV)/installed
 	$(VENV)/bin/imdb-tfx run
 
+# The fast tier (what CI runs; one real pipeline end to end included), and
+# everything: the slow tier adds whole-pipeline variants and benchmark smoke runs.
 test: $(VENV)/installed chromium
+	$(PY) -m pytest -m 'not slow'
+
+test-all: $(VENV)/installed chromium
 	$(PY) -m pytest
 
-# ruff's lint and format check (pyproject.toml [tool.ruff]); `ruff format .` fixes the format.
+# ruff's lint and format check (pyproject.toml [tool.ruff]; `ruff format .` fixes
+# the format), and the packages' layers (pyproject.toml [tool.importlinter]).
 lint: $(VENV)/installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	PYTHONPATH=. $(VENV)/bin/lint-imports
 
 # About 25 minutes on 2 idle cores; writes benchmarks/results.md and results.json.
 # BENCH_ARGS passes options, e.g. BENCH_ARGS=--dry-run or BENCH_ARGS="--parts serving".

@@ -31,7 +31,7 @@ from tensorflow.core.protobuf import saved_model_pb2  # noqa: E402
 from tensorflow.tsl.profiler.protobuf import xplane_pb2  # noqa: E402
 
 from benchmarks import measure, report, serving  # noqa: E402
-from modules import model as model_lib  # noqa: E402
+from core import names  # noqa: E402
 
 DATA = 'home/data/*/train/*.tfrecord.gz'
 OUTPUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'text_module_profile.md')
@@ -126,11 +126,11 @@ def op_self_times(xspace: xplane_pb2.XSpace) -> collections.Counter:
 def profile(function, inputs: list, calls: int, patterns: dict) -> collections.Counter:
     """(stage, op type) -> self seconds per call, over `calls` calls after warm-up."""
     for i in range(serving.WARMUP_CALLS):
-        function(text=inputs[i % len(inputs)])[model_lib.OUTPUT_KEY].numpy()
+        function(text=inputs[i % len(inputs)])[names.OUTPUT_KEY].numpy()
     with tempfile.TemporaryDirectory() as logdir:
         tf.profiler.experimental.start(logdir)
         for i in range(calls):
-            function(text=inputs[i % len(inputs)])[model_lib.OUTPUT_KEY].numpy()
+            function(text=inputs[i % len(inputs)])[names.OUTPUT_KEY].numpy()
         tf.profiler.experimental.stop()
         xspace = xplane_pb2.XSpace()
         [path] = glob.glob(os.path.join(logdir, 'plugins', 'profile', '*', '*.xplane.pb'))
@@ -144,7 +144,7 @@ def profile(function, inputs: list, calls: int, patterns: dict) -> collections.C
 
 def throughput(function, inputs: list, batch: int) -> float:
     latencies = serving.time_calls(
-        lambda i: function(text=inputs[i % len(inputs)])[model_lib.OUTPUT_KEY].numpy(),
+        lambda i: function(text=inputs[i % len(inputs)])[names.OUTPUT_KEY].numpy(),
         THROUGHPUT_SECONDS,
         THROUGHPUT_CALLS,
     )
@@ -206,7 +206,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     machine = measure.machine()
     texts = read_texts(args.data, args.batch * serving.DISTINCT_BATCHES)
-    function = tf.saved_model.load(args.model).signatures[model_lib.TEXT_SIGNATURE]
+    function = tf.saved_model.load(args.model).signatures[names.TEXT_SIGNATURE]
     patterns = regex_patterns(args.model)
     big_inputs = [tf.constant(texts[i : i + args.batch]) for i in range(0, len(texts), args.batch)]
     single_inputs = [tf.constant([t]) for t in texts[: args.batch]]

@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from benchmarks import report
-from modules import model as model_lib
+from core import names
 
 BATCHES = (1, 64, 1000)
 WARMUP_CALLS = 3
@@ -80,8 +80,8 @@ def collect(
 ) -> dict:
     loaded = tf.saved_model.load(model_dir)
     signatures = {
-        model_lib.TEXT_SIGNATURE: ('text', lambda b: tf.constant(b)),
-        model_lib.EXAMPLES_SIGNATURE: ('examples', _examples),
+        names.TEXT_SIGNATURE: ('text', lambda b: tf.constant(b)),
+        names.EXAMPLES_SIGNATURE: ('examples', _examples),
     }
     rows = []
     for name, (input_name, build) in signatures.items():
@@ -89,7 +89,7 @@ def collect(
         for batch in batches:
             inputs = [build(b) for b in _batches(texts, batch)]
             latencies = time_calls(
-                lambda i: function(**{input_name: inputs[i % len(inputs)]})[model_lib.OUTPUT_KEY].numpy(),
+                lambda i: function(**{input_name: inputs[i % len(inputs)]})[names.OUTPUT_KEY].numpy(),
                 min_seconds,
                 min_calls,
             )

@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 from tfx import v1 as tfx
 
+from core import names
 from core.names import HISTORY_FILE, REFIT_FILE, SELF_TRAINING_FILE, TEACHER_HISTORY_FILE, UNLABELED_FILES_KEY
 from modules import model as model_lib
 from modules.hparams import Hyperparameters
@@ -39,11 +40,11 @@ def _parse(serialized):
     features = tf.io.parse_example(
         serialized,
         {
-            model_lib.TEXT_FEATURE: tf.io.FixedLenFeature([], tf.string),
-            model_lib.LABEL_FEATURE: tf.io.FixedLenFeature([], tf.int64),
+            names.TEXT_FEATURE: tf.io.FixedLenFeature([], tf.string),
+            names.LABEL_FEATURE: tf.io.FixedLenFeature([], tf.int64),
         },
     )
-    return features[model_lib.TEXT_FEATURE], tf.cast(features[model_lib.LABEL_FEATURE], tf.float32)
+    return features[names.TEXT_FEATURE], tf.cast(features[names.LABEL_FEATURE], tf.float32)
 
 
 def labelled_examples(patterns: List[str]) -> tf.data.Dataset:
@@ -65,9 +66,9 @@ def unlabeled_texts(patterns: List[str]) -> np.ndarray:
         _records(patterns)
         .batch(_PREDICT_BATCH)
         .map(
-            lambda records: tf.io.parse_example(
-                records, {model_lib.TEXT_FEATURE: tf.io.FixedLenFeature([], tf.string)}
-            )[model_lib.TEXT_FEATURE]
+            lambda records: tf.io.parse_example(records, {names.TEXT_FEATURE: tf.io.FixedLenFeature([], tf.string)})[
+                names.TEXT_FEATURE
+            ]
         )
     )
     return np.concatenate([batch.numpy() for batch in texts])

@@ -11,8 +11,8 @@ import tensorflow as tf
 from tfx import v1 as tfx
 
 from conftest import sample_texts
+from core import names
 from core.names import UNLABELED_FILES_KEY
-from modules import model as model_lib
 from modules import trainer
 from modules.hparams import Hyperparameters
 
@@ -64,16 +64,16 @@ def test_both_signatures_return_agreeing_probabilities(trained, prepared_sample)
     ]
 
     loaded = tf.saved_model.load(trained.serving_model_dir)
-    assert set(loaded.signatures) == {model_lib.EXAMPLES_SIGNATURE, model_lib.TEXT_SIGNATURE}
-    by_text = loaded.signatures[model_lib.TEXT_SIGNATURE](text=tf.constant(texts))
-    by_example = loaded.signatures[model_lib.EXAMPLES_SIGNATURE](examples=tf.constant(serialized))
+    assert set(loaded.signatures) == {names.EXAMPLES_SIGNATURE, names.TEXT_SIGNATURE}
+    by_text = loaded.signatures[names.TEXT_SIGNATURE](text=tf.constant(texts))
+    by_example = loaded.signatures[names.EXAMPLES_SIGNATURE](examples=tf.constant(serialized))
 
     for outputs in (by_text, by_example):
-        assert set(outputs) == {model_lib.OUTPUT_KEY}
-        probability = outputs[model_lib.OUTPUT_KEY].numpy()
+        assert set(outputs) == {names.OUTPUT_KEY}
+        probability = outputs[names.OUTPUT_KEY].numpy()
         assert probability.shape == (len(texts), 1) and probability.dtype == np.float32
         assert np.all((probability >= 0) & (probability <= 1))
-    np.testing.assert_allclose(by_text[model_lib.OUTPUT_KEY], by_example[model_lib.OUTPUT_KEY], atol=1e-6)
+    np.testing.assert_allclose(by_text[names.OUTPUT_KEY], by_example[names.OUTPUT_KEY], atol=1e-6)
 
 
 def test_hyperparameters_round_trip_and_reject_unknown_keys():
@@ -147,7 +147,7 @@ def test_self_training_labels_the_unlabeled_reviews_and_exports_the_student(self
     assert len(teacher['loss']) == len(exported['loss']) == 4
     for model_dir in ('teacher', 'round-1', 'round-2'):
         assert glob.glob(os.path.join(run_dir, model_dir, 'train', 'events.out.tfevents.*'))
-    assert tf.saved_model.load(self_trained.serving_model_dir).signatures[model_lib.TEXT_SIGNATURE]
+    assert tf.saved_model.load(self_trained.serving_model_dir).signatures[names.TEXT_SIGNATURE]
 
 
 def test_self_training_without_unlabeled_examples_is_refused(tmp_path, prepared_sample, tiny_embedding):

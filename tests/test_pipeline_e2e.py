@@ -9,9 +9,8 @@ import pytest
 import tensorflow as tf
 
 from conftest import imdb_tfx
-from core import serving
+from core import names, serving
 from imdb_tfx import outcome
-from modules import model as model_lib
 from modules import trainer
 from pipeline import recipes
 
@@ -124,8 +123,8 @@ def test_pushed_model_answers_through_both_signatures(runs):
         ).SerializeToString()
         for t in texts
     ]
-    by_text = loaded.signatures[model_lib.TEXT_SIGNATURE](text=tf.constant(texts))
-    by_example = loaded.signatures[model_lib.EXAMPLES_SIGNATURE](examples=tf.constant(examples))
+    by_text = loaded.signatures[names.TEXT_SIGNATURE](text=tf.constant(texts))
+    by_example = loaded.signatures[names.EXAMPLES_SIGNATURE](examples=tf.constant(examples))
     np.testing.assert_allclose(by_text['probability'], by_example['probability'], atol=1e-6)
     assert by_text['probability'].shape == (2, 1)
 
