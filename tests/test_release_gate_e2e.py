@@ -115,22 +115,24 @@ def test_gate_json_has_its_documented_shape(served_home):
     'change, feature, kind',
     [
         (label_two, 'label', 'INT_TYPE_BIG_INT'),
-        (no_text, 'text', 'FEATURE_TYPE_LOW_FRACTION_PRESENT'),
-        (label_as_bytes, 'label', 'UNEXPECTED_DATA_TYPE'),
+        # The data gate's unit tests (components/data_gate/checks_test.py) cover
+        # every kind in seconds; end to end, one is enough for `make test`.
+        pytest.param(no_text, 'text', 'FEATURE_TYPE_LOW_FRACTION_PRESENT', marks=pytest.mark.slow),
+        pytest.param(label_as_bytes, 'label', 'UNEXPECTED_DATA_TYPE', marks=pytest.mark.slow),
     ],
 )
 def test_anomalous_data_stops_the_run_at_the_data_gate(
-    served_home, prepared_sample, tiny_embedding, tmp_path, change, feature, kind
+    own_home, prepared_sample, tiny_embedding, tmp_path, change, feature, kind
 ):
     bad = rewrite(prepared_sample, str(tmp_path / 'bad'), change)
-    before = serving.versions(served_home.serving_dir)
+    before = serving.versions(own_home.serving_dir)
 
     result = imdb_tfx(
         'run',
         '--data',
         bad,
         '--home',
-        served_home.root,
+        own_home.root,
         '--hub',
         tiny_embedding,
         '--epochs',
@@ -144,12 +146,12 @@ def test_anomalous_data_stops_the_run_at_the_data_gate(
     assert result.returncode == 1
     assert 'FAILED at DataGate' in result.stdout
     assert f'{feature}: {kind}' in result.stdout + result.stderr
-    run = run_info.load_run(run_info.open_store(served_home.metadata_path), configs.PIPELINE_NAME)
+    run = run_info.load_run(run_info.open_store(own_home.metadata_path), configs.PIPELINE_NAME)
     assert run.nodes['DataGate'].state == 'FAILED'
     assert 'Trainer' not in run.nodes and 'Pusher' not in run.nodes
-    assert serving.versions(served_home.serving_dir) == before
+    assert serving.versions(own_home.serving_dir) == before
 
-    gate = imdb_tfx('gate', '--home', served_home.root, '--json')
+    gate = imdb_tfx('gate', '--home', own_home.root, '--json')
     assert gate.returncode == 2
     verdict = json.loads(gate.stdout)
     assert verdict['data_gate']['status'] == 'failed' and verdict['verdict'].startswith('FAILED at DataGate')

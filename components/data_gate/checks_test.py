@@ -65,15 +65,12 @@ def test_check_lists_every_finding():
     assert 'split eval: text: FEATURE_TYPE_LOW_FRACTION_PRESENT' in str(error.value)
 
 
-def test_findings_read_the_artifacts_on_object_storage(schema):
-    """StatisticsGen's, ExampleValidator's and the schema's outputs, laid out
-    as those components write them."""
+def write_artifacts(schema, splits) -> str:
+    """StatisticsGen's, ExampleValidator's and the schema's outputs for
+    {split: statistics}, laid out as those components write them, on
+    TensorFlow's in-memory filesystem; returns their root."""
     root = f'ram://{uuid.uuid4().hex}'
-    for split, statistics in (
-        ('train', stats(500, 500)),
-        ('valid', stats(52, 48)),
-        ('eval', stats(300, 80, out_of_domain=20)),
-    ):
+    for split, statistics in splits.items():
         io_utils.write_bytes_file(
             f'{root}/statistics/Split-{split}/{checks.STATS_FILE}', statistics.SerializeToString()
         )
@@ -82,11 +79,35 @@ def test_findings_read_the_artifacts_on_object_storage(schema):
             tfdv.validate_statistics(statistics, schema).SerializeToString(),
         )
     io_utils.write_pbtxt_file(f'{root}/schema/schema.pbtxt', schema)
+    return root
 
+
+def findings(root: str):
     found = checks.findings(f'{root}/statistics', f'{root}/anomalies', f'{root}/schema')
+    return [(f.split, f.feature, f.kind) for f in found]
 
-    assert [(f.split, f.feature, f.kind) for f in found] == [
+
+def test_findings_read_the_artifacts_on_object_storage(schema):
+    root = write_artifacts(
+        schema, {'train': stats(500, 500), 'valid': stats(52, 48), 'eval': stats(300, 80, out_of_domain=20)}
+    )
+    assert findings(root) == [
         ('eval', 'label', 'INT_TYPE_BIG_INT'),
         ('eval vs train', 'label', 'COMPARATOR_L_INFTY_HIGH'),
         ('eval vs valid', 'label', 'COMPARATOR_L_INFTY_HIGH'),
     ]
+
+
+@pytest.mark.parametrize(
+    'columns, feature, kind',
+    [
+        ({'text': ['a review'] * 10, 'label': [0, 1] * 4 + [2, 1]}, 'label', 'INT_TYPE_BIG_INT'),
+        ({'text': ['a review'] * 9 + [None], 'label': [0, 1] * 5}, 'text', 'FEATURE_TYPE_LOW_FRACTION_PRESENT'),
+        ({'text': ['a review'] * 10, 'label': [b'0', b'1'] * 5}, 'label', 'UNEXPECTED_DATA_TYPE'),
+    ],
+)
+def test_each_kind_of_bad_review_in_train_is_a_finding(schema, columns, feature, kind):
+    """A label of 2, a review without text, labels written as bytes."""
+    bad = tfdv.generate_statistics_from_dataframe(pd.DataFrame(columns), tfdv.StatsOptions(schema=SCHEMA))
+    root = write_artifacts(schema, {'train': bad, 'valid': stats(5, 5), 'eval': stats(5, 5)})
+    assert ('train', feature, kind) in findings(root)
