@@ -19,7 +19,7 @@ def _option(default, help_text: str):
 class Hyperparameters:
     """Defaults are the tutorial's recipe exactly. A field with a `help` in
     its metadata is a command-line option of every command that builds the
-    pipeline (imdb_tfx/pipeline_options.py): --epochs, --batch-size, ..."""
+    pipeline (pipeline/options.py): --epochs, --batch-size, ..."""
 
     hub_handle: str = SEED_HUB_HANDLE
     epochs: int = _option(20, 'Epochs (the most, with early stopping).')

@@ -40,7 +40,7 @@ def ServingCanary(
 ) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         # The probe's fresh process shares no ram:// with this one, and on s3:// would
-        # have to register it and then abort at exit (imdb_tfx/s3.py): it reads local files.
+        # have to register it and then abort at exit (core/s3.py): it reads local files.
         model_dir = serving.stage_locally(path_utils.serving_model_path(model.uri), scratch)
         sample_file, report_file = os.path.join(scratch, 'sample.json'), os.path.join(scratch, 'report.json')
         with open(sample_file, 'w', encoding='utf-8') as f:
