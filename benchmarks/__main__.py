@@ -67,7 +67,7 @@ def parse(argv):
 def config_from(args, argv) -> run.Config:
     from core.home import Home
     from imdb_tfx import inputs
-    from pipeline import recipes
+    from pipeline import configs, recipes
 
     seed = recipes.get(runs.RECIPE)
     values = dict(SMOKE) if args.smoke else {}
@@ -93,7 +93,7 @@ def config_from(args, argv) -> run.Config:
         hub = args.hub or os.path.join(home.embeddings_dir, seed.embedding.module_name) + ' (built if missing)'
     else:
         data = inputs.prepared_data(args.data, home)
-        inputs.check_split(data, 'movie')
+        inputs.check_split(data, configs.SPLIT_MOVIE)
         hub = inputs.hub_handle(args.hub, home, seed.embedding)
     return run.Config(
         data=data,

@@ -31,7 +31,7 @@ def split_index(feature: tf.train.Feature, cumulative_buckets) -> int:
     return bisect.bisect(cumulative_buckets, int(digest, 16) % cumulative_buckets[-1])
 
 
-def load_splits(data_dir: str, hash_buckets=(7, 1, 2), partition_feature='movie_id'):
+def load_splits(data_dir: str, hash_buckets, partition_feature='movie_id'):
     """[(texts, labels)] per split of the labelled reviews, split like the
     pipeline's ImportExampleGen: train, valid and eval by movie in the ratio
     of hash_buckets (the benchmark passes pipeline/configs.py's SPLIT_BUCKETS),
@@ -74,7 +74,7 @@ def main(argv=None):
     parser.add_argument('--batch-size', type=int, default=512)
     parser.add_argument('--learning-rate', type=float, default=1e-3)
     parser.add_argument('--hidden-units', type=int, default=16)
-    parser.add_argument('--split-buckets', type=int, nargs=3, default=(7, 1, 2))
+    parser.add_argument('--split-buckets', type=int, nargs=3, required=True, help='train valid eval hash buckets')
     parser.add_argument('--seed', type=int, default=42)
     parser.add_argument('--output', help='write the result as JSON here (default: stdout)')
     args = parser.parse_args(argv)

@@ -10,6 +10,7 @@ from core.errors import UserInputError
 from core.home import Home
 from imdb_tfx import prepare_data
 from modules import text_embedding
+from pipeline import configs
 from pipeline.recipes import EmbeddingSpec
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ def has_unlabeled(data_root: str) -> bool:
 
 def check_split(data_root: str, split: str) -> None:
     """The data must have what the split is made from."""
-    if split == 'movie' and not has_movie_ids(data_root):
+    if split == configs.SPLIT_MOVIE and not has_movie_ids(data_root):
         raise UserInputError(f'{data_root}: no movie_id in this data (a tfds source?): use --split random')
     if split == 'source':
         splits = prepare_data.read_manifest(data_root)['splits']
