@@ -120,6 +120,7 @@ def test_plain_model_is_the_pipeline_model(tiny_embedding):
     assert plain.optimizer.get_config()['learning_rate'] == ours.optimizer.get_config()['learning_rate']
 
 
+@pytest.mark.slow
 def test_smoke_run_writes_every_part(smoke):
     data, markdown = smoke
     assert {
@@ -139,6 +140,7 @@ def test_smoke_run_writes_every_part(smoke):
     assert '## Targets' in markdown
 
 
+@pytest.mark.slow
 def test_plain_vs_pipeline_fields(smoke):
     part = smoke[0]['plain_vs_pipeline']
     for side in ('plain', 'pipeline'):
@@ -147,6 +149,7 @@ def test_plain_vs_pipeline_fields(smoke):
     assert part['same_split'] is True  # the plain script splits exactly like ImportExampleGen
 
 
+@pytest.mark.slow
 def test_components_fields(smoke):
     rows = smoke[0]['components']['rows']
     names = {r['component'] for r in rows}
@@ -154,6 +157,7 @@ def test_components_fields(smoke):
     assert all({'seconds', 'share', 'peak_rss_bytes', 'rss_growth_bytes'} <= set(r) for r in rows)
 
 
+@pytest.mark.slow
 def test_scaling_fields(smoke):
     part = smoke[0]['scaling']
     assert len(part['sizes']) == len(part['ratio']) >= 1
@@ -162,6 +166,7 @@ def test_scaling_fields(smoke):
     assert all({'seconds', 'fixed_seconds', 'seconds_per_1k', 'verdict'} <= set(r) for r in part['rows'])
 
 
+@pytest.mark.slow
 def test_serving_fields(smoke):
     part = smoke[0]['serving']
     measured = {(r['signature'], r['batch']) for r in part['rows']}
@@ -169,6 +174,7 @@ def test_serving_fields(smoke):
     assert all({'reviews_per_second', 'p50_ms', 'p99_ms'} <= set(r) for r in part['rows'])
 
 
+@pytest.mark.slow
 def test_beam_modes_fields(smoke):
     part = smoke[0]['beam_modes']
     assert {(r['component'], r['mode']) for r in part['rows']} == {
@@ -178,6 +184,7 @@ def test_beam_modes_fields(smoke):
     assert {'fastest', 'current_default'} <= set(part)
 
 
+@pytest.mark.slow
 def test_targets_fields(smoke):
     targets = smoke[0]['targets']
     assert len(targets) == 3

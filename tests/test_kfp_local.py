@@ -143,6 +143,7 @@ def _records(pattern):
     return sum(1 for _ in tf.data.TFRecordDataset(tf.io.gfile.glob(pattern), compression_type='GZIP'))
 
 
+@pytest.mark.slow
 def test_every_task_succeeds_and_the_model_is_pushed(local_run):
     result = local_run['result']
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
@@ -153,6 +154,7 @@ def test_every_task_succeeds_and_the_model_is_pushed(local_run):
     assert pushed['metadata']['pushed'] == 1 and pushed['metadata']['pushed_version'] == version
 
 
+@pytest.mark.slow
 def test_example_gen_task_writes_three_splits(local_run):
     examples = _outputs(local_run['work'], 'ImportExampleGen')['examples']
     assert examples['uri'].startswith(str(local_run['root'] / 'pipeline-root' / configs.PIPELINE_NAME))
@@ -164,6 +166,7 @@ def test_example_gen_task_writes_three_splits(local_run):
     assert counts['train'] > counts['eval'] > counts['valid'] > 0
 
 
+@pytest.mark.slow
 def test_statistics_and_data_gate_tasks(local_run):
     statistics = _outputs(local_run['work'], 'StatisticsGen')['statistics']
     examples = _outputs(local_run['work'], 'ImportExampleGen')['examples']
@@ -178,6 +181,7 @@ def test_statistics_and_data_gate_tasks(local_run):
         assert json.load(f)['passed'] is True
 
 
+@pytest.mark.slow
 def test_the_embedding_module_is_built_from_the_training_reviews(local_run):
     module = _outputs(local_run['work'], 'EmbeddingBuilder')['module']
     # The tiny vectors' 3,000 words, less those seen fewer than twice outside eval.
@@ -189,6 +193,7 @@ def test_the_embedding_module_is_built_from_the_training_reviews(local_run):
         assert f"hub_handle='{module['uri']}'" in f.read()  # the Trainer's module is the built one
 
 
+@pytest.mark.slow
 def test_trainer_task_takes_the_run_arguments(local_run):
     model_run = _outputs(local_run['work'], 'Trainer')['model_run']['uri']
     with open(os.path.join(model_run, trainer.HISTORY_FILE), encoding='utf-8') as f:
@@ -198,6 +203,7 @@ def test_trainer_task_takes_the_run_arguments(local_run):
         assert json.load(f)['unlabeled_reviews'] == 100
 
 
+@pytest.mark.slow
 def test_a_failing_task_stops_the_run_with_exit_1_and_its_log(local_run, tmp_path, image_root):
     empty = tmp_path / 'empty-data'
     empty.mkdir()
@@ -210,6 +216,7 @@ def test_a_failing_task_stops_the_run_with_exit_1_and_its_log(local_run, tmp_pat
     assert 'Trainer' not in _states(result.stdout)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     'args, message',
     [
@@ -322,6 +329,7 @@ def _versions(client) -> set:
     return {o['Key'].split('/')[1] for o in listed}
 
 
+@pytest.mark.slow
 def test_s3_run_pushes_a_model_served_from_the_bucket(s3_runs, s3_server):
     first = s3_runs['first']
     assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-2000:]
@@ -346,6 +354,7 @@ def _all_keys(client, prefix):
     return [o['Key'] for o in client.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get('Contents', [])]
 
 
+@pytest.mark.slow
 def test_second_s3_run_finds_the_model_serving_and_does_not_push_it_twice(s3_runs, s3_server):
     second = s3_runs['second']
     assert second.returncode == 0, second.stdout[-4000:] + second.stderr[-2000:]
@@ -360,6 +369,7 @@ def test_second_s3_run_finds_the_model_serving_and_does_not_push_it_twice(s3_run
     assert len(_versions(client)) == 1
 
 
+@pytest.mark.slow
 def test_no_credential_lands_in_the_package_or_a_log(s3_runs):
     texts = [open(s3_runs['package'], encoding='utf-8').read()]
     for path in glob.glob(os.path.join(s3_runs['work'], '**', '*'), recursive=True):
@@ -372,6 +382,7 @@ def test_no_credential_lands_in_the_package_or_a_log(s3_runs):
     assert 'mlpipeline-minio-artifact' in texts[0]  # the package names the secret instead
 
 
+@pytest.mark.slow
 def test_a_secret_without_its_variables_is_named(s3_runs, tmp_path):
     env = {'AWS_ACCESS_KEY_ID': '', 'AWS_SECRET_ACCESS_KEY': ''}
     result = imdb_tfx('kfp-local', s3_runs['package'], '--work-dir', str(tmp_path), env=env)

@@ -94,6 +94,7 @@ def test_records_that_are_not_examples_are_named(tmp_path):
         prepare_data.prepare(str(source), str(tmp_path / 'out'))
 
 
+@pytest.mark.slow
 def test_the_default_recipe_runs_on_them_and_says_what_it_changed(users_folder, tiny_embedding, tmp_path):
     home = str(tmp_path / 'home')
     result = imdb_tfx(
@@ -116,6 +117,7 @@ def test_the_default_recipe_runs_on_them_and_says_what_it_changed(users_folder, 
     assert 'trained without self-training' in page and 'split at random' in page
 
 
+@pytest.mark.slow
 def test_what_the_user_asks_for_is_not_bent(users_folder, tiny_embedding, tmp_path):
     for option, message in (
         (['--split', 'movie'], 'no movie_id'),
