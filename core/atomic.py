@@ -1,8 +1,9 @@
 """Outputs that appear whole or not at all, on TFX's file layer (fileio: local
 paths, gs://, s3://): built under a hidden sibling name, then renamed into
-place. On a local filesystem the rename is atomic; on object storage it is a
-copy, so writers there that must never show half an output order their files
-themselves (core/serving.py, prepare_data.upload).
+place. On a local filesystem the rename is atomic. On object storage a rename
+is a copy (and TensorFlow's filesystems may not rename folders at all), so
+folders are built locally with replacing_dir, and writers to object storage
+order their files themselves (core/serving.py, prepare_data.upload).
 
 A hidden sibling is `.<name>.<tag>-<random>`: it starts with a dot, so
 neither TF Serving (numeric versions only) nor a glob of the outputs sees it,
