@@ -6,6 +6,7 @@ import os
 from typing import Optional
 
 from components.embedding_builder import word_vectors
+from core import names
 from core.errors import UserInputError
 from core.home import Home
 from imdb_tfx import prepare_data
@@ -53,7 +54,7 @@ def prepared_data(data: Optional[str], home: Home) -> str:
 
 
 def has_movie_ids(data_root: str) -> bool:
-    return 'movie_id' in prepare_data.read_manifest(data_root)['splits']['train']['features']
+    return names.MOVIE_FEATURE in prepare_data.read_manifest(data_root)['splits']['train']['features']
 
 
 def has_unlabeled(data_root: str) -> bool:

@@ -29,14 +29,19 @@ import zlib
 import tensorflow as tf
 from google.protobuf.message import DecodeError
 
-from core import atomic
+from core import atomic, names
 from core.errors import UserInputError
 
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 MANIFEST = 'manifest.json'
-FEATURE_TYPES = {'text': 'bytes', 'label': 'int64', 'rating': 'int64', 'movie_id': 'bytes'}
+FEATURE_TYPES = {
+    names.TEXT_FEATURE: 'bytes',
+    names.LABEL_FEATURE: 'int64',
+    names.RATING_FEATURE: 'int64',
+    names.MOVIE_FEATURE: 'bytes',
+}
 
 _LABELS = {'neg': 0, 'pos': 1}
 _RATINGS = {'neg': range(1, 5), 'pos': range(7, 11), 'unsup': range(0, 1)}
@@ -415,14 +420,14 @@ def _tfds_example(split, serialized, where, texts):
         feature = tf.train.Example.FromString(serialized).features.feature
     except DecodeError as exc:
         raise UserInputError(f'{where}: not a tf.Example') from exc
-    text = feature['text'].bytes_list.value if 'text' in feature else []
-    label = feature['label'].int64_list.value if 'label' in feature else []
+    text = feature[names.TEXT_FEATURE].bytes_list.value if names.TEXT_FEATURE in feature else []
+    label = feature[names.LABEL_FEATURE].int64_list.value if names.LABEL_FEATURE in feature else []
     if len(text) != 1:
-        raise UserInputError(f"{where}: no single bytes 'text' (only plain_text is supported)")
+        raise UserInputError(f"{where}: no single bytes '{names.TEXT_FEATURE}' (only plain_text is supported)")
     if split == 'unsup':
         return _example(text=texts.decode(text[0], where))
     if len(label) != 1:
-        raise UserInputError(f"{where}: no single int64 'label'")
+        raise UserInputError(f"{where}: no single int64 '{names.LABEL_FEATURE}'")
     if label[0] not in (0, 1):
         raise UserInputError(f'{where}: label {label[0]} is not 0 or 1')
     return _example(text=texts.decode(text[0], where), label=label[0])
@@ -486,7 +491,11 @@ def _write_splits(records, out_dir, num_shards):
             entry = splits[split]
             writers[split][entry['examples'] % num_shards].write(example.SerializeToString(deterministic=True))
             entry['examples'] += 1
-            labels = example.features.feature['label'].int64_list.value if 'label' in example.features.feature else []
+            labels = (
+                example.features.feature[names.LABEL_FEATURE].int64_list.value
+                if names.LABEL_FEATURE in example.features.feature
+                else []
+            )
             if len(labels) == 1:
                 entry['labels'][str(labels[0])] = entry['labels'].get(str(labels[0]), 0) + 1
             if total % _PROGRESS_EVERY == 0:

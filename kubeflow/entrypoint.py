@@ -9,10 +9,10 @@ take for a failed task (see core/s3.py)."""
 
 import traceback
 
-from absl import app  # noqa: E402
-from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_run_executor  # noqa: E402
+from absl import app
+from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_run_executor
 
-from core import s3  # noqa: E402
+from core import s3
 
 
 def main() -> None:

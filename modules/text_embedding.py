@@ -24,7 +24,7 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
-from core import atomic
+from core import atomic, names
 from core.errors import UserInputError
 
 logger = logging.getLogger(__name__)
@@ -193,7 +193,11 @@ def corpus_words(files: list[str], min_count: int = 2) -> set[str]:
     texts = (
         tf.data.TFRecordDataset(files, compression_type='GZIP')
         .batch(2048)
-        .map(lambda records: tf.io.parse_example(records, {'text': tf.io.FixedLenFeature([], tf.string)})['text'])
+        .map(
+            lambda records: tf.io.parse_example(records, {names.TEXT_FEATURE: tf.io.FixedLenFeature([], tf.string)})[
+                names.TEXT_FEATURE
+            ]
+        )
     )
     for batch in texts:
         counts.update(tokenize(batch).flat_values.numpy())

@@ -100,7 +100,7 @@ def eval_config(min_accuracy: float, max_accuracy_drop: float, regression_confid
             )
         ],
         # Overall, and per star rating when the data has it (mild vs extreme reviews).
-        slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=['rating'])],
+        slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[names.RATING_FEATURE])],
         metrics_specs=[
             tfma.MetricsSpec(
                 metrics=[

@@ -26,7 +26,7 @@ def eval_sample(examples_uri: str, size: int = SAMPLE_SIZE) -> list:
     files = sorted(tf.io.gfile.glob(os.path.join(examples_uri, f'Split-{names.EVAL}', '*')))
     records = tf.data.TFRecordDataset(files, compression_type='GZIP').take(size)
     return [
-        tf.train.Example.FromString(r.numpy()).features.feature['text'].bytes_list.value[0].decode('utf-8')
+        tf.train.Example.FromString(r.numpy()).features.feature[names.TEXT_FEATURE].bytes_list.value[0].decode('utf-8')
         for r in records
     ]
 

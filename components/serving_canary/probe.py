@@ -14,10 +14,10 @@ import json
 import time
 from typing import Dict, List
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import numpy as np
+import tensorflow as tf
 
-from core.names import EXAMPLES_SIGNATURE, OUTPUT_KEY, TEXT_SIGNATURE  # noqa: E402
+from core.names import EXAMPLES_SIGNATURE, OUTPUT_KEY, TEXT_SIGNATURE
 
 AGREEMENT_TOLERANCE = 1e-4
 
@@ -39,7 +39,7 @@ def _as_examples(texts: List[str]) -> tf.Tensor:
         [
             tf.train.Example(
                 features=tf.train.Features(
-                    feature={'text': tf.train.Feature(bytes_list=tf.train.BytesList(value=[t.encode('utf-8')]))}
+                    feature={TEXT_FEATURE: tf.train.Feature(bytes_list=tf.train.BytesList(value=[t.encode('utf-8')]))}
                 )
             ).SerializeToString()
             for t in texts

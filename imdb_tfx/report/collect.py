@@ -204,7 +204,7 @@ def _evaluation(run: PipelineRun, result: outcome_lib.Outcome) -> Optional[Evalu
         slices=sorted(
             (
                 (
-                    str(dict(key[0])['rating']),
+                    str(dict(key[0])[names.RATING_FEATURE]),
                     number(key[0], 'binary_accuracy'),
                     int(number(key[0], 'example_count') or 0),
                 )
@@ -297,9 +297,9 @@ def _split_data(examples: Artifact, split: str) -> SplitData:
     lengths, labels = [], collections.Counter()
     for record in tf.data.TFRecordDataset(files, compression_type='GZIP').as_numpy_iterator():
         feature = tf.train.Example.FromString(record).features.feature
-        text = feature['text'].bytes_list.value if 'text' in feature else []
+        text = feature[names.TEXT_FEATURE].bytes_list.value if names.TEXT_FEATURE in feature else []
         lengths.append(len(text[0].split()) if text else 0)
-        label = feature['label'].int64_list.value if 'label' in feature else []
+        label = feature[names.LABEL_FEATURE].int64_list.value if names.LABEL_FEATURE in feature else []
         labels[int(label[0]) if len(label) == 1 else 'other'] += 1
     return SplitData(name=split, examples=len(lengths), labels=dict(labels), lengths=np.array(lengths, dtype=np.int64))
 
