@@ -201,7 +201,7 @@ def test_chromium_renders_the_report(report, tmp_path):
         timeout=120,
     ).stdout
     sizes = json.loads(html.unescape(re.search(r'data-sizes="([^"]+)"', dom).group(1)))
-    assert len(sizes) == 7 and all(width > 200 and height > 200 for width, height in sizes), sizes
+    assert len(sizes) == 8 and all(width > 200 and height > 200 for width, height in sizes), sizes
 
 
 def test_report_without_any_run_exits_2_naming_the_store(tmp_path):
