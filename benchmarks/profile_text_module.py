@@ -42,7 +42,7 @@ THROUGHPUT_CALLS = 20
 OP_EVENT = re.compile(r'([^\s:]+):(\w+)')
 CALL_OPS = ('PartitionedCall', 'StatefulPartitionedCall')
 # Stage of an op, by the first name scope of its node inside the innermost
-# function (numbered copies of the 2 slices, `_1`, stripped): the names
+# function (numbered copies of the slices, `_1`, stripped): the names
 # TextEmbedding.__call__/_embed and the Keras model give their ops.
 SCOPES = {
     'StringLower': 'lower-case',
@@ -57,11 +57,11 @@ SCOPES = {
     'RaggedNRows': 'segment ids (ragged row ids)',
     'SparseSegmentMeanWithNumSegments': 'gather + combine (fused)',
     'SparseSegmentSqrtNWithNumSegments': 'gather + combine (fused)',
-    'Size': 'batch into 2 slices, scale, concat',
-    'mul': 'batch into 2 slices, scale, concat',
-    'floordiv': 'batch into 2 slices, scale, concat',
-    'strided_slice': 'batch into 2 slices, scale, concat',
-    'concat': 'batch into 2 slices, scale, concat',
+    'Size': 'batch into slices, scale, concat',
+    'mul': 'batch into slices, scale, concat',
+    'floordiv': 'batch into slices, scale, concat',
+    'strided_slice': 'batch into slices, scale, concat',
+    'concat': 'batch into slices, scale, concat',
     'sequential': 'Dense head',
     'Sigmoid': 'Dense head',
 }
@@ -235,7 +235,7 @@ def main(argv=None) -> None:
             markdown(args.batch, big, single),
             '',
             'Self time of each op (its trace event minus the op events nested in it), per call, summed '
-            'over threads: the module embeds each batch as 2 slices in parallel, so at batch '
+            'over threads: the module embeds a large batch in slices in parallel, so at batch '
             f'{args.batch:,} the ops add up to {1000 * sum(big.values()):.1f} ms against '
             f'{1000 * args.batch / rates[args.batch]:.1f} ms of wall time per call. At batch 1 they add up to '
             f'{1000 * sum(single.values()):.3f} ms of {1000 / rates[1]:.3f} ms: the rest is the cost of a '

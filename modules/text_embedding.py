@@ -36,8 +36,11 @@ _LINE_BREAK = r'<br\s*/?>'
 # and the C1 controls U+0080-U+009F: in IMDB they are Windows-1252 dashes and
 # ellipses decoded as Latin-1, and would otherwise glue words together.
 _PUNCTUATION = r'[\pP\pS\x{80}-\x{9f}]'
-# Slices of a batch embedded in parallel: the 2 cores of the target machines.
-_PARALLEL_SLICES = 2
+# A batch of at least _PARALLEL_FROM texts is embedded in _MAX_SLICES slices in
+# parallel, a smaller one in one piece (empty slices cost more than they
+# gain). No core count: the inter-op pool decides how many slices run at once.
+_MAX_SLICES = 8
+_PARALLEL_FROM = 64
 # A word with ASCII whitespace can never come out of the tokenizer, and would
 # break the one-token-per-line vocabulary file.
 _WHITESPACE = re.compile(r'[ \t\n\r\f\v]')
@@ -112,10 +115,15 @@ class TextEmbedding(tf.Module):
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
     def __call__(self, texts):
-        # String kernels are single-threaded; independent slices of the batch
-        # run in parallel on TensorFlow's inter-op thread pool.
         size = tf.size(texts)
-        bounds = [size * i // _PARALLEL_SLICES for i in range(_PARALLEL_SLICES + 1)]
+        return tf.cond(size < _PARALLEL_FROM, lambda: self._embed(texts), lambda: self._embed_in_slices(texts, size))
+
+    def _embed_in_slices(self, texts, size):
+        # String kernels are single-threaded: a large batch is cut into
+        # slices that TensorFlow's inter-op thread pool, sized to the cores of
+        # the machine that serves, runs in parallel. (cond keeps the
+        # gradients IndexedSlices.)
+        bounds = [size * i // _MAX_SLICES for i in range(_MAX_SLICES + 1)]
         return tf.concat([self._embed(texts[start:end]) for start, end in zip(bounds, bounds[1:])], axis=0)
 
     def _embed(self, texts):
