@@ -1,9 +1,19 @@
 """The layout of a pipeline home: every output of local runs lives under it."""
 
+import contextlib
 import dataclasses
+import fcntl
 import os
+import time
+from typing import Iterator
+
+from core.errors import UserInputError
 
 DEFAULT_HOME = 'home'
+
+
+class HomeBusyError(UserInputError):
+    """Another process holds the home."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,3 +53,34 @@ class Home:
     @property
     def downloads_dir(self) -> str:
         return os.path.join(self.root, 'downloads')
+
+    @property
+    def lock_path(self) -> str:
+        return os.path.join(self.root, 'home.lock')
+
+    @contextlib.contextmanager
+    def locked(self, what: str) -> Iterator[None]:
+        """Holds the home for one process (a run, a rollback): taken before any
+        work, released on every exit path. It is an flock on HOME/home.lock,
+        which the kernel releases when the process dies, so a lock left by a
+        killed run is stale by construction; the file itself only says who
+        holds it. A second process is refused at once, naming the holder."""
+        os.makedirs(self.root, exist_ok=True)
+        handle = open(self.lock_path, 'a+', encoding='utf-8')
+        try:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or 'another process'
+                raise HomeBusyError(
+                    f'{self.root}: in use by {holder}; wait for it to finish, or use another --home'
+                ) from None
+            handle.seek(0)
+            handle.truncate()
+            started = time.strftime('%Y-%m-%d %H:%M:%S', time.localtime())
+            handle.write(f'{what} (pid {os.getpid()}, started {started})\n')
+            handle.flush()
+            yield
+        finally:
+            handle.close()  # releases the flock

@@ -24,15 +24,23 @@ import time
 from typing import Dict, List, Optional, Sequence
 
 import tensorflow as tf
+from google.protobuf import message
+from tensorflow.core.protobuf import saved_model_pb2
 from tfx.dsl.io import fileio
 from tfx.utils import io_utils
 
 from core import atomic
 from core.errors import UserInputError
-from core.names import OUTPUT_KEY, TEXT_SIGNATURE
+from core.names import EXAMPLES_SIGNATURE, OUTPUT_KEY, TEXT_SIGNATURE
 
 SAVED_MODEL_FILE = 'saved_model.pb'
+# A staging folder older than this was left by a killed push (core/atomic.py).
+STALE_STAGING_SECONDS = 3600
 FINGERPRINT_FILE = 'fingerprint.pb'
+
+
+class PushError(OSError):
+    """A push that could not be written: the serving directory is unchanged."""
 
 
 def versions(serving_dir: str) -> List[str]:
@@ -48,6 +56,43 @@ def versions(serving_dir: str) -> List[str]:
 def newest(serving_dir: str) -> Optional[str]:
     found = versions(serving_dir)
     return os.path.join(serving_dir, found[-1]) if found else None
+
+
+def model_problem(model_dir: str) -> Optional[str]:
+    """Why MODEL_DIR is not a model of this pipeline (None: it is): its
+    saved_model.pb is missing or unreadable, or lacks the two signatures
+    (core.names). Reads the graph's proto only, never loads the model."""
+    path = os.path.join(model_dir, SAVED_MODEL_FILE)
+    try:
+        proto = saved_model_pb2.SavedModel.FromString(io_utils.read_bytes_file(path))
+    except (OSError, tf.errors.OpError, fileio.NotFoundError):
+        return f'no readable {SAVED_MODEL_FILE}'
+    except message.DecodeError:
+        return f'{SAVED_MODEL_FILE} is damaged (not a SavedModel)'
+    signatures = {key for graph in proto.meta_graphs for key in graph.signature_def}
+    missing = [name for name in (EXAMPLES_SIGNATURE, TEXT_SIGNATURE) if name not in signatures]
+    if missing:
+        return f'not a model of this pipeline (no {" or ".join(missing)} signature; it has {sorted(signatures)})'
+    return None
+
+
+def ignored_entries(serving_dir: str) -> Dict[str, str]:
+    """Every entry of the serving directory that is not a complete version,
+    with why model servers and this tool ignore it."""
+    if not fileio.isdir(serving_dir):
+        return {}
+    ignored = {}
+    for name in sorted(entry.rstrip('/') for entry in fileio.listdir(serving_dir)):
+        path = os.path.join(serving_dir, name)
+        if name.startswith('.'):
+            ignored[path] = 'hidden: a push in progress or interrupted'
+        elif not name.isdigit():
+            ignored[path] = 'not a version number'
+        elif not fileio.isdir(path):
+            ignored[path] = 'a file where a version folder should be'
+        elif not fileio.exists(os.path.join(path, SAVED_MODEL_FILE)):
+            ignored[path] = f'no {SAVED_MODEL_FILE}: an incomplete or foreign version'
+    return ignored
 
 
 def same_model(a: str, b: str) -> bool:
@@ -67,10 +112,21 @@ def publish(model_dir: str, serving_dir: str) -> str:
     # io_utils.copy_dir copies a missing folder as an empty one.
     if not fileio.exists(os.path.join(model_dir, SAVED_MODEL_FILE)):
         raise FileNotFoundError(f'{model_dir}: no {SAVED_MODEL_FILE}, not a SavedModel')
-    fileio.makedirs(serving_dir)
-    existing = versions(serving_dir)
-    version = max(int(time.time()), int(existing[-1]) + 1 if existing else 0)
-    target = os.path.join(serving_dir, str(version))
+    try:
+        fileio.makedirs(serving_dir)
+        _remove_stale_leftovers(serving_dir)
+        # Above every numeric entry, complete or not, so that no name is taken.
+        numbers = [int(n.rstrip('/')) for n in fileio.listdir(serving_dir) if n.rstrip('/').isdigit()]
+        version = max([int(time.time())] + [n + 1 for n in numbers])
+        target = os.path.join(serving_dir, str(version))
+        _copy_in(model_dir, serving_dir, target)
+    except (OSError, tf.errors.OpError, fileio.NotFoundError) as e:
+        reason = ' '.join(str(getattr(e, 'message', None) or e).split())
+        raise PushError(f'{serving_dir}: cannot push {model_dir}: {reason}') from e
+    return target
+
+
+def _copy_in(model_dir: str, serving_dir: str, target: str) -> None:
     staging = atomic.staging_path(target)
     try:
         io_utils.copy_dir(model_dir, staging)
@@ -81,7 +137,16 @@ def publish(model_dir: str, serving_dir: str) -> str:
             _copy_saved_model_last(staging, target)
     finally:
         _remove_quietly(staging)
-    return target
+
+
+def _remove_stale_leftovers(serving_dir: str) -> None:
+    """Staging folders that a killed push left on local disk, once they are
+    older than any push could take (servers ignore them meanwhile; on object
+    storage they are only ignored)."""
+    for path in atomic.leftovers(serving_dir):
+        if _is_local(path) and time.time() - os.path.getmtime(path) > STALE_STAGING_SECONDS:
+            logging.warning('removing %s, left by an interrupted push', path)
+            _remove_quietly(path)
 
 
 def stage_locally(model_dir: str, scratch_dir: str) -> str:

@@ -1,8 +1,10 @@
 """The `imdb-tfx` command line."""
 
+import contextlib
 import json
 import logging
 import os
+import signal
 import sys
 import time
 import traceback
@@ -134,14 +136,40 @@ def build_embedding_command(
 )
 @home_option
 @pipeline_options.pipeline_options
-def run_command(data, home, **options):
+@click.option(
+    '--from-node',
+    'from_nodes',
+    multiple=True,
+    metavar='NODE',
+    help='Partial run from NODE (repeatable), on the upstream artifacts of the newest earlier run.',
+)
+@click.option('--to-node', 'to_nodes', multiple=True, metavar='NODE', help='Partial run up to NODE (repeatable).')
+@click.option(
+    '--retries',
+    type=click.IntRange(min=0),
+    help='Runs again after a transient I/O error, reusing what completed [1].',
+)
+def run_command(data, home, from_nodes, to_nodes, retries, **options):
     """Run the pipeline locally (LocalDagRunner) and print a summary."""
-    import dataclasses
-
-    from imdb_tfx import inputs, outcome, run_info
     from pipeline import configs, local_runner
 
     home = Home.at(home)
+    run_id = local_runner.new_run_id()
+    # Before any work: one run per home at a time.
+    retries = configs.LOCAL_RETRIES if retries is None else retries
+    with home.locked(f'run {run_id} (imdb-tfx run)'), _stopped_by_signals() as stop:
+        _run(home, data, run_id, options, from_nodes, to_nodes, retries, stop)
+    if stop:  # before the pipeline started (while preparing its inputs)
+        click.echo(f'Stopped by {stop["name"]} before the pipeline started; nothing was run.', err=True)
+        sys.exit(128 + stop['signal'])
+
+
+def _run(home: Home, data, run_id: str, options, from_nodes, to_nodes, retries: int, stop: dict) -> None:
+    import dataclasses
+
+    from imdb_tfx import inputs, outcome
+    from pipeline import configs, local_runner
+
     preset = recipes.get(options['recipe'])
     confidence_given = options['self_training_confidence'] is not None
     split_given = options['split'] is not None
@@ -170,28 +198,100 @@ def run_command(data, home, **options):
     hub_handle = inputs.hub_handle(options['hub'], home, preset.embedding)
     hyperparameters = dataclasses.replace(hyperparameters, hub_handle=hub_handle or PIPELINE_BUILT_HUB_HANDLE)
     started = time.time()
-    error = None
-    try:
-        local_runner.run(
-            home,
-            data_root,
-            hyperparameters,
-            **gate,
-            embedding=None if hub_handle else preset.embedding,
-            schema_file=None if options['infer_schema'] else configs.SCHEMA_FILE,
-            enable_cache=not options['no_cache'],
-        )
-    except Exception as e:  # the component's error is in the log; summarise what ran
-        error = e
-    if os.path.exists(home.metadata_path):
-        run = run_info.load_run(run_info.open_store(home.metadata_path), configs.PIPELINE_NAME)
-        # A run that failed before it started leaves only older runs: say nothing of those.
-        if run is not None and run.started >= started - 1:
+    for attempt in range(retries + 1):
+        if attempt:
+            run_id = local_runner.new_run_id()
+        error = None
+        try:
+            local_runner.run(
+                home,
+                data_root,
+                hyperparameters,
+                run_id,
+                **gate,
+                embedding=None if hub_handle else preset.embedding,
+                schema_file=None if options['infer_schema'] else configs.SCHEMA_FILE,
+                enable_cache=not options['no_cache'],
+                from_nodes=from_nodes,
+                to_nodes=to_nodes,
+            )
+        except UserInputError:
+            raise
+        except Exception as e:  # the component's error is in the log; summarise what ran
+            error = e
+        run = _load_run(home, run_id)
+        if run is not None:  # None: it failed before its first component
             click.echo('\n'.join([outcome.summary(outcome.of_run(run)), *(f'Note: {n}' for n in notes)]))
-            _write_report(home, run.run_id, notes)
+        if error is None or stop or attempt == retries or not _transient(error):
+            break
+        where = run.failed_nodes[0].node_id if run is not None and run.failed_nodes else 'the start'
+        notes.append(
+            f'run {run_id} failed at {where} with a transient error ({type(error).__name__}: {error}); '
+            f'retried as the next run, which reused what had completed'
+        )
+        click.echo(f'Retry {attempt + 1} of {retries}: {notes[-1]}')
+    if run is not None:
+        _write_report(home, run.run_id, notes)
     click.echo(f'Pipeline time: {time.time() - started:.0f} s')
+    if stop:
+        where = run.failed_nodes[0].node_id if run is not None and run.failed_nodes else 'the start'
+        click.echo(
+            f'Stopped by {stop["name"]} at {where}, run {run_id}: what had completed is recorded; '
+            '`imdb-tfx run` again resumes, reusing it from the cache.',
+            err=True,
+        )
+        sys.exit(128 + stop['signal'])
     if error is not None:
         raise click.ClickException(f'pipeline failed: {error}')
+
+
+def _load_run(home: Home, run_id: str):
+    from imdb_tfx import run_info
+    from pipeline import configs
+
+    try:
+        return run_info.load_run(run_info.open_store(home.metadata_path), configs.PIPELINE_NAME, run_id)
+    except UserInputError:  # no store yet: the run failed before it began
+        return None
+
+
+class Interrupted(Exception):
+    """Raised in the main thread by SIGINT or SIGTERM. An Exception, not a
+    BaseException: TFX's launcher then records the running component as
+    FAILED and removes its outputs, so nothing of it is ever reused."""
+
+
+@contextlib.contextmanager
+def _stopped_by_signals():
+    """SIGINT and SIGTERM stop the run between two Python steps (a child
+    process such as the canary's probe is killed with it); a second signal
+    ends the process at once. Yields the signal received, if any."""
+    received = {}
+
+    def stop(signum, frame):
+        if received:
+            os._exit(128 + signum)
+        received.update(signal=signum, name=signal.Signals(signum).name)
+        raise Interrupted(received['name'])
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
+    except Interrupted:
+        if not received:
+            raise
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _transient(error: Exception) -> bool:
+    """An I/O error that may not happen again (a flaky disk or network)."""
+    import tensorflow as tf
+
+    return isinstance(
+        error, (OSError, tf.errors.UnavailableError, tf.errors.AbortedError, tf.errors.DeadlineExceededError)
+    )
 
 
 def _write_report(home: Home, run_id: str, notes=()) -> None:
@@ -235,12 +335,14 @@ def gate_command(home, as_json):
     from pipeline import configs
 
     home = Home.at(home)
+    verdict = f'no run of {configs.PIPELINE_NAME} under {home.root}'
     try:
         run = run_info.load_run(run_info.open_store(home.metadata_path), configs.PIPELINE_NAME)
-    except UserInputError:
+    except UserInputError as e:
         run = None
+        if os.path.lexists(home.metadata_path):  # a damaged store: named
+            verdict = str(e)
     if run is None:
-        verdict = f'no run of {configs.PIPELINE_NAME} under {home.root}'
         click.echo(json.dumps({'exit_code': outcome.EXIT_FAILED, 'verdict': verdict}) if as_json else verdict)
         sys.exit(outcome.EXIT_FAILED)
     result = outcome.of_run(run)
@@ -268,15 +370,28 @@ def rollback_command(home, serving_dir, version):
     from core import serving
 
     serving_dir = _serving_dir(home, serving_dir)
-    found = serving.versions(serving_dir)
-    if version is None:
-        if len(found) < 2:
-            raise UserInputError(f'{serving_dir}: {len(found)} version(s), nothing to roll back to')
-        version = found[-2]
-    if version not in found:
-        raise UserInputError(f'{serving_dir}: no version {version} (versions: {", ".join(found) or "none"})')
-    path = serving.publish(f'{serving_dir.rstrip("/")}/{version}', serving_dir)
+    with Home.at(home).locked('imdb-tfx rollback'):
+        _note_ignored(serving_dir)
+        found = serving.versions(serving_dir)
+        if version is None:
+            if len(found) < 2:
+                raise UserInputError(f'{serving_dir}: {len(found)} version(s), nothing to roll back to')
+            version = found[-2]
+        if version not in found:
+            raise UserInputError(f'{serving_dir}: no version {version} (versions: {", ".join(found) or "none"})')
+        problem = serving.model_problem(f'{serving_dir.rstrip("/")}/{version}')
+        if problem:
+            raise UserInputError(f'{serving_dir}/{version}: {problem}; not rolling back to it')
+        path = serving.publish(f'{serving_dir.rstrip("/")}/{version}', serving_dir)
     click.echo(f'Version {version} is serving again, as {path}')
+
+
+def _note_ignored(serving_dir: str) -> None:
+    """Says which entries of the serving directory are not versions."""
+    from core import serving
+
+    for path, why in serving.ignored_entries(serving_dir).items():
+        click.echo(f'Note: {path}: {why}; ignored', err=True)
 
 
 @cli.command('predict')
@@ -288,9 +403,13 @@ def predict_command(home, serving_dir, texts):
     from core import serving
 
     serving_dir = _serving_dir(home, serving_dir)
+    _note_ignored(serving_dir)
     model_dir = serving.newest(serving_dir)
     if model_dir is None:
         raise UserInputError(f'{serving_dir}: no pushed model yet (run the pipeline first)')
+    problem = serving.model_problem(model_dir)
+    if problem:
+        raise UserInputError(f'{model_dir}: {problem}')
     for text, probability in zip(texts, serving.predict(model_dir, texts)):
         click.echo(f'{probability:.4f}\t{text}')
 

@@ -64,6 +64,12 @@ class Outcome:
     canary_problems: List[str]
     pushed_path: Optional[str]
     already_serving: bool  # the model was serving already: nothing copied
+    baseline_problem: Optional[str] = None  # why the newest served version was not the baseline
+
+    @property
+    def reused(self) -> List[str]:
+        """Components whose outputs came from an earlier run (ML Metadata's cache)."""
+        return [n.node_id for n in self.run.nodes.values() if n.state == 'CACHED']
 
     @property
     def failed_node(self) -> Optional[str]:
@@ -263,6 +269,7 @@ class Outcome:
             'blessed': self.blessed,
             'data_gate': {'status': self.data_gate, 'findings': self.data_gate_findings()},
             'canary': {'passed': self.canary_passed, 'problems': self.canary_problems},
+            'baseline_problem': self.baseline_problem,
             'components': {
                 n.node_id: {'state': n.state, 'seconds': round(n.seconds, 1)} for n in self.run.nodes.values()
             },
@@ -369,6 +376,7 @@ def of_run(run: PipelineRun) -> Outcome:
     blessing = run.output(names.EVALUATOR, 'blessing')
     canary = run.output(names.SERVING_CANARY, 'blessing')
     pushed = run.output(names.PUSHER, 'pushed_model')
+    baseline_artifact = run.output(names.SERVING_BASELINE, 'baseline')
     is_pushed = pushed is not None and pushed.properties.get(names.PUSHED) == 1
     return Outcome(
         run=run,
@@ -385,6 +393,7 @@ def of_run(run: PipelineRun) -> Outcome:
         else [p for p in str(canary.properties.get(names.PROBLEMS, '')).split('; ') if p],
         pushed_path=pushed.properties.get(names.PUSHED_DESTINATION) if is_pushed else None,
         already_serving=is_pushed and pushed.properties.get(names.ALREADY_SERVING) == 1,
+        baseline_problem=baseline_artifact.properties.get(names.PROBLEMS) if baseline_artifact else None,
     )
 
 
@@ -394,7 +403,11 @@ def summary(outcome: Outcome) -> str:
     width = max((len(node_id) for node_id in outcome.run.nodes), default=0)
     for node in outcome.run.nodes.values():
         lines.append(f'  {node.node_id:<{width}}  {node.state:<9} {node.seconds:7.1f} s')
+    if outcome.reused:
+        lines.append(f'Reused from earlier runs (ML Metadata cache): {", ".join(outcome.reused)}')
     lines.append(f'Data gate: {outcome.data_gate}')
+    if outcome.baseline_problem:
+        lines.append(f'Serving directory: {outcome.baseline_problem}; not used as the baseline')
     if outcome.metrics:
         m = outcome.metrics
         accuracy, auc = outcome.interval('binary_accuracy'), outcome.interval('auc')

@@ -8,6 +8,7 @@ from typing import Dict, List, Optional
 import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2
 
+from core import metadata_store
 from core.errors import UserInputError
 
 _STATE_NAMES = {v: k for k, v in metadata_store_pb2.Execution.State.items()}
@@ -51,8 +52,11 @@ class PipelineRun:
 
 
 def open_store(metadata_path: str) -> mlmd.MetadataStore:
+    """The store, read-only; a missing or damaged one is a UserInputError
+    that names the file (core/metadata_store.py)."""
     if not os.path.exists(metadata_path):
         raise UserInputError(f'{metadata_path}: no metadata store (has the pipeline run here?)')
+    metadata_store.check(metadata_path)
     config = metadata_store_pb2.ConnectionConfig()
     config.sqlite.filename_uri = metadata_path
     config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY

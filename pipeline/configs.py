@@ -35,6 +35,12 @@ SPLIT = SPLIT_MOVIE
 # refitted on train + valid (Hyperparameters.refit), so training sees 80%.
 SPLIT_BUCKETS = (7, 1, 2)
 
+# `imdb-tfx run` runs again this many times after a transient I/O error in a
+# component (LocalDagRunner does not retry: TFX's NodeExecutionOptions
+# max_execution_retries is read only by its experimental orchestrator). The
+# rerun reuses what completed from ML Metadata's cache.
+LOCAL_RETRIES = 1
+
 # Beam DirectRunner for local runs, chosen by benchmarks/results.md (part 5):
 # in_memory is the fastest for StatisticsGen and within noise of
 # multi_threading for the Evaluator, with the least memory; multi_processing

@@ -1,13 +1,18 @@
 """Runs create_pipeline(...) with LocalDagRunner: MLMD on SQLite, Beam's
 DirectRunner, every output under one home folder."""
 
+import datetime
 import logging
 import sys
 from typing import Optional, Sequence
 
 from tfx import v1 as tfx
-from tfx.dsl.compiler import compiler
+from tfx.dsl.compiler import compiler, constants
+from tfx.orchestration.portable import runtime_parameter_utils
+from tfx.proto.orchestration import pipeline_pb2
 
+from core import metadata_store
+from core.errors import UserInputError
 from core.home import Home
 from modules.hparams import Hyperparameters
 from pipeline import configs
@@ -17,10 +22,16 @@ from pipeline.recipes import EmbeddingSpec
 log = logging.getLogger(__name__)
 
 
+def new_run_id() -> str:
+    """A pipeline run id in LocalDagRunner's own format, the start time."""
+    return datetime.datetime.now().isoformat()
+
+
 def run(
     home: Home,
     data_root: str,
     hyperparameters: Hyperparameters,
+    run_id: str,
     min_accuracy: float = configs.MIN_ACCURACY,
     max_accuracy_drop: float = configs.MAX_ACCURACY_DROP,
     regression_confidence: float = configs.REGRESSION_CONFIDENCE,
@@ -29,10 +40,17 @@ def run(
     embedding: Optional[EmbeddingSpec] = None,
     beam_pipeline_args: Optional[Sequence[str]] = None,
     enable_cache: bool = True,
+    from_nodes: Sequence[str] = (),
+    to_nodes: Sequence[str] = (),
 ) -> None:
-    """Raises when a component fails; the run's record stays in MLMD.
-    embedding: the recipe's data-vocabulary module, built in the pipeline from
-    the GloVe wheel under the home's downloads."""
+    """Runs the pipeline as run RUN_ID (new_run_id(): the caller knows its
+    own run in ML Metadata). Raises when a component fails; the run's record
+    stays in MLMD. embedding: the recipe's data-vocabulary module, built in
+    the pipeline from the GloVe wheel under the home's downloads.
+
+    from_nodes / to_nodes: a partial run (TFX's RunOptions) of the nodes
+    between them, on the upstream artifacts of the newest earlier run."""
+    metadata_store.check(home.metadata_path)
     pipeline = create_pipeline(
         pipeline_name=configs.PIPELINE_NAME,
         pipeline_root=home.pipeline_root,
@@ -54,14 +72,34 @@ def run(
         beam_pipeline_args=list(beam_pipeline_args or configs.LOCAL_BEAM_ARGS),
         enable_cache=enable_cache,
     )
-    log.info('Running %s under %s', configs.PIPELINE_NAME, home.root)
+    ir = compile_ir(pipeline)
+    runtime_parameter_utils.substitute_runtime_parameter(ir, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: run_id})
+    run_options = partial_run_options(ir, from_nodes, to_nodes) if from_nodes or to_nodes else None
+    log.info('Running %s under %s as run %s', configs.PIPELINE_NAME, home.root, run_id)
     # TFX's Beam executors parse sys.argv as absl flags (b/174174381): hide the
     # caller's command line from them (`-v` would be read as --verbosity).
     argv, sys.argv = sys.argv, sys.argv[:1]
     try:
-        tfx.orchestration.LocalDagRunner().run_with_ir(compile_ir(pipeline))
+        tfx.orchestration.LocalDagRunner().run_with_ir(ir, run_options=run_options)
+    except LookupError as e:  # a partial run without an earlier run to start from
+        raise UserInputError(f'{home.metadata_path}: no earlier run for a partial run to reuse ({e})') from e
     finally:
         sys.argv = argv
+
+
+def partial_run_options(ir, from_nodes: Sequence[str], to_nodes: Sequence[str]) -> pipeline_pb2.RunOptions:
+    """TFX's partial run of the nodes from FROM_NODES to TO_NODES: the
+    nodes upstream of them are not run, their artifacts are those of the
+    newest earlier run (snapshotted into this run in ML Metadata)."""
+    known = [node.pipeline_node.node_info.id for node in ir.nodes]
+    unknown = [n for n in (*from_nodes, *to_nodes) if n not in known]
+    if unknown:
+        raise UserInputError(f'no node {", ".join(unknown)} in the pipeline (nodes: {", ".join(known)})')
+    options = pipeline_pb2.RunOptions()
+    options.partial_run.from_nodes.extend(from_nodes)
+    options.partial_run.to_nodes.extend(to_nodes)
+    options.partial_run.snapshot_settings.latest_pipeline_run_strategy.SetInParent()
+    return options
 
 
 def compile_ir(pipeline: tfx.dsl.Pipeline):

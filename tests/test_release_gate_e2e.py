@@ -82,7 +82,7 @@ def test_gate_json_has_its_documented_shape(served_home):
     verdict = json.loads(gate.stdout)
     assert set(verdict) == {
         'exit_code', 'verdict', 'rejected_by', 'run_id', 'pushed', 'metrics', 'thresholds', 'rules',
-        'blessed', 'data_gate', 'canary', 'components',
+        'blessed', 'data_gate', 'canary', 'baseline_problem', 'components',
     }  # fmt: skip
     assert verdict['exit_code'] == 0 and verdict['rejected_by'] == [] and verdict['blessed']
     newest = serving.newest(served_home.serving_dir)

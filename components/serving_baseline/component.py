@@ -4,6 +4,7 @@
 ServingBaseline reads external state, the serving directory, so runners must
 not cache it (see pipeline.ALWAYS_RUN)."""
 
+import logging
 import os
 
 from tfx.dsl.component.experimental.annotations import OutputArtifact, Parameter
@@ -20,8 +21,16 @@ def ServingBaseline(
     baseline: OutputArtifact[standard_artifacts.Model],
 ) -> None:
     """A copy of the newest version under serving_dir (Trainer's layout), or
-    an artifact marked has_model=0 when nothing is serving yet."""
+    an artifact marked has_model=0 when nothing is serving yet, or when the
+    newest version is not a model of this pipeline (`problems` says why)."""
     newest = serving.newest(serving_dir)
+    problem = serving.model_problem(newest) if newest else None
+    if problem:
+        # Not comparable, and never the model a candidate is judged against:
+        # the floor alone decides, and the gate names the problem.
+        logging.warning('%s: %s; not used as the baseline', newest, problem)
+        baseline.set_string_custom_property(names.PROBLEMS, f'{newest}: {problem}')
+        newest = None
     baseline.set_int_custom_property(names.HAS_MODEL, int(newest is not None))
     if newest is not None:
         baseline.set_string_custom_property(names.SERVING_PATH, newest)
