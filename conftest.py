@@ -57,9 +57,9 @@ def sample_texts(prepared: str, split: str = 'train'):
     return texts, labels
 
 
-def constant_model(path: str, probability: float) -> str:
-    """A SavedModel whose serving_text signature answers `probability`
-    (another probability, another TF fingerprint)."""
+def constant_model(path: str, probability: float, signatures=('serving_default', 'serving_text')) -> str:
+    """A SavedModel whose signatures (the pipeline's two by default) answer
+    `probability` (another probability, another TF fingerprint)."""
     import tensorflow as tf
 
     module = tf.Module()
@@ -68,7 +68,7 @@ def constant_model(path: str, probability: float) -> str:
         lambda text: {'probability': tf.fill([tf.size(text), 1], module.p)},
         input_signature=[tf.TensorSpec([None], tf.string, name='text')],
     )
-    tf.saved_model.save(module, path, signatures={'serving_text': module.serve})
+    tf.saved_model.save(module, path, signatures={name: module.serve for name in signatures})
     return path
 
 

@@ -69,7 +69,8 @@ def model_problem(model_dir: str) -> Optional[str]:
         return f'no readable {SAVED_MODEL_FILE}'
     except message.DecodeError:
         return f'{SAVED_MODEL_FILE} is damaged (not a SavedModel)'
-    signatures = {key for graph in proto.meta_graphs for key in graph.signature_def}
+    # TF's own entries (__saved_model_init_op) are no signatures a client calls.
+    signatures = {key for graph in proto.meta_graphs for key in graph.signature_def if not key.startswith('__')}
     missing = [name for name in (EXAMPLES_SIGNATURE, TEXT_SIGNATURE) if name not in signatures]
     if missing:
         return f'not a model of this pipeline (no {" or ".join(missing)} signature; it has {sorted(signatures)})'

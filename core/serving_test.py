@@ -2,13 +2,17 @@
 stands in for object storage: any local-only call (open, os.*) on it fails."""
 
 import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 from tfx.dsl.io import fileio
 from tfx.utils import io_utils
 
 from conftest import constant_model
-from core import serving
+from core import atomic, serving
 
 
 def test_publish_to_object_storage_leaves_whole_versions_only(ram_dir):
@@ -68,3 +72,104 @@ def test_a_local_model_is_used_in_place(tmp_path):
     model_dir = constant_model(str(tmp_path / 'model'), 0.5)
     assert serving.stage_locally(model_dir, str(tmp_path / 'scratch')) == model_dir
     assert not os.path.exists(tmp_path / 'scratch')
+
+
+@pytest.fixture(scope='module')
+def foreign_model(tmp_path_factory) -> str:
+    """A SavedModel of someone else's: a `predict` signature only."""
+    return constant_model(str(tmp_path_factory.mktemp('foreign') / 'model'), 0.5, signatures=('predict',))
+
+
+def test_what_is_not_a_version_is_named(tmp_path, foreign_model):
+    serving_dir = str(tmp_path / 'serving')
+    complete = serving.publish(constant_model(str(tmp_path / 'a'), 0.5), serving_dir)
+    os.makedirs(f'{serving_dir}/1800000000/variables')  # a half-copied version: no saved_model.pb
+    os.makedirs(f'{serving_dir}/latest')
+    with open(f'{serving_dir}/1800000001', 'w') as f:
+        f.write('a file where a version folder should be')
+    os.makedirs(f'{serving_dir}/.1800000002.building-0123abcd')
+    assert serving.versions(serving_dir) == [os.path.basename(complete)]
+    assert serving.ignored_entries(serving_dir) == {
+        f'{serving_dir}/.1800000002.building-0123abcd': 'hidden: a push in progress or interrupted',
+        f'{serving_dir}/1800000000': 'no saved_model.pb: an incomplete or foreign version',
+        f'{serving_dir}/1800000001': 'a file where a version folder should be',
+        f'{serving_dir}/latest': 'not a version number',
+    }
+    # The next version is above every number there, complete or not.
+    assert os.path.basename(serving.publish(foreign_model, serving_dir)) == '1800000002'
+    assert serving.model_problem(complete) is None
+    assert serving.model_problem(f'{serving_dir}/1800000002') == (
+        "not a model of this pipeline (no serving_default or serving_text signature; it has ['predict'])"
+    )
+    with open(f'{serving_dir}/1800000002/saved_model.pb', 'wb') as f:
+        f.write(b'\xff' * 64)
+    assert serving.model_problem(f'{serving_dir}/1800000002') == 'saved_model.pb is damaged (not a SavedModel)'
+
+
+# Copies a big model into the serving directory, slowly enough to be killed
+# in the middle: many files of random bytes.
+_PUBLISH = """
+import sys
+from core import serving
+serving.publish(sys.argv[1], sys.argv[2])
+"""
+
+
+def test_a_push_killed_midway_leaves_only_whole_versions(tmp_path):
+    model = constant_model(str(tmp_path / 'model'), 0.5)
+    for i in range(400):
+        with open(f'{model}/variables/shard-{i:04d}', 'wb') as f:
+            f.write(os.urandom(256 * 1024))
+    serving_dir = str(tmp_path / 'serving')
+    first = serving.publish(constant_model(str(tmp_path / 'first'), 0.25), serving_dir)
+
+    push = subprocess.Popen([sys.executable, '-c', _PUBLISH, model, serving_dir])
+    deadline = time.monotonic() + 120
+    while not (staging := atomic.leftovers(serving_dir)) or len(os.listdir(f'{staging[0]}/variables')) < 10:
+        assert push.poll() is None and time.monotonic() < deadline, 'the push ended before it could be killed'
+        time.sleep(0.01)
+    push.send_signal(signal.SIGKILL)
+    push.wait()
+
+    # A model server sees the whole first version and nothing else.
+    assert serving.versions(serving_dir) == [os.path.basename(first)]
+    assert [n for n in os.listdir(serving_dir) if n.isdigit()] == [os.path.basename(first)]
+    (half,) = atomic.leftovers(serving_dir)
+    assert serving.ignored_entries(serving_dir) == {half: 'hidden: a push in progress or interrupted'}
+    # The next push lands whole, and removes the half once it is older than any push takes.
+    old = time.time() - serving.STALE_STAGING_SECONDS - 1
+    os.utime(half, (old, old))
+    again = serving.publish(model, serving_dir)
+    assert serving.versions(serving_dir) == [os.path.basename(first), os.path.basename(again)]
+    assert atomic.leftovers(serving_dir) == []
+
+
+_PUBLISH_ON_A_FULL_DISK = """
+import resource, signal, sys
+from core import serving
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead
+resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
+try:
+    serving.publish(sys.argv[1], sys.argv[2])
+except serving.PushError as e:
+    print(e)
+    sys.exit(3)
+"""
+
+
+def test_a_push_that_cannot_be_written_fails_in_one_line_and_changes_nothing(tmp_path):
+    model = constant_model(str(tmp_path / 'model'), 0.5)
+    with open(f'{model}/variables/big', 'wb') as f:
+        f.write(os.urandom(1024 * 1024))
+    serving_dir = str(tmp_path / 'serving')
+    first = serving.publish(constant_model(str(tmp_path / 'first'), 0.25), serving_dir)
+    before = sorted(os.listdir(serving_dir))
+
+    push = subprocess.run(
+        [sys.executable, '-c', _PUBLISH_ON_A_FULL_DISK, model, serving_dir], capture_output=True, text=True
+    )
+
+    assert push.returncode == 3, push.stderr[-2000:]
+    (line,) = push.stdout.splitlines()
+    assert line.startswith(f'{serving_dir}: cannot push {model}: ')
+    assert sorted(os.listdir(serving_dir)) == before and serving.versions(serving_dir) == [os.path.basename(first)]

@@ -35,3 +35,17 @@ def test_nothing_serving_is_a_baseline_without_a_model(ram_dir):
     baseline = _baseline(ram_dir, f'{ram_dir}/serving')
     assert baseline.get_int_custom_property(names.HAS_MODEL) == 0
     assert not fileio.exists(os.path.join(baseline.uri, 'Format-Serving'))
+
+
+def test_a_newest_version_of_another_model_is_never_the_baseline(ram_dir):
+    serving_dir = f'{ram_dir}/serving'
+    serving.publish(constant_model(f'{ram_dir}/ours', 1.0), serving_dir)
+    foreign = serving.publish(constant_model(f'{ram_dir}/theirs', 2.0, signatures=('predict',)), serving_dir)
+
+    baseline = _baseline(ram_dir, serving_dir)
+
+    assert baseline.get_int_custom_property(names.HAS_MODEL) == 0
+    assert baseline.get_string_custom_property(names.PROBLEMS) == (
+        f"{foreign}: not a model of this pipeline (no serving_default or serving_text signature; it has ['predict'])"
+    )
+    assert not fileio.exists(os.path.join(baseline.uri, 'Format-Serving'))

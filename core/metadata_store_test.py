@@ -1,0 +1,65 @@
+"""A damaged store is named and left as it is (core/metadata_store.py)."""
+
+import hashlib
+import sqlite3
+
+import pytest
+from tfx import v1 as tfx
+
+from core import metadata_store
+from core.errors import UserInputError
+
+
+@pytest.fixture
+def store(tmp_path) -> str:
+    """A real ML Metadata store, as LocalDagRunner creates it."""
+    import ml_metadata as mlmd
+
+    path = str(tmp_path / 'metadata.sqlite')
+    mlmd.MetadataStore(tfx.orchestration.metadata.sqlite_metadata_connection_config(path))
+    return path
+
+
+def digest(path) -> str:
+    with open(path, 'rb') as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def test_a_whole_store_and_a_missing_one_pass(store, tmp_path):
+    metadata_store.check(store)
+    metadata_store.check(str(tmp_path / 'none.sqlite'))  # a new home
+
+
+@pytest.mark.parametrize(
+    'damage, problem',
+    [
+        (lambda data: data[: len(data) // 2], 'truncated'),
+        (lambda data: b'', 'an empty file, not an ML Metadata store'),
+        (lambda data: b'{"not": "sqlite"}\n' * 20, 'not a SQLite database'),
+        (lambda data: data[:100] + b'\x00' * (len(data) - 100), 'damaged'),
+    ],
+    ids=['truncated', 'empty', 'not-sqlite', 'zeroed-pages'],
+)
+def test_a_damaged_store_is_named_and_left_as_it_is(store, damage, problem):
+    with open(store, 'rb') as f:
+        data = f.read()
+    with open(store, 'wb') as f:
+        f.write(damage(data))
+    before = digest(store)
+    with pytest.raises(UserInputError) as error:
+        metadata_store.check(store)
+    assert str(error.value).startswith(f'{store}: the ML Metadata store is ') and problem in str(error.value)
+    assert '\n' not in str(error.value)
+    assert digest(store) == before
+
+
+def test_a_store_locked_by_another_process_is_named(store, monkeypatch):
+    monkeypatch.setattr(metadata_store, '_LOCK_TIMEOUT_SECONDS', 0.2)
+    holder = sqlite3.connect(store)
+    holder.execute('BEGIN EXCLUSIVE')
+    try:
+        assert metadata_store.problem(store).startswith('locked by another process')
+    finally:
+        holder.rollback()
+        holder.close()
+    assert metadata_store.problem(store) is None
