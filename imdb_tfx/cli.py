@@ -1,10 +1,8 @@
 """The `imdb-tfx` command line."""
 
-import contextlib
 import json
 import logging
 import os
-import signal
 import sys
 import time
 import traceback
@@ -14,6 +12,7 @@ import click
 from core import s3
 from core.errors import UserInputError
 from core.home import DEFAULT_HOME, Home
+from imdb_tfx.stopping import SignalStop
 from kubeflow import cli as kubeflow_cli
 from modules.hparams import PIPELINE_BUILT_HUB_HANDLE
 from pipeline import options as pipeline_options
@@ -157,14 +156,22 @@ def run_command(data, home, from_nodes, to_nodes, retries, **options):
     run_id = local_runner.new_run_id()
     # Before any work: one run per home at a time.
     retries = configs.LOCAL_RETRIES if retries is None else retries
-    with home.locked(f'run {run_id} (imdb-tfx run)'), _stopped_by_signals() as stop:
-        _run(home, data, run_id, options, from_nodes, to_nodes, retries, stop)
-    if stop:  # before the pipeline started (while preparing its inputs)
-        click.echo(f'Stopped by {stop["name"]} before the pipeline started; nothing was run.', err=True)
-        sys.exit(128 + stop['signal'])
+    current = {'run_id': run_id}
+    with home.locked(f'run {run_id} (imdb-tfx run)'), SignalStop(lambda: _where(home, current['run_id'])) as stop:
+        _run(home, data, current, options, from_nodes, to_nodes, retries, stop)
+    if stop:  # stopped while it prepared the inputs
+        stop.report()
+        sys.exit(stop.exit_code)
 
 
-def _run(home: Home, data, run_id: str, options, from_nodes, to_nodes, retries: int, stop: dict) -> None:
+def _where(home: Home, run_id: str) -> str:
+    """The component a run is in (or stopped in), and the run."""
+    run = _load_run(home, run_id)
+    node = run.failed_nodes[0].node_id if run is not None and run.failed_nodes else None
+    return f'{node}, run {run_id}' if node else f'the start of run {run_id}'
+
+
+def _run(home: Home, data, current: dict, options, from_nodes, to_nodes, retries: int, stop: SignalStop) -> None:
     import dataclasses
 
     from imdb_tfx import inputs, outcome
@@ -198,9 +205,10 @@ def _run(home: Home, data, run_id: str, options, from_nodes, to_nodes, retries: 
     hub_handle = inputs.hub_handle(options['hub'], home, preset.embedding)
     hyperparameters = dataclasses.replace(hyperparameters, hub_handle=hub_handle or PIPELINE_BUILT_HUB_HANDLE)
     started = time.time()
+    run_id = current['run_id']
     for attempt in range(retries + 1):
         if attempt:
-            run_id = local_runner.new_run_id()
+            run_id = current['run_id'] = local_runner.new_run_id()
         error = None
         try:
             local_runner.run(
@@ -230,17 +238,12 @@ def _run(home: Home, data, run_id: str, options, from_nodes, to_nodes, retries: 
             f'retried as the next run, which reused what had completed'
         )
         click.echo(f'Retry {attempt + 1} of {retries}: {notes[-1]}')
+    if stop:
+        stop.report()
+        sys.exit(stop.exit_code)
     if run is not None:
         _write_report(home, run.run_id, notes)
     click.echo(f'Pipeline time: {time.time() - started:.0f} s')
-    if stop:
-        where = run.failed_nodes[0].node_id if run is not None and run.failed_nodes else 'the start'
-        click.echo(
-            f'Stopped by {stop["name"]} at {where}, run {run_id}: what had completed is recorded; '
-            '`imdb-tfx run` again resumes, reusing it from the cache.',
-            err=True,
-        )
-        sys.exit(128 + stop['signal'])
     if error is not None:
         raise click.ClickException(f'pipeline failed: {error}')
 
@@ -253,36 +256,6 @@ def _load_run(home: Home, run_id: str):
         return run_info.load_run(run_info.open_store(home.metadata_path), configs.PIPELINE_NAME, run_id)
     except UserInputError:  # no store yet: the run failed before it began
         return None
-
-
-class Interrupted(Exception):
-    """Raised in the main thread by SIGINT or SIGTERM. An Exception, not a
-    BaseException: TFX's launcher then records the running component as
-    FAILED and removes its outputs, so nothing of it is ever reused."""
-
-
-@contextlib.contextmanager
-def _stopped_by_signals():
-    """SIGINT and SIGTERM stop the run between two Python steps (a child
-    process such as the canary's probe is killed with it); a second signal
-    ends the process at once. Yields the signal received, if any."""
-    received = {}
-
-    def stop(signum, frame):
-        if received:
-            os._exit(128 + signum)
-        received.update(signal=signum, name=signal.Signals(signum).name)
-        raise Interrupted(received['name'])
-
-    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield received
-    except Interrupted:
-        if not received:
-            raise
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
 
 
 def _transient(error: Exception) -> bool:
