@@ -139,7 +139,8 @@ def tiny_glove_dir(tmp_path_factory, tiny_vectors) -> str:
 @pytest.fixture(scope='session')
 def pipeline_runs(tmp_path_factory, sample_archive, tiny_embedding) -> dict:
     """Two pipeline runs with the same inputs under one home (the second may
-    reuse the first's work); the end-to-end tests share them."""
+    reuse the first's work); the end-to-end tests share them and only read
+    this home: a test that runs again works on a copy of it (own_home)."""
     from core.home import Home
     from imdb_tfx import run_info
     from pipeline import configs

@@ -36,7 +36,7 @@ def cells(page: str, first: str) -> list:
 @pytest.fixture(scope='module')
 def report(pipeline_runs, tmp_path_factory):
     """The second shared run's report, written by `imdb-tfx report --run
-    --output` (other tests add newer runs to the shared home)."""
+    --output` to a file of the test's own."""
     path = str(tmp_path_factory.mktemp('report') / 'report.html')
     result = imdb_tfx(
         'report', '--home', pipeline_runs['home'].root, '--run', pipeline_runs['second_run'].run_id, '--output', path
