@@ -167,3 +167,16 @@ def pipeline_runs(tmp_path_factory, sample_archive, tiny_embedding) -> dict:
         first_run=run_info.load_run(store, configs.PIPELINE_NAME, ids[-1]),
         second_run=run_info.load_run(store, configs.PIPELINE_NAME, ids[0]),
     )
+
+
+@pytest.fixture
+def own_home(pipeline_runs, tmp_path):
+    """A copy of the shared runs' home (ML Metadata, artifacts, one model
+    serving): a run here reuses their work and changes nothing of theirs."""
+    import shutil
+
+    from core.home import Home
+
+    assert pipeline_runs['second'].returncode == 0, pipeline_runs['second'].stderr[-3000:]
+    shutil.copytree(pipeline_runs['home'].root, tmp_path / 'home')
+    return Home.at(str(tmp_path / 'home'))

@@ -31,14 +31,6 @@ WAIT_SECONDS = 300
 NEW_MODEL = ('--seed', '7', '--self-training-confidence', '0', '--no-refit')
 
 
-@pytest.fixture
-def own_home(pipeline_runs, tmp_path) -> Home:
-    """A copy of the shared runs' home, one model serving."""
-    assert pipeline_runs['second'].returncode == 0, pipeline_runs['second'].stderr[-3000:]
-    shutil.copytree(pipeline_runs['home'].root, tmp_path / 'home')
-    return Home.at(str(tmp_path / 'home'))
-
-
 def run_args(home: Home, data: str, hub: str, *options: str):
     return ['run', '--data', data, '--home', home.root, '--hub', hub, *SHORT_TRAINING, *options]
 

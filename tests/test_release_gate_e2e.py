@@ -63,14 +63,6 @@ def served_home(pipeline_runs):
     return pipeline_runs['home']
 
 
-@pytest.fixture
-def own_home(served_home, tmp_path) -> Home:
-    """A copy of the served home (ML Metadata, artifacts, serving directory):
-    a run here reuses the shared runs' work and changes nothing of theirs."""
-    shutil.copytree(served_home.root, tmp_path / 'home')
-    return Home.at(str(tmp_path / 'home'))
-
-
 def retrain(home: Home, data: str, hub: str, *options: str):
     return imdb_tfx('run', '--data', data, '--home', home.root, '--hub', hub, *SHORT_TRAINING, *options)
 
