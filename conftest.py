@@ -137,7 +137,7 @@ def tiny_glove_dir(tmp_path_factory, tiny_vectors) -> str:
 
 
 @pytest.fixture(scope='session')
-def pipeline_runs(tmp_path_factory, sample_archive, tiny_embedding) -> dict:
+def pipeline_runs(tmp_path_factory, prepared_sample, tiny_embedding) -> dict:
     """Two pipeline runs with the same inputs under one home (the second may
     reuse the first's work); the end-to-end tests share them and only read
     this home: a test that runs again works on a copy of it (own_home)."""
@@ -149,7 +149,7 @@ def pipeline_runs(tmp_path_factory, sample_archive, tiny_embedding) -> dict:
     args = [
         'run',
         '--data',
-        sample_archive,
+        prepared_sample,  # outside the home: a copy of the home (own_home) finds its work in the cache
         '--home',
         home.root,
         '--hub',

@@ -125,7 +125,11 @@ def test_a_push_killed_midway_leaves_only_whole_versions(tmp_path):
 
     push = subprocess.Popen([sys.executable, '-c', _PUBLISH, model, serving_dir])
     deadline = time.monotonic() + 120
-    while not (staging := atomic.leftovers(serving_dir)) or len(os.listdir(f'{staging[0]}/variables')) < 10:
+
+    def copied(staging):
+        return os.path.isdir(f'{staging}/variables') and len(os.listdir(f'{staging}/variables')) >= 10
+
+    while not ((staging := atomic.leftovers(serving_dir)) and copied(staging[0])):
         assert push.poll() is None and time.monotonic() < deadline, 'the push ended before it could be killed'
         time.sleep(0.01)
     push.send_signal(signal.SIGKILL)

@@ -73,7 +73,7 @@ def test_a_run_killed_in_the_trainer_resumes_from_the_cache_and_pushes_once(own_
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
     run = newest_run(own_home)
     assert run.run_id != killed_run.run_id and run.run_id in rerun.stdout
-    reused = {'ImportExampleGen', 'UnlabeledExampleGen', 'StatisticsGen', 'ImportSchemaGen', 'ExampleValidator'}
+    reused = {'ImportExampleGen', 'StatisticsGen', 'ImportSchemaGen', 'ExampleValidator', 'DataGate'}
     assert all(run.nodes[node].state == 'CACHED' for node in reused)
     said = re.search(r'^Reused from earlier runs \(ML Metadata cache\): (.+)$', rerun.stdout, re.M).group(1)
     assert reused <= set(said.split(', ')) and 'Trainer' not in said
