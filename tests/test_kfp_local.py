@@ -390,6 +390,7 @@ def test_a_secret_without_its_variables_is_named(s3_runs, tmp_path):
     assert 'mlpipeline-minio-artifact' in result.stderr and 'AWS_ACCESS_KEY_ID' in result.stderr
 
 
+@pytest.mark.slow
 def test_the_entrypoint_keeps_the_executors_exit_status_after_s3_writes(s3_server, tmp_path):
     """tensorflow-io aborts the interpreter's exit (134) after an s3:// write;
     the entrypoint ends the task with its own status instead."""

@@ -158,6 +158,9 @@ def test_anomalous_data_stops_the_run_at_the_data_gate(
     assert 'did not reach the Trainer' in page and 'did not reach the Evaluator' in page
 
 
+# The paired rule's decisions are unit tests (modules/paired_accuracy_test.py);
+# these retrain end to end, in make test-all.
+@pytest.mark.slow
 def test_a_retrain_with_another_seed_is_not_a_regression(own_home, prepared_sample, tiny_embedding):
     """Noise is not a regression: the same recipe with another seed answers
     differently on some reviews, and the paired rule does not reject it."""
@@ -174,6 +177,7 @@ def test_a_retrain_with_another_seed_is_not_a_regression(own_home, prepared_samp
     assert 'Gate no_regression: passed: not worse than the serving model with 0.95 confidence' in result.stdout
 
 
+@pytest.mark.slow
 def test_a_clearly_worse_candidate_is_rejected_by_the_paired_rule(own_home, prepared_sample, tiny_embedding):
     before = serving.versions(own_home.serving_dir)
     # One epoch at a tiny learning rate: near chance, yet above a floor of 0.
