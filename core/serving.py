@@ -117,7 +117,9 @@ def publish(model_dir: str, serving_dir: str) -> str:
         fileio.makedirs(serving_dir)
         _remove_stale_leftovers(serving_dir)
         # Above every numeric entry, complete or not, so that no name is taken.
-        numbers = [int(n.rstrip('/')) for n in fileio.listdir(serving_dir) if n.rstrip('/').isdigit()]
+        # (An object store lists no folder until something is in it.)
+        entries = fileio.listdir(serving_dir) if fileio.isdir(serving_dir) else []
+        numbers = [int(n.rstrip('/')) for n in entries if n.rstrip('/').isdigit()]
         version = max([int(time.time())] + [n + 1 for n in numbers])
         target = os.path.join(serving_dir, str(version))
         _copy_in(model_dir, serving_dir, target)
