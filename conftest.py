@@ -180,3 +180,32 @@ def own_home(pipeline_runs, tmp_path):
     assert pipeline_runs['second'].returncode == 0, pipeline_runs['second'].stderr[-3000:]
     shutil.copytree(pipeline_runs['home'].root, tmp_path / 'home')
     return Home.at(str(tmp_path / 'home'))
+
+
+def default_pipeline(root: str = '/local'):
+    """create_pipeline(...) as `imdb-tfx run` builds it for the default recipe,
+    with its paths under ROOT (compiled, never run: they need not exist)."""
+    from modules.hparams import Hyperparameters
+    from pipeline import configs, recipes
+    from pipeline.pipeline import create_pipeline
+
+    default = recipes.get(recipes.DEFAULT_RECIPE)
+    return create_pipeline(
+        pipeline_name=configs.PIPELINE_NAME,
+        pipeline_root=f'{root}/tfx',
+        data_root=f'{root}/data',
+        trainer_module_file=configs.TRAINER_MODULE_FILE,
+        serving_dir=f'{root}/serving',
+        schema_file=configs.SCHEMA_FILE,
+        hyperparameters=Hyperparameters(),
+        min_accuracy=configs.MIN_ACCURACY,
+        max_accuracy_drop=configs.MAX_ACCURACY_DROP,
+        regression_confidence=configs.REGRESSION_CONFIDENCE,
+        canary_max_batch_seconds=configs.CANARY_MAX_BATCH_SECONDS,
+        split=configs.SPLIT,
+        split_buckets=configs.SPLIT_BUCKETS,
+        # as compiled for the default recipe, which self-trains and builds its module
+        use_unlabeled=default.hyperparameters.self_trains,
+        embedding=default.embedding,
+        glove_dir=f'{root}/glove',
+    )

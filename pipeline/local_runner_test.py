@@ -5,32 +5,14 @@ import datetime
 
 import pytest
 
+from conftest import default_pipeline
 from core.errors import UserInputError
-from modules.hparams import Hyperparameters
-from pipeline import configs, local_runner
-from pipeline.pipeline import create_pipeline
+from pipeline import local_runner
 
 
 @pytest.fixture(scope='module')
-def ir(tmp_path_factory):
-    root = tmp_path_factory.mktemp('pipeline')
-    return local_runner.compile_ir(
-        create_pipeline(
-            pipeline_name=configs.PIPELINE_NAME,
-            pipeline_root=str(root / 'tfx'),
-            data_root=str(root / 'data'),
-            serving_dir=str(root / 'serving'),
-            schema_file=configs.SCHEMA_FILE,
-            hyperparameters=Hyperparameters(hub_handle='/modules/tiny'),
-            min_accuracy=configs.MIN_ACCURACY,
-            max_accuracy_drop=configs.MAX_ACCURACY_DROP,
-            regression_confidence=configs.REGRESSION_CONFIDENCE,
-            canary_max_batch_seconds=configs.CANARY_MAX_BATCH_SECONDS,
-            split=configs.SPLIT,
-            split_buckets=configs.SPLIT_BUCKETS,
-            trainer_module_file=configs.TRAINER_MODULE_FILE,
-        )
-    )
+def ir():
+    return local_runner.compile_ir(default_pipeline())
 
 
 def test_a_partial_run_starts_from_the_newest_earlier_run(ir):

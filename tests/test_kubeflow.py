@@ -19,7 +19,7 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 from tfx.proto import example_gen_pb2, pusher_pb2
 from tfx.utils import import_utils, name_utils, proto_utils
 
-from conftest import imdb_tfx
+from conftest import default_pipeline, imdb_tfx
 from core.errors import UserInputError
 from imdb_tfx import cli
 from kubeflow import cli as kfp_cli
@@ -27,7 +27,7 @@ from kubeflow import image, image_files, runner
 from kubeflow import submit as kfp_submit
 from modules.hparams import PIPELINE_BUILT_HUB_HANDLE, Hyperparameters
 from pipeline import configs, recipes
-from pipeline.pipeline import ALWAYS_RUN, create_pipeline
+from pipeline.pipeline import ALWAYS_RUN
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IMAGE = 'registry.example.com/ml/imdb-tfx:test'
@@ -73,25 +73,7 @@ def compiled(tmp_path_factory, prepared_sample):
 @pytest.fixture(scope='module')
 def local_pipeline():
     """The pipeline LocalDagRunner runs: the topology is the same whatever the paths."""
-    return create_pipeline(
-        pipeline_name=configs.PIPELINE_NAME,
-        pipeline_root='/local/tfx',
-        data_root='/local/data',
-        trainer_module_file=configs.TRAINER_MODULE_FILE,
-        serving_dir='/local/serving',
-        schema_file=configs.SCHEMA_FILE,
-        hyperparameters=Hyperparameters(),
-        min_accuracy=configs.MIN_ACCURACY,
-        max_accuracy_drop=configs.MAX_ACCURACY_DROP,
-        regression_confidence=configs.REGRESSION_CONFIDENCE,
-        canary_max_batch_seconds=configs.CANARY_MAX_BATCH_SECONDS,
-        split=configs.SPLIT,
-        split_buckets=configs.SPLIT_BUCKETS,
-        # as compiled for the default recipe, which self-trains and builds its module
-        use_unlabeled=recipes.get(recipes.DEFAULT_RECIPE).hyperparameters.self_trains,
-        embedding=recipes.get(recipes.DEFAULT_RECIPE).embedding,
-        glove_dir='/local/glove',
-    )
+    return default_pipeline()
 
 
 def test_tasks_and_edges_are_the_local_pipelines(compiled, local_pipeline):
