@@ -98,6 +98,7 @@ def config_from(args, argv) -> run.Config:
     return run.Config(
         data=data,
         hub=hub,
+        glove_dir=home.downloads_dir,
         output_dir=args.output_dir,
         learning_rate=hp.learning_rate,
         hidden_units=hp.hidden_units,

@@ -45,6 +45,12 @@ CALL_OPS = ('PartitionedCall', 'StatefulPartitionedCall')
 # function (numbered copies of the slices, `_1`, stripped): the names
 # TextEmbedding.__call__/_embed and the Keras model give their ops.
 SCOPES = {
+    # Today's module (its name scopes).
+    'tokenize': 'tokenize: lower-case, regex replace, split',
+    'word_ids': 'word ids: hash, integer table, UTF-8 second look, OOV buckets',
+    'bigram_ids': 'bigram ids from the word hashes',
+    'gather_and_sum': 'gather + combine (fused)',
+    # The module before the speed work (benchmarks/text_module_profile_before.md).
     'StringLower': 'lower-case',
     'StaticRegexReplace': 'regex replace',
     'StringSplit': 'split on whitespace (+ row partition)',
@@ -81,8 +87,7 @@ def read_texts(pattern: str, limit: int) -> list:
     files = sorted(glob.glob(pattern))
     if not files:
         sys.exit(f'{pattern}: no prepared data (run imdb-tfx prepare-data or imdb-tfx run first)')
-    records = tf.data.TFRecordDataset(files, compression_type='GZIP').take(limit)
-    return [tf.train.Example.FromString(r.numpy()).features.feature['text'].bytes_list.value[0] for r in records]
+    return serving.read_texts(files, limit)
 
 
 def regex_patterns(model_dir: str) -> dict:
@@ -203,6 +208,7 @@ def main(argv=None) -> None:
     )
     parser.add_argument('--data', default=DATA, help='prepared gzip TFRecords with a bytes `text` feature')
     parser.add_argument('--output', default=OUTPUT)
+    parser.add_argument('--title', default="today's text module", help='what the profile is of, for its heading')
     args = parser.parse_args(argv)
     machine = measure.machine()
     texts = read_texts(args.data, args.batch * serving.DISTINCT_BATCHES)
@@ -218,7 +224,7 @@ def main(argv=None) -> None:
     command = 'python -m benchmarks.profile_text_module ' + ' '.join(argv or sys.argv[1:])
     text = '\n'.join(
         [
-            '# serving_text per op: the text module before optimisation',
+            f'# serving_text per op: {args.title}',
             '',
             f'`{command}`, {machine["date"]}, {machine["cores"]} cores ({machine["cpu_model"]}), '
             f'load average at start {machine["load_average_at_start"][0]}, '

@@ -12,11 +12,13 @@ import tempfile
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from benchmarks import beam_modes, components, measure, report, runs, scaling, serving, vs_plain
+from benchmarks import beam_modes, components, measure, report, runs, scaling, serving, text_module, vs_plain
 from core import names
 from pipeline import configs
 
-PARTS = ('plain', 'components', 'scaling', 'serving', 'beam')
+PARTS = ('plain', 'components', 'scaling', 'serving', 'beam', 'text_module')
+# Parts that need no pipeline run.
+RUNLESS_PARTS = {'text_module'}
 FULL_SIZES = (2500, 10_000, 25_000)
 
 
@@ -24,6 +26,7 @@ FULL_SIZES = (2500, 10_000, 25_000)
 class Config:
     data: str  # prepared TFRecords
     hub: str  # the embedding module both sides use
+    glove_dir: str  # where the GloVe wheel is (part 6 builds the default recipe's module from it)
     output_dir: str
     parts: Sequence[str] = PARTS
     sizes: Sequence[int] = FULL_SIZES
@@ -117,13 +120,16 @@ def _run_parts(config: Config, work_dir: str, results: dict) -> List[Tuple[str, 
         hidden_units=config.hidden_units,
         split_buckets=tuple(config.split_buckets),
     )
+    sections = []
+    if not set(config.parts) - RUNLESS_PARTS:
+        _log(f'Parts {", ".join(config.parts)}: no pipeline run')
+        return _run_runless_parts(config, results, sections)
     sizes = plan_sizes(config)
     _log(f'Working in {work_dir}; sizes {sizes}, parts {", ".join(config.parts)}')
     plains, pipelines = _measure_runs(config, setup, sizes)
 
     largest = sizes[-1]
     big = pipelines[largest][0]
-    sections = []
     if 'plain' in config.parts:
         results['plain_vs_pipeline'] = vs_plain.collect(largest, plains[largest], pipelines[largest])
         sections.append(('1. Pipeline vs plain script', vs_plain.table(results['plain_vs_pipeline'])))
@@ -144,8 +150,6 @@ def _run_parts(config: Config, work_dir: str, results: dict) -> List[Tuple[str, 
         sections.append(('4. Serving', serving.table(results['serving'])))
     if 'beam' in config.parts:
         _log('Beam modes')
-        from pipeline import configs
-
         results['beam_modes'] = beam_modes.collect(
             examples,
             big.output_uri(names.IMPORT_SCHEMA_GEN, 'schema'),
@@ -155,4 +159,14 @@ def _run_parts(config: Config, work_dir: str, results: dict) -> List[Tuple[str, 
             configs.LOCAL_BEAM_ARGS,
         )
         sections.append(('5. Beam modes', beam_modes.table(results['beam_modes'])))
+    return _run_runless_parts(config, results, sections)
+
+
+def _run_runless_parts(config: Config, results: dict, sections: List[Tuple[str, str]]) -> List[Tuple[str, str]]:
+    if 'text_module' in config.parts:
+        _log('the text module against its reference')
+        results['text_module'] = text_module.collect(
+            config.data, config.glove_dir, config.serving_seconds, config.serving_calls
+        )
+        sections.append(('6. Text module: today against the reference', text_module.table(results['text_module'])))
     return sections

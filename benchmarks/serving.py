@@ -26,8 +26,12 @@ DISTINCT_BATCHES = 8
 
 def eval_texts(examples_uri: str, limit: int = 2000) -> List[bytes]:
     """Real reviews the model never trained on: the eval split's first `limit`."""
-    files = sorted(tf.io.gfile.glob(os.path.join(examples_uri, 'Split-eval', '*')))
-    records = tf.data.TFRecordDataset(files, compression_type='GZIP').take(limit)
+    return read_texts(sorted(tf.io.gfile.glob(os.path.join(examples_uri, 'Split-eval', '*'))), limit)
+
+
+def read_texts(files: Sequence[str], limit: int) -> List[bytes]:
+    """The `text` of the first `limit` tf.Examples of gzip'd TFRecord files."""
+    records = tf.data.TFRecordDataset(list(files), compression_type='GZIP').take(limit)
     return [tf.train.Example.FromString(r.numpy()).features.feature['text'].bytes_list.value[0] for r in records]
 
 
@@ -42,7 +46,7 @@ def _examples(texts: Sequence[bytes]) -> tf.Tensor:
     )
 
 
-def _batches(texts: List[bytes], batch: int) -> List[List[bytes]]:
+def batches_of(texts: List[bytes], batch: int) -> List[List[bytes]]:
     """DISTINCT_BATCHES batches taken round the review pool."""
     return [[texts[(b * batch + i) % len(texts)] for i in range(batch)] for b in range(DISTINCT_BATCHES)]
 
@@ -87,7 +91,7 @@ def collect(
     for name, (input_name, build) in signatures.items():
         function = loaded.signatures[name]
         for batch in batches:
-            inputs = [build(b) for b in _batches(texts, batch)]
+            inputs = [build(b) for b in batches_of(texts, batch)]
             latencies = time_calls(
                 lambda i: function(**{input_name: inputs[i % len(inputs)]})[names.OUTPUT_KEY].numpy(),
                 min_seconds,
@@ -97,7 +101,7 @@ def collect(
     # In a graph, like the signatures: a restored module called eagerly is slower.
     module = tf.saved_model.load(hub_handle)
     embed = tf.function(module.__call__, input_signature=[tf.TensorSpec([None], tf.string)])
-    inputs = [tf.constant(b) for b in _batches(texts, max(batches))]
+    inputs = [tf.constant(b) for b in batches_of(texts, max(batches))]
     latencies = time_calls(lambda i: embed(inputs[i % len(inputs)]).numpy(), min_seconds, min_calls)
     return {
         'model': model_dir,

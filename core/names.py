@@ -20,6 +20,8 @@ RATING_FEATURE = 'rating'
 # diffs on the same eval reviews. UPPER is the gated one.
 PAIRED_ACCURACY_METRIC = 'PairedAccuracyDifference'
 ACCURACY_DIFFERENCE = 'accuracy_difference'
+# The calibration metric (modules/calibration_error.py).
+EXPECTED_CALIBRATION_ERROR = 'expected_calibration_error'
 ACCURACY_DIFFERENCE_LOWER = 'accuracy_difference_lower'
 ACCURACY_DIFFERENCE_UPPER = 'accuracy_difference_upper'
 MCNEMAR_P_VALUE = 'mcnemar_p_value'  # two-sided, exact
@@ -28,11 +30,12 @@ SERVING_ONLY_CORRECT = 'serving_only_correct'
 
 # What the Trainer module writes beside its TensorBoard logs (model_run),
 # for the report: per-epoch curves of the chosen model and of the first one
-# with self-training, the self-training rounds, and the refit.
+# with self-training, the self-training rounds, the refit and the temperature.
 HISTORY_FILE = 'history.json'
 TEACHER_HISTORY_FILE = 'teacher_history.json'
 SELF_TRAINING_FILE = 'self_training.json'
 REFIT_FILE = 'refit.json'
+CALIBRATION_FILE = 'calibration.json'
 
 # Node ids of create_pipeline's components: the tools find a run's executions
 # in ML Metadata by them (imdb_tfx/outcome.py, imdb_tfx/report, benchmarks).

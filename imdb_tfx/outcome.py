@@ -246,6 +246,8 @@ class Outcome:
                     'binary_accuracy', self.thresholds.get('min_accuracy'), accuracy_difference
                 ),
                 'auc': self._metric_json('auc', None, auc_difference),
+                # Reported, not gated: how far P(positive) is from the observed frequencies.
+                names.EXPECTED_CALIBRATION_ERROR: self.metrics.get(names.EXPECTED_CALIBRATION_ERROR),
                 'example_count': self.example_count,
                 'confidence': intervals.CONFIDENCE,
             }
@@ -415,6 +417,8 @@ def summary(outcome: Outcome) -> str:
         if 'auc' in m:
             line += f', AUC {_f(m["auc"])}' + (f' [{_f(auc[0])}, {_f(auc[1])}]' if auc else '')
         lines.append(f'{line} on {outcome.example_count} reviews (95% intervals)')
+        if names.EXPECTED_CALIBRATION_ERROR in m:
+            lines.append(f'Calibration: expected calibration error {_f(m[names.EXPECTED_CALIBRATION_ERROR])} (20 bins)')
         lines.append(
             'Serving model: '
             + (

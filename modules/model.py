@@ -33,12 +33,13 @@ def build_model(hp: Hyperparameters) -> tf.keras.Model:
     return model
 
 
-def serving_signatures(model: tf.keras.Model) -> dict:
-    """Both signatures return {"probability": float32 [batch, 1]}, P(positive)."""
+def serving_signatures(model: tf.keras.Model, temperature: float = 1.0) -> dict:
+    """Both signatures return {"probability": float32 [batch, 1]}, P(positive)
+    = sigmoid(logit / temperature) (modules/calibration.py)."""
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name='text')])
     def serve_text(text):
-        return {OUTPUT_KEY: tf.sigmoid(model(text, training=False))}
+        return {OUTPUT_KEY: tf.sigmoid(model(text, training=False) / temperature)}
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name='examples')])
     def serve_examples(examples):
@@ -48,6 +49,8 @@ def serving_signatures(model: tf.keras.Model) -> dict:
     return {EXAMPLES_SIGNATURE: serve_examples, TEXT_SIGNATURE: serve_text}
 
 
-def export(model: tf.keras.Model, directory: str) -> None:
+def export(model: tf.keras.Model, directory: str, temperature: float = 1.0) -> None:
+    if not temperature > 0:
+        raise ValueError(f'temperature must be > 0, got {temperature}')
     # Serving needs no optimizer state (Adam's slots would triple the size).
-    model.save(directory, save_format='tf', include_optimizer=False, signatures=serving_signatures(model))
+    model.save(directory, save_format='tf', include_optimizer=False, signatures=serving_signatures(model, temperature))

@@ -44,6 +44,11 @@ _PARALLEL_FROM = 64
 # A word with ASCII whitespace can never come out of the tokenizer, and would
 # break the one-token-per-line vocabulary file.
 _WHITESPACE = re.compile(r'[ \t\n\r\f\v]')
+# Token hashes: Fingerprint64 modulo the largest int64.
+_HASH_RANGE = 2**63 - 1
+# 64-bit mixing constants (golden ratio, splitmix64) for bigram hashes.
+_GOLDEN = 0x9E3779B97F4A7C15
+_MIX = 0xBF58476D1CE4E5B9
 
 
 def tokenize(texts: tf.Tensor) -> tf.RaggedTensor:
@@ -59,6 +64,15 @@ COMBINERS = ('sqrtn', 'mean')
 
 class TextEmbedding(tf.Module):
     """Raw texts -> combined token embeddings, as a reusable SavedModel.
+
+    The module computes `tokenize`'s tokens without their strings' second
+    life: each token is hashed once (64-bit fingerprint), the hash finds the
+    word's row in an integer table (a string table would hash it again), and
+    a bigram's bucket is mixed from its two words' hashes, so no bigram
+    string is ever built. Text is lower-cased as ASCII (8x cheaper than
+    UTF-8); the few tokens the vocabulary does not know are lower-cased again
+    as UTF-8 and looked up once more, which gives `tokenize`'s result
+    (measured in benchmarks/text_module_profile.md).
 
     OOV bucket rows start at zero: an unknown word adds nothing to the
     pretrained sum until fine-tuning gives it a meaning (it still counts in the
@@ -91,20 +105,21 @@ class TextEmbedding(tf.Module):
         table_lr_multiplier: float = 1.0,
     ):
         super().__init__(name='text_embedding')
+        # The vocabulary ships as a readable asset; the table is keyed by the words' hashes.
         self.vocab_file = tf.saved_model.Asset(vocab_file)
-        self._table = tf.lookup.StaticVocabularyTable(
-            tf.lookup.TextFileInitializer(
-                self.vocab_file,
-                tf.string,
-                tf.lookup.TextFileIndex.WHOLE_LINE,
-                tf.int64,
-                tf.lookup.TextFileIndex.LINE_NUMBER,
-            ),
-            num_oov_buckets=oov_buckets,
+        with open(vocab_file, encoding='utf-8', newline='\n') as f:
+            words = f.read().split('\n')[:-1]  # one word per line, as written
+        keys = token_hashes(words)
+        if len(np.unique(keys)) != len(keys):
+            raise UserInputError(f'{vocab_file}: two words share a 64-bit fingerprint; drop one of them')
+        self._table = tf.lookup.StaticHashTable(
+            tf.lookup.KeyValueTensorInitializer(keys, np.arange(len(keys), dtype=np.int64)), default_value=-1
         )
+        self._vocab_size = len(words)
+        self._oov_buckets = oov_buckets
         self._bigram_offset = len(vectors) + oov_buckets
         self._bigram_buckets = bigram_buckets
-        self._segment_combine = tf.sparse.segment_mean if combiner == 'mean' else tf.sparse.segment_sqrt_n
+        self._mean = combiner == 'mean'
         self._scale = float(table_lr_multiplier)
         # OOV and bigram rows start at zero, see the class docstring.
         new_rows = np.zeros((oov_buckets + bigram_buckets, vectors.shape[1]), np.float32)
@@ -127,21 +142,70 @@ class TextEmbedding(tf.Module):
         return tf.concat([self._embed(texts[start:end]) for start, end in zip(bounds, bounds[1:])], axis=0)
 
     def _embed(self, texts):
-        tokens = tokenize(texts)
-        ids = tf.ragged.map_flat_values(self._table.lookup, tokens)
+        # Name scopes label the stages in per-op profiles (benchmarks/profile_text_module.py).
+        rows = tf.size(texts, out_type=tf.int64)
+        with tf.name_scope('tokenize'):
+            texts = tf.strings.lower(texts)
+            texts = tf.strings.regex_replace(texts, _LINE_BREAK, ' ')
+            texts = tf.strings.regex_replace(texts, _PUNCTUATION, r' \0 ')
+            # The raw op gives each token's text row directly (sorted, as the
+            # segment reduction wants), with no ragged row-partition ops.
+            split = tf.raw_ops.StringSplitV2(input=texts, sep='')
+            tokens, token_rows = split.values, split.indices[:, 0]
+        with tf.name_scope('word_ids'):
+            hashes = _hash(tokens)
+            ids = self._table.lookup(hashes)
+            # Words with non-ASCII capitals ("ÉTÉ") are unknown after ASCII
+            # lower-casing: lower-case the unknown tokens as UTF-8 and look again.
+            unknown = tf.where(ids < 0)
+            rehashed = _hash(tf.strings.lower(tf.gather_nd(tokens, unknown), encoding='utf-8'))
+            hashes = tf.tensor_scatter_nd_update(hashes, unknown, rehashed)
+            ids = tf.tensor_scatter_nd_update(ids, unknown, self._table.lookup(rehashed))
+            ids = tf.where(ids >= 0, ids, self._vocab_size + hashes % self._oov_buckets)
+            tokens_per_row = tf.math.bincount(token_rows, minlength=rows, maxlength=rows, dtype=tf.int64)
+        segments, count = token_rows, tokens_per_row
         if self._bigram_buckets:
-            # Word pairs carry what single words miss ("not good"), as in fastText.
-            bigrams = tf.strings.ngrams(tokens, 2, separator=' ')
-            bigram_ids = tf.ragged.map_flat_values(
-                lambda b: tf.strings.to_hash_bucket_fast(b, self._bigram_buckets) + self._bigram_offset, bigrams
+            with tf.name_scope('bigram_ids'):
+                # Word pairs carry what single words miss ("not good"), as in
+                # fastText: neighbours in the same text, bucketed by their hashes.
+                same_text = tf.equal(token_rows[:-1], token_rows[1:])
+                pairs = _pair_hash(hashes[:-1], hashes[1:]) % self._bigram_buckets + self._bigram_offset
+                ids = tf.concat([ids, tf.boolean_mask(pairs, same_text)], axis=0)
+                # Bigram segments follow the word segments, so the ids stay
+                # sorted by segment; the two halves are added below.
+                segments = tf.concat([token_rows, tf.boolean_mask(token_rows[:-1], same_text) + rows], axis=0)
+                count = tf.maximum(2 * tokens_per_row - 1, 0)  # n words, n - 1 pairs
+        with tf.name_scope('gather_and_sum'):
+            # One fused gather-and-reduce kernel; IndexedSlices gradients (only the rows a batch uses).
+            summed = tf.sparse.segment_sum(
+                self.embeddings,
+                ids,
+                segments,
+                num_segments=rows * (2 if self._bigram_buckets else 1),
+                sparse_gradient=True,
             )
-            ids = tf.concat([ids, bigram_ids], axis=1)
-        # One fused gather-and-reduce kernel; IndexedSlices gradients (only the
-        # rows a batch uses); zeros for a text without tokens.
-        combined = self._segment_combine(
-            self.embeddings, ids.flat_values, ids.value_rowids(), num_segments=ids.nrows(), sparse_gradient=True
-        )
-        return combined * self._scale
+            if self._bigram_buckets:
+                summed = summed[:rows] + summed[rows:]
+            # A text without tokens sums to zeros and stays zero.
+            count = tf.cast(tf.maximum(count, 1), tf.float32)[:, tf.newaxis]
+            return summed * (self._scale / (count if self._mean else tf.sqrt(count)))
+
+
+def token_hashes(tokens) -> np.ndarray:
+    """The module's 64-bit hash of each token (in `tokenize`'s normal form)."""
+    return _hash(tf.constant(list(tokens), tf.string)).numpy()
+
+
+def _hash(tokens):
+    return tf.strings.to_hash_bucket_fast(tokens, _HASH_RANGE)
+
+
+def _pair_hash(first, second):
+    """A non-negative int64 per pair of token hashes (splitmix64's finaliser
+    on a multiplicative combination; uint64 arithmetic wraps)."""
+    key = tf.bitcast(first, tf.uint64) * _GOLDEN + tf.bitcast(second, tf.uint64)
+    key = tf.bitwise.bitwise_xor(key, tf.bitwise.right_shift(key, tf.constant(31, tf.uint64))) * _MIX
+    return tf.bitcast(tf.bitwise.right_shift(key, tf.constant(1, tf.uint64)), tf.int64)
 
 
 def build_text_embedding(

@@ -99,6 +99,19 @@ def test_output_is_the_sqrtn_combination_of_token_vectors(module_dir, glove):
     np.testing.assert_allclose(out, expected, rtol=1e-5)
 
 
+def test_every_batch_size_embeds_as_tokenize_splits(module_dir, glove):
+    """The module's hashed fast path (ASCII lower-casing, a second UTF-8 look
+    for unknown tokens, batches of 64+ in slices) gives `tokenize`'s tokens."""
+    v = glove[1]
+    texts = ['The GREAT movie!<br />Loved it', 'ÉTÉ, really.', '', 'great\x96movie zzyzx', 'It<br>,IT'] * 13
+    for batch in (texts[:5], texts):  # one piece, and 65 texts in slices
+        out = embed(tf.saved_model.load(module_dir), *batch)
+        for text, row in zip(batch, out):
+            words = tokens(text)
+            expected = sum((v[w] for w in words if w in v), np.zeros(DIM)) / np.sqrt(max(len(words), 1))
+            np.testing.assert_allclose(row, expected, rtol=1e-5, atol=1e-7)
+
+
 def test_texts_without_tokens_give_zeros(module_dir, glove):
     out = embed(tf.saved_model.load(module_dir), '', 'great', ' <br /> ')
     np.testing.assert_array_equal(out[[0, 2]], np.zeros((2, DIM)))
@@ -145,6 +158,19 @@ def test_bigram_buckets_add_hashed_word_pairs_that_fine_tune(glove, tmp_path):
     changed = np.abs(table.numpy() - before).max(axis=1) > 1e-4
     assert changed[len(WORDS) + 1 :].sum() == 1  # the one bucket of "great movie"
     assert changed[[WORDS.index('great'), WORDS.index('movie')]].all()
+
+
+def test_bigrams_pair_neighbours_within_a_text_only(glove, tmp_path):
+    words, vectors = glove[0]
+    output = str(tmp_path / 'bigrams')
+    build_text_embedding(words, vectors, output, bigram_buckets=1, combiner='mean')
+    module = tf.saved_model.load(output)
+    module.embeddings[len(WORDS) + 1 :].assign(np.full((1, DIM), 10.0, np.float32))
+    v = glove[1]
+    # One text per word: no pair, whatever the batch size; two words: one pair.
+    for batch in (['great', 'movie'], ['great', 'movie'] * 40):
+        np.testing.assert_allclose(embed(module, *batch)[:2], [v['great'], v['movie']], rtol=1e-6)
+    np.testing.assert_allclose(embed(module, 'great movie')[0], (v['great'] + v['movie'] + 10.0) / 3, rtol=1e-6)
 
 
 def test_mean_combiner_with_a_faster_table_gives_the_mean_and_trains_the_table_faster(glove, tmp_path):

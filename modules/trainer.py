@@ -18,7 +18,15 @@ import tensorflow as tf
 from tfx import v1 as tfx
 
 from core import names
-from core.names import HISTORY_FILE, REFIT_FILE, SELF_TRAINING_FILE, TEACHER_HISTORY_FILE, UNLABELED_FILES_KEY
+from core.names import (
+    CALIBRATION_FILE,
+    HISTORY_FILE,
+    REFIT_FILE,
+    SELF_TRAINING_FILE,
+    TEACHER_HISTORY_FILE,
+    UNLABELED_FILES_KEY,
+)
+from modules import calibration
 from modules import model as model_lib
 from modules.hparams import Hyperparameters
 
@@ -124,6 +132,16 @@ def chosen_epochs(hp: Hyperparameters, history: dict) -> int:
     return int(np.argmax(history['val_accuracy'])) + 1
 
 
+def fit_calibration(model: tf.keras.Model, validation: tf.data.Dataset) -> dict:
+    """The temperature that calibrates the model's P(positive) on the valid
+    split, with the split's log-loss and calibration error before and after."""
+    logits, labels = [], []
+    for texts, batch_labels in validation:
+        logits.append(model(texts, training=False).numpy()[:, 0])
+        labels.append(batch_labels.numpy())
+    return calibration.summary(np.concatenate(logits), np.concatenate(labels))
+
+
 def _write_json(directory: str, name: str, content: dict) -> None:
     with tf.io.gfile.GFile(os.path.join(directory, name), 'w') as f:
         json.dump(content, f)
@@ -169,6 +187,14 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         _write_json(run_dir, SELF_TRAINING_FILE, summary)
     # Per-epoch curves of the chosen model for reports, beside the TensorBoard logs.
     _write_json(run_dir, HISTORY_FILE, history)
+    # Fitted on the chosen model while valid is still held out; a refit on
+    # train + valid keeps the same temperature.
+    temperature = 1.0
+    if hp.calibrate:
+        fitted = fit_calibration(model, validation)
+        temperature = fitted['temperature']
+        logging.info('Calibration on valid: %s', fitted)
+        _write_json(run_dir, CALIBRATION_FILE, fitted)
 
     if hp.refit:
         epochs = chosen_epochs(hp, history)
@@ -178,4 +204,4 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
             refit_hp, train_examples.concatenate(valid_examples), None, os.path.join(run_dir, 'refit'), seed
         )
         _write_json(run_dir, REFIT_FILE, {'epochs': epochs, 'final_accuracy': refit_history['accuracy'][-1]})
-    model_lib.export(model, fn_args.serving_model_dir)
+    model_lib.export(model, fn_args.serving_model_dir, temperature)

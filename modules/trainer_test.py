@@ -8,6 +8,7 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
+import tensorflow_hub as hub
 from tfx import v1 as tfx
 
 from conftest import sample_texts
@@ -74,6 +75,18 @@ def test_both_signatures_return_agreeing_probabilities(trained, prepared_sample)
         assert probability.shape == (len(texts), 1) and probability.dtype == np.float32
         assert np.all((probability >= 0) & (probability <= 1))
     np.testing.assert_allclose(by_text[names.OUTPUT_KEY], by_example[names.OUTPUT_KEY], atol=1e-6)
+
+
+def test_the_exported_probability_is_calibrated_by_the_temperature_fitted_on_valid(trained, prepared_sample):
+    with open(os.path.join(trained.model_run_dir, names.CALIBRATION_FILE)) as f:
+        fitted = json.load(f)
+    assert fitted['examples'] == sum(1 for _ in tf.data.TFRecordDataset(trained.eval_files, compression_type='GZIP'))
+    assert fitted['temperature'] > 0 and fitted['nll_after'] <= fitted['nll_before']
+    texts = tf.constant(sample_texts(prepared_sample)[0][:20])
+    keras_model = tf.keras.models.load_model(trained.serving_model_dir, custom_objects={'KerasLayer': hub.KerasLayer})
+    logits = keras_model(texts).numpy()
+    served = tf.saved_model.load(trained.serving_model_dir).signatures[names.TEXT_SIGNATURE](text=texts)
+    np.testing.assert_allclose(served[names.OUTPUT_KEY], tf.sigmoid(logits / fitted['temperature']), atol=1e-6)
 
 
 def test_hyperparameters_round_trip_and_reject_unknown_keys():

@@ -16,7 +16,7 @@ from components.semi_supervised_trainer.component import SemiSupervisedTrainer
 from components.serving_baseline.component import ServingBaseline
 from components.serving_canary.component import ServingCanary
 from core import names
-from modules import paired_accuracy
+from modules import calibration_error, paired_accuracy
 from modules.hparams import Hyperparameters
 from pipeline.configs import SPLIT_MOVIE, SPLIT_SOURCE, SPLITS
 from pipeline.recipes import EmbeddingSpec
@@ -126,6 +126,11 @@ def eval_config(min_accuracy: float, max_accuracy_drop: float, regression_confid
                     # threshold, and predictions per true class in 20 probability bins.
                     tfma.MetricConfig(class_name='ConfusionMatrixAtThresholds', config='{"thresholds": [0.5]}'),
                     tfma.MetricConfig(class_name='CalibrationPlot', config='{"num_buckets": 20}'),
+                    tfma.MetricConfig(
+                        class_name=calibration_error.ExpectedCalibrationError.__name__,
+                        module=calibration_error.__name__,
+                        config='{"num_buckets": 20}',
+                    ),
                 ]
             )
         ],

@@ -63,6 +63,7 @@ def render(data: collect.ReportData, notes: Sequence[str] = ()) -> str:
         ],
         self_training=data.self_training,
         refit=data.refit,
+        calibration=data.calibration,
         e=data.evaluation,
         evaluation_plots=_evaluation_plots(data.evaluation),
         d=data.data,

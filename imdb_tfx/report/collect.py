@@ -15,7 +15,7 @@ from tfx.dsl.io import fileio
 from tfx.utils import io_utils
 
 from core import intervals, names
-from core.names import HISTORY_FILE, REFIT_FILE, SELF_TRAINING_FILE
+from core.names import CALIBRATION_FILE, HISTORY_FILE, REFIT_FILE, SELF_TRAINING_FILE
 from imdb_tfx import outcome as outcome_lib
 from imdb_tfx.run_info import Artifact, PipelineRun
 
@@ -98,6 +98,7 @@ class ReportData:
     history: Optional[Dict[str, List[float]]]
     self_training: Optional[dict]  # the Trainer's self_training.json, when it self-trained
     refit: Optional[dict]  # the Trainer's refit.json, when the exported model was refitted
+    calibration: Optional[dict]  # the Trainer's calibration.json, when it calibrated
     evaluation: Optional[Evaluation]
     data: Optional[Data]
     lineage: List[LineageRow]
@@ -110,6 +111,7 @@ def collect(run: PipelineRun) -> ReportData:
         history=_trainer_json(run, HISTORY_FILE),
         self_training=_trainer_json(run, SELF_TRAINING_FILE),
         refit=_trainer_json(run, REFIT_FILE),
+        calibration=_trainer_json(run, CALIBRATION_FILE),
         evaluation=_evaluation(run, result),
         data=_data(run, result),
         lineage=_lineage(run),
