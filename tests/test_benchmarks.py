@@ -18,6 +18,7 @@ TABLE_HEADERS = {
     'scaling': '| per 1,000 reviews (fit) | growth |',
     'serving': '| signature | batch | reviews/s | p50 ms | p99 ms | calls |',
     'beam': '| component | mode | status | median wall time | runs | peak RSS (with workers) |',
+    'text_module': "| batch | reference reviews/s | today's reviews/s | speedup | per round (reference / today) |",
 }
 
 
@@ -45,7 +46,7 @@ def balanced_sample(prepared_sample, tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope='module')
-def smoke(balanced_sample, tiny_embedding, tmp_path_factory):
+def smoke(balanced_sample, tiny_embedding, tiny_glove_dir, tmp_path_factory):
     output = tmp_path_factory.mktemp('bench')
     result = subprocess.run(
         [
@@ -57,6 +58,8 @@ def smoke(balanced_sample, tiny_embedding, tmp_path_factory):
             balanced_sample,
             '--hub',
             tiny_embedding,
+            '--glove-dir',
+            tiny_glove_dir,
             '--output-dir',
             str(output),
         ],
@@ -133,6 +136,7 @@ def test_smoke_run_writes_every_part(smoke):
         'scaling',
         'serving',
         'beam_modes',
+        'text_module',
     } <= set(data)
     assert {'cores', 'memory_bytes', 'cpu_model', 'versions'} <= set(data['machine'])
     for part in PARTS:
@@ -185,8 +189,15 @@ def test_beam_modes_fields(smoke):
 
 
 @pytest.mark.slow
+def test_text_module_fields(smoke):
+    rows = smoke[0]['text_module']['rows']
+    assert [r['batch'] for r in rows] == [1, 1000]
+    assert all(r['speedup'] > 0 and len(r['rounds']['today']) == len(r['rounds']['reference']) for r in rows)
+
+
+@pytest.mark.slow
 def test_targets_fields(smoke):
     targets = smoke[0]['targets']
-    assert len(targets) == 3
+    assert len(targets) == 6  # the pipeline's 3, and the text module's speedups at batch 1 and 1,000 and its rate
     assert all({'target', 'goal', 'measured', 'met'} <= set(t) for t in targets)
     assert all(t['measured'] is not None for t in targets)
