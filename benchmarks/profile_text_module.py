@@ -72,6 +72,7 @@ SCOPES = {
     'Sigmoid': 'Dense head',
 }
 OTHER = 'other (function calls, identities)'
+LOWERED_COND = re.compile(r'^cond/(?:then|else)/_\d+/')
 OPS_SHOWN = 3
 
 
@@ -79,7 +80,13 @@ def stage(op_name: str, patterns: dict) -> str:
     parts = op_name.split('/')
     calls = [i for i, part in enumerate(parts[:-1]) if part in CALL_OPS]
     node = '/'.join(parts[calls[-1] + 1 :] if calls else parts)
-    label = SCOPES.get(re.sub(r'_\d+$', '', node.split('/')[0]), OTHER)
+    # The module's tf.cond (large or small batch), lowered at run time: the
+    # branch's ops run as `cond/else/_N/cond/<scope>/...`.
+    node = LOWERED_COND.sub('', node)
+    scopes = node.split('/')
+    if len(scopes) > 1 and scopes[0] == 'cond':
+        scopes = scopes[1:]
+    label = SCOPES.get(re.sub(r'_\d+$', '', scopes[0]), OTHER)
     return f'{label} `{patterns[node]}`' if node in patterns else label
 
 

@@ -63,7 +63,10 @@ def _score(model_dir: str, records: List[bytes]) -> dict:
         labels.append(feature[names.LABEL_FEATURE].int64_list.value[0])
     serve = tf.saved_model.load(model_dir).signatures[names.TEXT_SIGNATURE]
     probability = np.concatenate(
-        [serve(text=tf.constant(texts[i : i + 1000]))[names.OUTPUT_KEY].numpy()[:, 0] for i in range(0, len(texts), 1000)]
+        [
+            serve(text=tf.constant(texts[i : i + 1000]))[names.OUTPUT_KEY].numpy()[:, 0]
+            for i in range(0, len(texts), 1000)
+        ]
     )
     labels = np.array(labels, np.float64)
     correct = int(((probability > 0.5) == (labels > 0.5)).sum())
@@ -128,7 +131,9 @@ def table(results: List[dict]) -> str:
         ]
         for r in results
     ]
-    return report.markdown_table(['split salt', 'variant', 'eval accuracy', 'ECE (20 bins)', 'eval reviews', 'Trainer'], rows)
+    return report.markdown_table(
+        ['split salt', 'variant', 'eval accuracy', 'ECE (20 bins)', 'eval reviews', 'Trainer'], rows
+    )
 
 
 def main(argv=None) -> None:

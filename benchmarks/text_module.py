@@ -59,9 +59,10 @@ def collect(
     texts = serving.read_texts(prepared_files(data)[:1], 2000)
     with tempfile.TemporaryDirectory() as work_dir:
         paths = build_both(data, glove_dir, work_dir)
+        loaded = {name: tf.saved_model.load(path) for name, path in paths.items()}  # kept: they own the tables
         embed = {
-            name: tf.function(tf.saved_model.load(path).__call__, input_signature=[tf.TensorSpec([None], tf.string)])
-            for name, path in paths.items()
+            name: tf.function(module.__call__, input_signature=[tf.TensorSpec([None], tf.string)])
+            for name, module in loaded.items()
         }
         rates: Dict[str, Dict[int, List[float]]] = {name: {b: [] for b in batches} for name in MODULES}
         for _ in range(rounds):

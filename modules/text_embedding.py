@@ -46,9 +46,8 @@ _PARALLEL_FROM = 64
 _WHITESPACE = re.compile(r'[ \t\n\r\f\v]')
 # Token hashes: Fingerprint64 modulo the largest int64.
 _HASH_RANGE = 2**63 - 1
-# 64-bit mixing constants (golden ratio, splitmix64) for bigram hashes.
+# 2^64 / golden ratio, odd: the multiplier of bigram hashes.
 _GOLDEN = 0x9E3779B97F4A7C15
-_MIX = 0xBF58476D1CE4E5B9
 
 
 def tokenize(texts: tf.Tensor) -> tf.RaggedTensor:
@@ -163,29 +162,25 @@ class TextEmbedding(tf.Module):
             ids = tf.tensor_scatter_nd_update(ids, unknown, self._table.lookup(rehashed))
             ids = tf.where(ids >= 0, ids, self._vocab_size + hashes % self._oov_buckets)
             tokens_per_row = tf.math.bincount(token_rows, minlength=rows, maxlength=rows, dtype=tf.int64)
-        segments, count = token_rows, tokens_per_row
+        # One fused gather-and-reduce kernel per kind of feature; IndexedSlices
+        # gradients (only the rows a batch uses).
+        with tf.name_scope('gather_and_sum'):
+            summed = tf.sparse.segment_sum(self.embeddings, ids, token_rows, num_segments=rows, sparse_gradient=True)
+        count = tokens_per_row
         if self._bigram_buckets:
             with tf.name_scope('bigram_ids'):
                 # Word pairs carry what single words miss ("not good"), as in
                 # fastText: neighbours in the same text, bucketed by their hashes.
-                same_text = tf.equal(token_rows[:-1], token_rows[1:])
-                pairs = _pair_hash(hashes[:-1], hashes[1:]) % self._bigram_buckets + self._bigram_offset
-                ids = tf.concat([ids, tf.boolean_mask(pairs, same_text)], axis=0)
-                # Bigram segments follow the word segments, so the ids stay
-                # sorted by segment; the two halves are added below.
-                segments = tf.concat([token_rows, tf.boolean_mask(token_rows[:-1], same_text) + rows], axis=0)
+                firsts = tf.where(tf.equal(token_rows[:-1], token_rows[1:]))[:, 0]
+                pairs = _pair_hash(tf.gather(hashes, firsts), tf.gather(hashes, firsts + 1))
+                pair_ids = pairs % self._bigram_buckets + self._bigram_offset
+                pair_rows = tf.gather(token_rows, firsts)
+            with tf.name_scope('gather_and_sum'):
+                summed += tf.sparse.segment_sum(
+                    self.embeddings, pair_ids, pair_rows, num_segments=rows, sparse_gradient=True
+                )
                 count = tf.maximum(2 * tokens_per_row - 1, 0)  # n words, n - 1 pairs
         with tf.name_scope('gather_and_sum'):
-            # One fused gather-and-reduce kernel; IndexedSlices gradients (only the rows a batch uses).
-            summed = tf.sparse.segment_sum(
-                self.embeddings,
-                ids,
-                segments,
-                num_segments=rows * (2 if self._bigram_buckets else 1),
-                sparse_gradient=True,
-            )
-            if self._bigram_buckets:
-                summed = summed[:rows] + summed[rows:]
             # A text without tokens sums to zeros and stays zero.
             count = tf.cast(tf.maximum(count, 1), tf.float32)[:, tf.newaxis]
             return summed * (self._scale / (count if self._mean else tf.sqrt(count)))
@@ -201,10 +196,10 @@ def _hash(tokens):
 
 
 def _pair_hash(first, second):
-    """A non-negative int64 per pair of token hashes (splitmix64's finaliser
-    on a multiplicative combination; uint64 arithmetic wraps)."""
+    """A non-negative int64 per pair of token hashes: first * golden ratio +
+    second in wrapping uint64 arithmetic (the hashes are already uniform
+    fingerprints, so every bit of the result is), top bit dropped."""
     key = tf.bitcast(first, tf.uint64) * _GOLDEN + tf.bitcast(second, tf.uint64)
-    key = tf.bitwise.bitwise_xor(key, tf.bitwise.right_shift(key, tf.constant(31, tf.uint64))) * _MIX
     return tf.bitcast(tf.bitwise.right_shift(key, tf.constant(1, tf.uint64)), tf.int64)
 
 
