@@ -30,6 +30,19 @@ def imdb_tfx(*args, env=None, cwd=None) -> subprocess.CompletedProcess:
     )
 
 
+def run_args(home, data: str, hub: str, *options: str) -> list:
+    """`imdb-tfx run` on a home, with the short training of the tests."""
+    return ['run', '--data', data, '--home', home.root, '--hub', hub, *SHORT_TRAINING, *options]
+
+
+def newest_run(home):
+    """The home's newest pipeline run, from its ML Metadata store."""
+    from imdb_tfx import run_info
+    from pipeline import configs
+
+    return run_info.load_run(run_info.open_store(home.metadata_path), configs.PIPELINE_NAME)
+
+
 @pytest.fixture(scope='session')
 def sample_archive() -> str:
     return SAMPLE_ARCHIVE

@@ -8,6 +8,7 @@ import tempfile
 import click
 
 from core.errors import UserInputError
+from kubeflow import locations
 from kubeflow.image import DEFAULT_TAG, IMAGE_ROOT, SCHEMA_FILE
 from kubeflow.s3_settings import S3Settings
 from pipeline import options as pipeline_options
@@ -89,6 +90,8 @@ def _volumes(values) -> dict:
 def _compile(
     output, image, pipeline_root, data, serving_dir, s3_endpoint, s3_region, s3_secret, beam_args, volumes, **options
 ) -> str:
+    # Bad locations fail in a second, before TFX's imports.
+    locations.check(pipeline_root, data, serving_dir, options['hub'], None)
     from kubeflow import runner
 
     hyperparameters = pipeline_options.hyperparameters(options['recipe'], options)

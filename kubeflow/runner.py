@@ -13,6 +13,7 @@ from tfx import v1 as tfx
 
 from core import s3
 from core.errors import UserInputError
+from kubeflow import locations
 from kubeflow.image import EMBEDDINGS_DIR, GLOVE_DIR, SCHEMA_FILE
 from kubeflow.s3_settings import S3Settings
 from modules.hparams import PIPELINE_BUILT_HUB_HANDLE
@@ -31,46 +32,12 @@ DATA_ROOT = 'data-root'
 HYPERPARAMETERS = 'hyperparameters'
 CANARY_MAX_BATCH_SECONDS = 'canary-max-batch-seconds'
 
-# Where artifacts can live: what TensorFlow, Beam and KFP's launcher all read.
-# A local folder only works with `imdb-tfx kfp-local` (tasks on this machine).
-STORAGE_SCHEMES = ('gs://', 's3://')
-
 
 def image_hub_handle(embedding: EmbeddingSpec) -> str:
     """The recipe's embedding module as baked into the image: GloVe 6B 50d
     with the recipe's bigram buckets and combiner (for a recipe whose module
     does not depend on the data)."""
     return f'{EMBEDDINGS_DIR}/{embedding.module_name}'
-
-
-def _check_locations(
-    pipeline_root: str, data_root: str, serving_dir: str, hub_handle: Optional[str], schema_file: Optional[str]
-) -> None:
-    """Locations as the pods see them; one line naming the location and the
-    reason when one cannot work. Nothing is accessed: compiling is offline."""
-    for what, path in (
-        ('pipeline root', pipeline_root),
-        ('data', data_root),
-        ('serving directory', serving_dir),
-        ('hub handle', hub_handle),
-        ('schema file', schema_file),
-    ):
-        if not path:
-            continue
-        if path.startswith('minio://'):
-            raise UserInputError(
-                f'{what} {path}: TensorFlow has no minio:// filesystem; give '
-                "s3://BUCKET/PATH and --s3-endpoint (MinIO's S3 API)"
-            )
-        scheme_ok = path.startswith(STORAGE_SCHEMES) or (
-            what == 'hub handle' and path.startswith(('https://', 'http://'))
-        )
-        if '://' in path and not scheme_ok:
-            raise UserInputError(
-                f'{what} {path}: unsupported scheme; give gs://, s3:// or an absolute path as the pods see it'
-            )
-        if '://' not in path and not path.startswith('/'):
-            raise UserInputError(f'{what} {path}: give a URL or an absolute path as the pods see it')
 
 
 def compile_pipeline(
@@ -113,7 +80,7 @@ def compile_pipeline(
     if not output_path.endswith(('.yaml', '.yml')):
         # KubeflowV2DagRunner's other form, a PipelineJob JSON, is for Vertex AI.
         raise UserInputError(f'{output_path}: the package must be a .yaml file')
-    _check_locations(pipeline_root, data_root, serving_dir, hub_handle, schema_file)
+    locations.check(pipeline_root, data_root, serving_dir, hub_handle, schema_file)
     uses_s3 = any(s3.is_s3(p) for p in (pipeline_root, data_root, serving_dir, hub_handle))
 
     preset = recipes.get(recipe)

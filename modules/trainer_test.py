@@ -29,7 +29,7 @@ def trained(tmp_path_factory, prepared_sample, tiny_embedding):
         serving_model_dir=str(out / 'serving'),
         model_run_dir=str(out / 'run'),
         custom_config=Hyperparameters(
-            hub_handle=tiny_embedding, epochs=8, batch_size=64, learning_rate=0.01
+            hub_handle=tiny_embedding, epochs=8, batch_size=64, learning_rate=0.01, calibrate=True
         ).to_custom_config(),
     )
     trainer.run_fn(fn_args)

@@ -66,7 +66,8 @@ RECIPES: Dict[str, Recipe] = {
         'then two rounds of self-training: the model labels the 50,000 unlabeled reviews '
         'and a fresh one learns from the labelled ones plus those labelled with >= 0.9 '
         'confidence, then labels them again for a third; the exported model is the last one '
-        'refitted on train + valid for its chosen number of epochs.',
+        'refitted on train + valid for its chosen number of epochs, its P(positive) calibrated by a '
+        'temperature fitted on valid.',
         embedding=EmbeddingSpec(data_vocabulary=True, bigram_buckets=2**18, combiner='mean', table_lr_multiplier=3.0),
         hyperparameters=Hyperparameters(
             learning_rate=3e-3,
@@ -76,6 +77,7 @@ RECIPES: Dict[str, Recipe] = {
             self_training_confidence=0.9,
             self_training_rounds=2,
             refit=True,
+            calibrate=True,
         ),
     ),
 }

@@ -23,6 +23,7 @@ def test_seed_is_the_tutorial_exactly():
         self_training_confidence=0.0,
         self_training_rounds=1,
         refit=False,
+        calibrate=False,
         seed=42,
     )
     assert seed.embedding == recipes.EmbeddingSpec()  # plain GloVe, no bigrams
