@@ -2,8 +2,11 @@
 and a tiny embedding module built from its words."""
 
 import collections
+import fcntl
 import io
+import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -43,6 +46,27 @@ def newest_run(home):
     return run_info.load_run(run_info.open_store(home.metadata_path), configs.PIPELINE_NAME)
 
 
+def built_once(tmp_path_factory, name: str, build) -> str:
+    """A folder that `build(folder)` fills once per test session. Under
+    pytest-xdist every worker gets the same folder, built by the first to ask
+    while the others wait on a lock: the shared pipeline runs are made once,
+    and from the same input paths, so that ML Metadata's cache keys agree."""
+    if 'PYTEST_XDIST_WORKER' not in os.environ:
+        folder = tmp_path_factory.mktemp(name)
+        build(str(folder))
+        return str(folder)
+    root = tmp_path_factory.getbasetemp().parent  # the session's, above the workers' own
+    folder, done = root / name, root / f'{name}.done'
+    with open(root / f'{name}.lock', 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            build(str(folder))
+            done.touch()
+    return str(folder)
+
+
 @pytest.fixture(scope='session')
 def sample_archive() -> str:
     return SAMPLE_ARCHIVE
@@ -52,9 +76,8 @@ def sample_archive() -> str:
 def prepared_sample(tmp_path_factory) -> str:
     from imdb_tfx import prepare_data
 
-    output = str(tmp_path_factory.mktemp('prepared') / 'imdb')
-    prepare_data.prepare(SAMPLE_ARCHIVE, output)
-    return output
+    folder = built_once(tmp_path_factory, 'prepared', lambda f: prepare_data.prepare(SAMPLE_ARCHIVE, f'{f}/imdb'))
+    return os.path.join(folder, 'imdb')
 
 
 def sample_texts(prepared: str, split: str = 'train'):
@@ -130,9 +153,10 @@ def tiny_embedding(tmp_path_factory, tiny_vectors) -> str:
     """A module of the tiny vectors."""
     from modules import text_embedding
 
-    output = str(tmp_path_factory.mktemp('embedding') / 'tiny')
-    text_embedding.build_text_embedding(*tiny_vectors, output)
-    return output
+    folder = built_once(
+        tmp_path_factory, 'embedding', lambda f: text_embedding.build_text_embedding(*tiny_vectors, f'{f}/tiny')
+    )
+    return os.path.join(folder, 'tiny')
 
 
 @pytest.fixture(scope='session')
@@ -158,19 +182,25 @@ def pipeline_runs(tmp_path_factory, prepared_sample, tiny_embedding) -> dict:
     from imdb_tfx import run_info
     from pipeline import configs
 
-    home = Home.at(str(tmp_path_factory.mktemp('home')))
-    args = [
-        'run',
-        '--data',
-        prepared_sample,  # outside the home: a copy of the home (own_home) finds its work in the cache
-        '--home',
-        home.root,
-        '--hub',
-        tiny_embedding,
-        *SHORT_TRAINING,
-    ]
-    first = imdb_tfx(*args)
-    second = imdb_tfx(*args)
+    def run_twice(folder):
+        args = [
+            'run',
+            '--data',
+            prepared_sample,  # outside the home: a copy of the home (own_home) finds its work in the cache
+            '--home',
+            f'{folder}/home',
+            '--hub',
+            tiny_embedding,
+            *SHORT_TRAINING,
+        ]
+        results = [imdb_tfx(*args) for _ in range(2)]
+        with open(f'{folder}/results.json', 'w') as f:  # for the other workers
+            json.dump([vars(r) for r in results], f)
+
+    folder = built_once(tmp_path_factory, 'runs', run_twice)
+    with open(os.path.join(folder, 'results.json')) as f:
+        first, second = (subprocess.CompletedProcess(**r) for r in json.load(f))
+    home = Home.at(os.path.join(folder, 'home'))
     store = run_info.open_store(home.metadata_path)
     ids = run_info.run_ids(store, configs.PIPELINE_NAME)
     return dict(
@@ -186,8 +216,6 @@ def pipeline_runs(tmp_path_factory, prepared_sample, tiny_embedding) -> dict:
 def own_home(pipeline_runs, tmp_path):
     """A copy of the shared runs' home (ML Metadata, artifacts, one model
     serving): a run here reuses their work and changes nothing of theirs."""
-    import shutil
-
     from core.home import Home
 
     assert pipeline_runs['second'].returncode == 0, pipeline_runs['second'].stderr[-3000:]

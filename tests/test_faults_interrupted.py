@@ -48,11 +48,29 @@ def wait_for_the_trainer(home: Home, process: subprocess.Popen) -> None:
     time.sleep(2)  # inside the training
 
 
-def test_a_run_killed_in_the_trainer_resumes_from_the_cache_and_pushes_once(own_home, prepared_sample, tiny_embedding):
+def test_a_busy_home_refuses_a_second_run_and_a_run_killed_in_the_trainer_resumes_from_the_cache(
+    own_home, prepared_sample, tiny_embedding, tmp_path
+):
     versions = serving.versions(own_home.serving_dir)
     args = run_args(own_home, prepared_sample, tiny_embedding, *NEW_MODEL)
     killed = start(*args)
     wait_for_the_trainer(own_home, killed)
+    holder = open(own_home.lock_path).read()
+    assert f'(pid {killed.pid},' in holder
+
+    # While it trains, the home is busy: a second run is refused before any
+    # work, naming the holder; another home is not held, a rollback there goes ahead.
+    second = imdb_tfx(*run_args(own_home, prepared_sample, tiny_embedding))
+    other = Home.at(str(tmp_path / 'other'))
+    for probability in (0.25, 0.75):
+        serving.publish(constant_model(str(tmp_path / f'm{probability}'), probability), other.serving_dir)
+    rollback = imdb_tfx('rollback', '--home', other.root)
+    assert second.returncode == 2
+    assert second.stderr.strip().splitlines()[-1] == (
+        f'error: {own_home.root}: in use by {holder.strip()}; wait for it to finish, or use another --home'
+    )
+    assert rollback.returncode == 0, rollback.stderr
+
     os.killpg(killed.pid, signal.SIGKILL)
     killed.wait()
     killed_run = newest_run(own_home)
@@ -63,7 +81,10 @@ def test_a_run_killed_in_the_trainer_resumes_from_the_cache_and_pushes_once(own_
 
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
     run = newest_run(own_home)
-    assert run.run_id != killed_run.run_id and run.run_id in rerun.stdout
+    assert run.run_id != killed_run.run_id
+    assert f'Run {run.run_id}\n' in rerun.stdout and f'Report: {own_home.reports_dir}/{run.run_id}.html' in rerun.stdout
+    store = run_info.open_store(own_home.metadata_path)
+    assert len(run_info.run_ids(store, configs.PIPELINE_NAME)) == 4  # the shared two, the killed one, the rerun
     reused = {'ImportExampleGen', 'StatisticsGen', 'ImportSchemaGen', 'ExampleValidator', 'DataGate'}
     assert all(run.nodes[node].state == 'CACHED' for node in reused)
     said = re.search(r'^Reused from earlier runs \(ML Metadata cache\): (.+)$', rerun.stdout, re.M).group(1)
@@ -100,35 +121,3 @@ def test_ctrl_c_or_sigterm_stops_the_run_at_once_and_says_where(own_home, prepar
     with pytest.raises(ProcessLookupError):
         os.killpg(process.pid, 0)  # no process of the group is left (Beam, the canary's probe)
     assert stopped_in < 30, f'stopped {stopped_in:.1f} s after the signal'
-
-
-def test_a_second_run_on_a_busy_home_is_refused_and_each_reports_its_own_run(
-    own_home, prepared_sample, tiny_embedding, tmp_path
-):
-    versions = serving.versions(own_home.serving_dir)
-    first = start(*run_args(own_home, prepared_sample, tiny_embedding, *NEW_MODEL))  # trains: holds the home a while
-    deadline = time.monotonic() + WAIT_SECONDS
-    while f'(pid {first.pid},' not in (open(own_home.lock_path).read() if os.path.exists(own_home.lock_path) else ''):
-        assert first.poll() is None and time.monotonic() < deadline
-        time.sleep(0.1)
-    holder = open(own_home.lock_path).read()
-    first_id = re.match(r'run (\S+) \(imdb-tfx run\)', holder).group(1)
-
-    second = imdb_tfx(*run_args(own_home, prepared_sample, tiny_embedding))
-    # Another home is not held: a rollback there goes ahead meanwhile.
-    other = Home.at(str(tmp_path / 'other'))
-    for probability in (0.25, 0.75):
-        serving.publish(constant_model(str(tmp_path / f'm{probability}'), probability), other.serving_dir)
-    rollback = imdb_tfx('rollback', '--home', other.root)
-    first_out, first_err = first.communicate(timeout=WAIT_SECONDS)
-
-    assert second.returncode == 2
-    assert second.stderr.strip().splitlines()[-1] == (
-        f'error: {own_home.root}: in use by {holder.strip()}; wait for it to finish, or use another --home'
-    )
-    assert rollback.returncode == 0, rollback.stderr
-    assert first.returncode == 0, first_err[-3000:]
-    assert f'Run {first_id}\n' in first_out and f'Report: {own_home.reports_dir}/{first_id}.html' in first_out
-    store = run_info.open_store(own_home.metadata_path)
-    assert newest_run(own_home).run_id == first_id and len(run_info.run_ids(store, configs.PIPELINE_NAME)) == 3
-    assert len(serving.versions(own_home.serving_dir)) == len(versions) + 1  # pushed once
