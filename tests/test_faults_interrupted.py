@@ -53,7 +53,9 @@ def test_a_busy_home_refuses_a_second_run_and_a_run_killed_in_the_trainer_resume
 ):
     versions = serving.versions(own_home.serving_dir)
     args = run_args(own_home, prepared_sample, tiny_embedding, *NEW_MODEL)
-    killed = start(*args)
+    # Trains for minutes, so that the kill lands in the Trainer however long
+    # the busy-home checks take; then the test's short training runs again.
+    killed = start(*args, '--epochs', '1000')
     wait_for_the_trainer(own_home, killed)
     holder = open(own_home.lock_path).read()
     assert f'(pid {killed.pid},' in holder
@@ -77,7 +79,7 @@ def test_a_busy_home_refuses_a_second_run_and_a_run_killed_in_the_trainer_resume
     assert killed_run.nodes['Trainer'].state == 'RUNNING'  # as the kill left it
     assert serving.versions(own_home.serving_dir) == versions
 
-    rerun = imdb_tfx(*args)  # the killed run's lock was released with it
+    rerun = imdb_tfx(*args)  # the killed run's lock was released with it; the Trainer runs again
 
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
     run = newest_run(own_home)
