@@ -53,9 +53,10 @@ def test_a_busy_home_refuses_a_second_run_and_a_run_killed_in_the_trainer_resume
 ):
     versions = serving.versions(own_home.serving_dir)
     args = run_args(own_home, prepared_sample, tiny_embedding, *NEW_MODEL)
-    # Trains for minutes, so that the kill lands in the Trainer however long
-    # the busy-home checks take; then the test's short training runs again.
-    killed = start(*args, '--epochs', '1000')
+    # Trains for minutes (no early stopping), so that the kill lands in the
+    # Trainer however long the busy-home checks take; then the test's short
+    # training runs again.
+    killed = start(*args, '--epochs', '1000', '--early-stopping-patience', '0')
     wait_for_the_trainer(own_home, killed)
     holder = open(own_home.lock_path).read()
     assert f'(pid {killed.pid},' in holder
