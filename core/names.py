@@ -7,6 +7,9 @@ TRAIN = 'train'
 VALID = 'valid'
 EVAL = 'eval'
 LABELLED_SPLITS = (TRAIN, VALID, EVAL)
+# A spans folder's spans (imdb_tfx/spans.py): ImportExampleGen's {SPAN} spec
+# picks the newest; the Trainer reads a rolling window of the accepted ones.
+SPAN_DIR_PATTERN = 'span-{SPAN}'
 # UnlabeledExampleGen's one split.
 UNLABELED = 'unlabeled'
 
@@ -46,6 +49,7 @@ IMPORT_SCHEMA_GEN = 'ImportSchemaGen'  # the curated schema
 SCHEMA_GEN = 'SchemaGen'  # --infer-schema
 EXAMPLE_VALIDATOR = 'ExampleValidator'
 DATA_GATE = 'DataGate'
+DRIFT_GATE = 'DriftGate'  # spans: stops a span that drifted from the previous accepted one
 EMBEDDING_BUILDER = 'EmbeddingBuilder'
 TRAINER = 'Trainer'
 SERVING_BASELINE = 'ServingBaseline'

@@ -48,7 +48,13 @@ def cli(verbose):
     help='Folder for the TFRecords (replaced atomically), or a gs:// or s3:// URL '
     '(the manifest, which marks the output complete, is written last).',
 )
-def prepare_data_command(source, output):
+@click.option(
+    '--spans',
+    type=click.IntRange(min=1),
+    help='Write K numbered spans (OUTPUT/span-1 ... span-K), cut by movie in title-id order, '
+    'for continuous training (`run --window`, `ingest`). Local OUTPUT only.',
+)
+def prepare_data_command(source, output, spans):
     """Convert an IMDB SOURCE to gzip'd TFRecords of tf.Example.
 
     SOURCE: the Stanford archive (aclImdb_v1.tar.gz), its extracted folder, or a
@@ -58,6 +64,15 @@ def prepare_data_command(source, output):
 
     from imdb_tfx import prepare_data
 
+    if spans:
+        from imdb_tfx import spans as spans_lib
+
+        if '://' in output:
+            raise UserInputError(f'{output}: --spans writes a local folder (upload it afterwards)')
+        manifest = spans_lib.prepare_spans(source, output, spans)
+        for entry in manifest['spans']:
+            click.echo(_span_line(output, entry))
+        return
     if '://' not in output:
         manifest = prepare_data.prepare(source, output)
     else:
@@ -68,6 +83,33 @@ def prepare_data_command(source, output):
     click.echo(
         f'{output}: ' + ', '.join(f'{split} {counts["examples"]}' for split, counts in manifest['splits'].items())
     )
+
+
+def _span_line(data: str, entry: dict) -> str:
+    labels = entry['labels']
+    return (
+        f'{data}/span-{entry["span"]}: {entry["labelled"]} labelled ({labels.get("1", 0)} positive), '
+        f'{entry["unlabeled"]} unlabeled, {entry["movies"]} movies ({entry["first_movie"]} .. {entry["last_movie"]})'
+    )
+
+
+@cli.command('ingest')
+@click.argument('source')
+@click.option(
+    '--data', required=True, type=click.Path(file_okay=False), help='The spans folder (prepare-data --spans).'
+)
+def ingest_command(source, data):
+    """Append SOURCE's reviews to a spans folder as its next span.
+
+    SOURCE: any prepare-data SOURCE (an aclImdb archive or folder, TFRecords).
+    The next `imdb-tfx run --data DATA` trains on it.
+    """
+    from imdb_tfx import spans
+
+    entry = spans.ingest(source, data)
+    click.echo(_span_line(data, entry))
+    if entry['movies_seen_before']:
+        click.echo(f'Note: {entry["movies_seen_before"]} of its movies were in earlier spans')
 
 
 @cli.command('build-embedding')
@@ -148,7 +190,21 @@ def build_embedding_command(
     type=click.IntRange(min=0),
     help='Runs again after a transient I/O error, reusing what completed [1].',
 )
-def run_command(data, home, from_nodes, to_nodes, retries, **options):
+@click.option(
+    '--window',
+    type=click.IntRange(min=1),
+    help='With --data a spans folder (prepare-data --spans, ingest): train on the newest W accepted spans '
+    '[SPAN_WINDOW in pipeline/configs.py].',
+)
+@click.option(
+    '--max-drift',
+    'max_drift',
+    multiple=True,
+    metavar='MEASURE=DISTANCE',
+    help='With spans: the largest drift from the previous accepted span that passes, per measure '
+    '(label_balance, rating, review_length, oov_rate, top_tokens; repeatable) [DRIFT_THRESHOLDS].',
+)
+def run_command(data, home, from_nodes, to_nodes, retries, window, max_drift, **options):
     """Run the pipeline locally (LocalDagRunner) and print a summary."""
     from pipeline import configs, local_runner
 
@@ -157,11 +213,28 @@ def run_command(data, home, from_nodes, to_nodes, retries, **options):
     # Before any work: one run per home at a time.
     retries = configs.LOCAL_RETRIES if retries is None else retries
     current = {'run_id': run_id}
+    options.update(window=window, drift_thresholds=drift_thresholds(max_drift))
     with home.locked(f'run {run_id} (imdb-tfx run)'), SignalStop(lambda: _where(home, current['run_id'])) as stop:
         _run(home, data, current, options, from_nodes, to_nodes, retries, stop)
     if stop:  # stopped while it prepared the inputs
         stop.report()
         sys.exit(stop.exit_code)
+
+
+def drift_thresholds(given) -> dict:
+    """DRIFT_THRESHOLDS with the given MEASURE=DISTANCE pairs on top."""
+    from pipeline import configs
+
+    thresholds = dict(configs.DRIFT_THRESHOLDS)
+    for pair in given:
+        measure, _, value = pair.partition('=')
+        if measure not in thresholds:
+            raise UserInputError(f'--max-drift {pair}: no measure {measure!r} (measures: {", ".join(thresholds)})')
+        try:
+            thresholds[measure] = float(value)
+        except ValueError:
+            raise UserInputError(f'--max-drift {pair}: {value!r} is not a number') from None
+    return thresholds
 
 
 def _where(home: Home, run_id: str) -> str:
@@ -174,7 +247,7 @@ def _where(home: Home, run_id: str) -> str:
 def _run(home: Home, data, current: dict, options, from_nodes, to_nodes, retries: int, stop: SignalStop) -> None:
     import dataclasses
 
-    from imdb_tfx import inputs, outcome
+    from imdb_tfx import inputs, outcome, spans
     from pipeline import configs, local_runner
 
     preset = recipes.get(options['recipe'])
@@ -192,6 +265,11 @@ def _run(home: Home, data, current: dict, options, from_nodes, to_nodes, retries
             'both sides (eval accuracy flatters by about 1-2 points)'
         )
     inputs.check_split(data_root, gate['split'])
+    window = None
+    if spans.is_spans(data_root):
+        window = options['window'] or configs.SPAN_WINDOW
+    elif options['window']:
+        raise UserInputError(f'--window: {data_root} is not a spans folder (prepare-data --spans K)')
     if hyperparameters.self_trains and not inputs.has_unlabeled(data_root):
         if confidence_given:
             inputs.check_unlabeled(data_root)
@@ -220,6 +298,8 @@ def _run(home: Home, data, current: dict, options, from_nodes, to_nodes, retries
                 embedding=None if hub_handle else preset.embedding,
                 schema_file=None if options['infer_schema'] else configs.SCHEMA_FILE,
                 enable_cache=not options['no_cache'],
+                window=window,
+                drift_thresholds=options['drift_thresholds'],
                 from_nodes=from_nodes,
                 to_nodes=to_nodes,
             )

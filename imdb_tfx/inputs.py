@@ -9,7 +9,7 @@ from components.embedding_builder import word_vectors
 from core import names
 from core.errors import UserInputError
 from core.home import Home
-from imdb_tfx import prepare_data
+from imdb_tfx import prepare_data, spans
 from modules import text_embedding
 from pipeline import configs
 from pipeline.recipes import EmbeddingSpec
@@ -42,7 +42,7 @@ def prepared_data(data: Optional[str], home: Home) -> str:
     source = data or default_source()
     if not os.path.exists(source):
         raise UserInputError(f'{source}: no such file or directory')
-    if prepare_data.is_prepared(source):
+    if prepare_data.is_prepared(source) or spans.is_spans(source):
         return os.path.abspath(source)
     target = os.path.join(home.data_cache, prepare_data.source_fingerprint(source)[:16])
     if prepare_data.is_prepared(target):
@@ -53,19 +53,30 @@ def prepared_data(data: Optional[str], home: Home) -> str:
     return target
 
 
+def newest_prepared(data_root: str) -> str:
+    """The prepare-data output a run reads: data_root, or its newest span."""
+    if spans.is_spans(data_root):
+        return spans.span_dir(data_root, max(spans.span_numbers(data_root)))
+    return data_root
+
+
 def has_movie_ids(data_root: str) -> bool:
-    return names.MOVIE_FEATURE in prepare_data.read_manifest(data_root)['splits']['train']['features']
+    manifest = prepare_data.read_manifest(newest_prepared(data_root))
+    return names.MOVIE_FEATURE in manifest['splits']['train']['features']
 
 
 def has_unlabeled(data_root: str) -> bool:
-    return bool(prepare_data.read_manifest(data_root)['splits'].get('unsup', {}).get('examples', 0))
+    manifest = prepare_data.read_manifest(newest_prepared(data_root))
+    return bool(manifest['splits'].get('unsup', {}).get('examples', 0))
 
 
 def check_split(data_root: str, split: str) -> None:
     """The data must have what the split is made from."""
     if split == configs.SPLIT_MOVIE and not has_movie_ids(data_root):
         raise UserInputError(f'{data_root}: no movie_id in this data (a tfds source?): use --split random')
-    if split == 'source':
+    if split == configs.SPLIT_SOURCE and spans.is_spans(data_root):
+        raise UserInputError(f'{data_root}: spans have no test split of their own: use --split movie or random')
+    if split == configs.SPLIT_SOURCE:
         splits = prepare_data.read_manifest(data_root)['splits']
         if 'test' not in splits:
             raise UserInputError(f'{data_root}: no test split in this data: use --split movie or random')

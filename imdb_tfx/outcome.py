@@ -4,6 +4,8 @@ comparison with the serving model, the serving canary, the blessing and the
 push. Shared by `run`'s summary, `gate` (and its JSON) and the report."""
 
 import dataclasses
+import functools
+import json
 import os
 from typing import Dict, List, Optional, Tuple
 
@@ -19,6 +21,7 @@ EXIT_FAILED = 2
 
 # The rules of the release gate, as `gate --json` names them.
 RULE_DATA_GATE = 'data_gate'
+RULE_DRIFT_GATE = 'drift_gate'  # runs on spans only
 RULE_FLOOR = 'accuracy_floor'
 RULE_NO_REGRESSION = 'no_regression'
 RULE_CANARY = 'serving_canary'
@@ -96,6 +99,60 @@ class Outcome:
             for f in checks.findings(inputs['statistics'][0].uri, inputs['anomalies'][0].uri, inputs['schema'][0].uri)
         ]
 
+    @functools.cached_property
+    def drift(self) -> Optional[dict]:
+        """The drift gate of a run on spans (None otherwise): its status, the
+        span, the accepted span it was compared with, and every measure with
+        its threshold (recomputed from its inputs when it stopped the run)."""
+        node = self.run.nodes.get(names.DRIFT_GATE)
+        if node is None:
+            return None
+        from components.drift_gate import component as drift_gate  # deferred: TensorFlow
+
+        if node.state in ('COMPLETE', 'CACHED'):
+            accepted = self.run.output(names.DRIFT_GATE, 'accepted')
+            with open(os.path.join(accepted.uri, drift_gate.REPORT_FILE), encoding='utf-8') as f:
+                report = json.load(f)
+            return {'status': 'passed', **{k: report[k] for k in ('span', 'reference_span', 'measures')}}
+        if node.state != 'FAILED' or 'examples' not in node.inputs:
+            return {'status': 'not run', 'span': None, 'reference_span': None, 'measures': []}
+        examples = node.inputs['examples'][0]
+        reference = (node.inputs.get('reference') or [None])[0]
+        compared, measures = drift_gate.findings(
+            examples.uri,
+            examples.properties.get(drift_gate.SPAN),
+            reference.uri if reference else None,
+            reference.properties.get(drift_gate.SPAN) if reference else None,
+            node.inputs['baseline'][0].uri,
+            json.loads(node.properties['thresholds']),
+        )
+        return {
+            'status': 'failed',
+            'span': examples.properties.get(drift_gate.SPAN),
+            'reference_span': compared[0] if compared else None,
+            'measures': [dict(vars(m), drifted=m.drifted) for m in measures],
+        }
+
+    def drift_findings(self) -> List[str]:
+        """The measures over their thresholds, each named with its distance."""
+        drift = self.drift or {}
+        return [_measure_line(m) for m in drift.get('measures', []) if m['drifted']]
+
+    def drift_detail(self) -> str:
+        drift = self.drift
+        if drift['status'] == 'not run':
+            return 'not run'
+        if drift['reference_span'] is None:
+            return f'span {drift["span"]}: the first accepted span, nothing to compare with'
+        measures = drift['measures']
+        if drift['status'] == 'failed':
+            return f'span {drift["span"]} drifted from span {drift["reference_span"]}: ' + '; '.join(
+                self.drift_findings()
+            )
+        return f'span {drift["span"]} vs span {drift["reference_span"]}: ' + ', '.join(
+            f'{m["name"]} {m["distance"]:.4f} <= {m["threshold"]:g}' for m in measures
+        )
+
     @property
     def example_count(self) -> int:
         return int(self.metrics.get('example_count', 0))
@@ -137,6 +194,14 @@ class Outcome:
                 'detail': '; '.join(self.data_gate_findings()) or self.data_gate,
             }
         ]
+        if self.drift is not None:
+            rules.append(
+                {
+                    'rule': RULE_DRIFT_GATE,
+                    'passed': {'passed': True, 'failed': False}.get(self.drift['status']),
+                    'detail': self.drift_detail(),
+                }
+            )
         if self.metrics:
             rules.append({'rule': RULE_FLOOR, 'passed': self.floor_passed, 'detail': self._floor_detail()})
             rules.append(
@@ -192,6 +257,12 @@ class Outcome:
     def verdict(self) -> str:
         if self.failed_node == names.DATA_GATE:
             return f'FAILED at {names.DATA_GATE}:\n' + '\n'.join(f'  - {f}' for f in self.data_gate_findings())
+        if self.failed_node == names.DRIFT_GATE and self.drift_findings():
+            return (
+                f'FAILED at {names.DRIFT_GATE}: span {self.drift["span"]} drifted from span '
+                f'{self.drift["reference_span"]}, nothing trained or pushed:\n'
+                + '\n'.join(f'  - {f}' for f in self.drift_findings())
+            )
         if self.failed_node:
             return f"FAILED at {self.failed_node} (its error is in the run's log)"
 
@@ -270,6 +341,7 @@ class Outcome:
             'rules': self.rules(),
             'blessed': self.blessed,
             'data_gate': {'status': self.data_gate, 'findings': self.data_gate_findings()},
+            'drift_gate': self.drift,
             'canary': {'passed': self.canary_passed, 'problems': self.canary_problems},
             'baseline_problem': self.baseline_problem,
             'components': {
@@ -280,6 +352,13 @@ class Outcome:
 
 def _f(value: Optional[float]) -> str:
     return 'nan' if value is None else f'{value:.4f}'
+
+
+def _measure_line(measure: dict) -> str:
+    values = ''
+    if measure['newest'] is not None:
+        values = f' ({measure["reference"]:.4g} -> {measure["newest"]:.4g})'
+    return f'{measure["name"]}{values}: distance {measure["distance"]:.4f} over the threshold {measure["threshold"]:g}'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -408,6 +487,8 @@ def summary(outcome: Outcome) -> str:
     if outcome.reused:
         lines.append(f'Reused from earlier runs (ML Metadata cache): {", ".join(outcome.reused)}')
     lines.append(f'Data gate: {outcome.data_gate}')
+    if outcome.drift is not None and outcome.drift['status'] != 'failed':
+        lines.append(f'Drift gate: {outcome.drift["status"]}: {outcome.drift_detail()}')
     if outcome.baseline_problem:
         lines.append(f'Serving directory: {outcome.baseline_problem}; not used as the baseline')
     if outcome.metrics:
@@ -427,8 +508,8 @@ def summary(outcome: Outcome) -> str:
                 else 'none (first push)'
             )
         )
-        for rule in outcome.rules()[1:]:
-            if rule['rule'] != RULE_CANARY:
+        for rule in outcome.rules():
+            if rule['rule'] in (RULE_FLOOR, RULE_NO_REGRESSION):
                 state = {True: 'passed', False: 'FAILED', None: 'not judged'}[rule['passed']]
                 lines.append(f'Gate {rule["rule"]}: {state}: {rule["detail"]}')
     if outcome.canary_passed is not None:

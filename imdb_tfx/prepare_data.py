@@ -72,7 +72,7 @@ NUM_SHARDS = 10
 
 def prepare(source: str, output: str, num_shards: int = NUM_SHARDS) -> dict:
     """Converts SOURCE to gzip'd TFRecords of tf.Example under OUTPUT; returns the manifest dict."""
-    reader = _open_source(source)
+    reader = open_source(source)
     if num_shards < 1:
         raise UserInputError(f'num_shards: must be at least 1, got {num_shards}')
     output = os.path.abspath(output)
@@ -86,8 +86,8 @@ def prepare(source: str, output: str, num_shards: int = NUM_SHARDS) -> dict:
         'num_shards': num_shards,
     }
     with atomic.replacing_dir(output) as tmp:
-        texts = _TextDecoder()
-        manifest['splits'] = _write_splits(reader.records(texts), tmp, num_shards)
+        texts = TextDecoder()
+        manifest['splits'] = write_splits(reader.records(texts), tmp, num_shards)
         manifest['non_utf8_reviews'] = texts.non_utf8
         texts.warn()
         with open(os.path.join(tmp, MANIFEST), 'w', encoding='utf-8') as f:
@@ -119,7 +119,7 @@ def source_fingerprint(source: str) -> str:
     """sha256 hex of the source's content (archive bytes; for a directory, of its relevant
     files' relative paths + bytes in sorted order), used as a cache key and recorded in the
     manifest."""
-    return _open_source(source).fingerprint()
+    return open_source(source).fingerprint()
 
 
 def is_prepared(path: str) -> bool:
@@ -139,7 +139,7 @@ def read_manifest(path: str) -> dict:
 # --- sources ---------------------------------------------------------------------------
 
 
-def _open_source(source):
+def open_source(source):
     if not os.path.exists(source):
         raise UserInputError(f'{source}: does not exist')
     if os.path.isfile(source):
@@ -436,7 +436,7 @@ def _tfds_example(split, serialized, where, texts):
 # --- examples and writing --------------------------------------------------------------
 
 
-class _TextDecoder:
+class TextDecoder:
     """Checks review bytes: invalid UTF-8 is replaced by U+FFFD and counted (real reviews
     are worth keeping), an empty review is an error (it means a broken source)."""
 
@@ -475,7 +475,7 @@ def _example(**values):
     return tf.train.Example(features=tf.train.Features(feature=feature))
 
 
-def _write_splits(records, out_dir, num_shards):
+def write_splits(records, out_dir, num_shards):
     """Writes (split, example) pairs round-robin over each split's shards; returns the
     manifest's per-split entries (examples, labels, features, files)."""
     splits, writers = {}, {}

@@ -4,7 +4,7 @@ DirectRunner, every output under one home folder."""
 import datetime
 import logging
 import sys
-from typing import Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 from tfx import v1 as tfx
 from tfx.dsl.compiler import compiler, constants
@@ -40,13 +40,16 @@ def run(
     embedding: Optional[EmbeddingSpec] = None,
     beam_pipeline_args: Optional[Sequence[str]] = None,
     enable_cache: bool = True,
+    window: Optional[int] = None,
+    drift_thresholds: Optional[Dict[str, float]] = None,
     from_nodes: Sequence[str] = (),
     to_nodes: Sequence[str] = (),
 ) -> None:
     """Runs the pipeline as run RUN_ID (new_run_id(): the caller knows its
     own run in ML Metadata). Raises when a component fails; the run's record
     stays in MLMD. embedding: the recipe's data-vocabulary module, built in
-    the pipeline from the GloVe wheel under the home's downloads.
+    the pipeline from the GloVe wheel under the home's downloads. window:
+    data_root is a spans folder; train on the newest `window` accepted spans.
 
     from_nodes / to_nodes: a partial run (TFX's RunOptions) of the nodes
     between them, on the upstream artifacts of the newest earlier run."""
@@ -68,6 +71,8 @@ def run(
         use_unlabeled=hyperparameters.self_trains,
         embedding=embedding,
         glove_dir=home.downloads_dir,
+        window=window,
+        drift_thresholds=dict(drift_thresholds or configs.DRIFT_THRESHOLDS),
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(home.metadata_path),
         beam_pipeline_args=list(beam_pipeline_args or configs.LOCAL_BEAM_ARGS),
         enable_cache=enable_cache,

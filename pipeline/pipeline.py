@@ -1,15 +1,17 @@
 """create_pipeline(...): the one pipeline definition every runner compiles."""
 
 import json
-from typing import List, Optional, Tuple, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 import tensorflow_model_analysis as tfma
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
+from tfx.dsl.input_resolution.canned_resolver_functions import latest_created, rolling_range
 from tfx.proto import example_gen_pb2
 
 from components.atomic_pusher.component import AtomicPusher
 from components.data_gate.component import DataGate
+from components.drift_gate.component import DriftGate
 from components.embedding_builder.component import EmbeddingBuilder
 from components.evaluator_vs_serving.component import EvaluatorVsServing
 from components.semi_supervised_trainer.component import SemiSupervisedTrainer
@@ -33,12 +35,21 @@ SOURCE_TRAIN_PATTERN = 'train/data-*[1-9]*-of-*'
 ALWAYS_RUN = (names.SERVING_BASELINE,)
 
 
-def example_gen_configs(split: str, split_buckets: Tuple[int, int, int]):
+def _in_span(pattern: str, spans: bool) -> str:
+    """A pattern of prepare-data's output, inside the newest span of a spans
+    folder (ImportExampleGen resolves {SPAN} to the largest span number)."""
+    return f'{names.SPAN_DIR_PATTERN}/{pattern}' if spans else pattern
+
+
+def example_gen_configs(split: str, split_buckets: Tuple[int, int, int], spans: bool = False):
     """(input_config, output_config) for ImportExampleGen over prepare-data's
-    output: train, valid and eval in split_buckets' ratio (hash buckets of
-    movie_id or of the example). With the source split, eval is the source's
-    test/ and valid is the first of prepare-data's train/ shards (files,
-    since ImportExampleGen cannot split an input split further)."""
+    output (or the newest span of a spans folder): train, valid and eval in
+    split_buckets' ratio (hash buckets of movie_id or of the example). With
+    the source split, eval is the source's test/ and valid is the first of
+    prepare-data's train/ shards (files, since ImportExampleGen cannot split
+    an input split further)."""
+    if split == SPLIT_SOURCE and spans:
+        raise ValueError('spans have no source test split: use the movie or random split')
     if split == SPLIT_SOURCE:
         return example_gen_pb2.Input(
             splits=[
@@ -58,16 +69,17 @@ def example_gen_configs(split: str, split_buckets: Tuple[int, int, int]):
             partition_feature_name=names.MOVIE_FEATURE if split == SPLIT_MOVIE else None,
         )
     )
-    return example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name=names.TRAIN, pattern='train/*')]), output
+    train = example_gen_pb2.Input.Split(name=names.TRAIN, pattern=_in_span('train/*', spans))
+    return example_gen_pb2.Input(splits=[train]), output
 
 
-def unlabeled_example_gen(data_root: str) -> tfx.components.ImportExampleGen:
+def unlabeled_example_gen(data_root: str, spans: bool = False) -> tfx.components.ImportExampleGen:
     """prepare-data's unlabeled reviews, all in one split (ImportExampleGen
     would split a single input 2:1 into train/eval by default)."""
     return tfx.components.ImportExampleGen(
         input_base=data_root,
         input_config=example_gen_pb2.Input(
-            splits=[example_gen_pb2.Input.Split(name=names.UNLABELED, pattern=UNLABELED_PATTERN)]
+            splits=[example_gen_pb2.Input.Split(name=names.UNLABELED, pattern=_in_span(UNLABELED_PATTERN, spans))]
         ),
         output_config=example_gen_pb2.Output(
             split_config=example_gen_pb2.SplitConfig(
@@ -158,6 +170,8 @@ def create_pipeline(
     use_unlabeled: bool = False,
     embedding: Optional[EmbeddingSpec] = None,
     glove_dir: Optional[str] = None,
+    window: Optional[int] = None,
+    drift_thresholds: Optional[Dict[str, float]] = None,
     metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
     beam_pipeline_args: Optional[List[str]] = None,
     enable_cache: bool = True,
@@ -178,8 +192,17 @@ def create_pipeline(
     Trainer's unlabeled examples, for the hyperparameters' self-training.
     embedding (a recipe's spec with a data vocabulary) adds EmbeddingBuilder:
     GloVe from the wheel in glove_dir, restricted to the words of the train
-    split and the unlabeled reviews; its module replaces the hub handle."""
-    input_config, output_config = example_gen_configs(split, split_buckets)
+    split and the unlabeled reviews; its module replaces the hub handle.
+
+    window (continuous training; data_root is a spans folder, imdb_tfx/spans.py):
+    the ExampleGens read the newest span; DriftGate compares it with the
+    newest span an earlier run accepted, under drift_thresholds,
+    and stops the run when it drifted; the Trainer and EmbeddingBuilder read
+    the newest `window` accepted spans (TFX's rolling span range); the
+    Evaluator and canary judge the newest span's eval split. LocalDagRunner
+    only: resolvers do not run on open-source Kubeflow Pipelines."""
+    spans = window is not None
+    input_config, output_config = example_gen_configs(split, split_buckets, spans)
     example_gen = tfx.components.ImportExampleGen(
         input_base=data_root, input_config=input_config, output_config=output_config
     ).with_id(names.EXAMPLE_GEN)
@@ -204,12 +227,50 @@ def create_pipeline(
         schema=schema_gen.outputs['schema'],
     ).with_id(names.DATA_GATE)
 
-    unlabeled_gen = unlabeled_example_gen(data_root) if use_unlabeled else None
+    unlabeled_gen = unlabeled_example_gen(data_root, spans) if use_unlabeled else None
+    baseline = ServingBaseline(serving_dir=serving_dir).with_id(names.SERVING_BASELINE)
+
+    drift_gate, span_nodes = None, []
+    if spans:
+        # The newest span accepted by an earlier run (none on the first).
+        previous_span = latest_created(
+            tfx.dsl.Channel(
+                type=tfx.types.standard_artifacts.Examples,
+                producer_component_id=names.DRIFT_GATE,
+                output_key='accepted',
+            ),
+            n=1,
+        )
+        drift_gate = DriftGate(
+            examples=example_gen.outputs['examples'],
+            baseline=baseline.outputs['baseline'],
+            reference=previous_span,
+            unlabeled_examples=unlabeled_gen.outputs['examples'] if unlabeled_gen else None,
+            thresholds=json.dumps(drift_thresholds, sort_keys=True),
+        ).with_id(names.DRIFT_GATE)
+        drift_gate.add_upstream_node(data_gate)  # drift is measured on data that passed the schema
+        span_nodes = [drift_gate]
+    # The Evaluator and the canary judge this run's examples (its span).
+    judged_examples = drift_gate.outputs['accepted'] if drift_gate else example_gen.outputs['examples']
+
+    def training_examples():
+        """This run's examples, or the newest `window` accepted spans of every
+        run (TFX's rolling span range; a resolver function per consumer)."""
+        if drift_gate is None:
+            return example_gen.outputs['examples']
+        return rolling_range(drift_gate.outputs['accepted'], num_spans=window, min_spans=1)
+
+    def training_unlabeled():
+        """Accepted spans carry their unlabeled reviews as one more split."""
+        if unlabeled_gen is None:
+            return None
+        return training_examples() if drift_gate else unlabeled_gen.outputs['examples']
+
     embedding_builder = None
     if embedding is not None:
         embedding_builder = EmbeddingBuilder(
-            examples=example_gen.outputs['examples'],
-            unlabeled_examples=unlabeled_gen.outputs['examples'] if unlabeled_gen else None,
+            examples=training_examples(),
+            unlabeled_examples=training_unlabeled(),
             glove_dir=glove_dir,
             **embedding.module_options,
         ).with_id(names.EMBEDDING_BUILDER)
@@ -217,8 +278,8 @@ def create_pipeline(
     trainer = SemiSupervisedTrainer(
         module_file=trainer_module_file,
         run_fn=trainer_run_fn,
-        examples=example_gen.outputs['examples'],
-        unlabeled_examples=unlabeled_gen.outputs['examples'] if unlabeled_gen else None,
+        examples=training_examples(),
+        unlabeled_examples=training_unlabeled(),
         embedding=embedding_builder.outputs['module'] if embedding_builder else None,
         schema=schema_gen.outputs['schema'],
         train_splits=[names.TRAIN],
@@ -230,9 +291,8 @@ def create_pipeline(
     ).with_id(names.TRAINER)
     trainer.add_upstream_node(data_gate)  # bad data trains nothing
 
-    baseline = ServingBaseline(serving_dir=serving_dir).with_id(names.SERVING_BASELINE)
     evaluator = EvaluatorVsServing(
-        examples=example_gen.outputs['examples'],
+        examples=judged_examples,
         model=trainer.outputs['model'],
         baseline_model=baseline.outputs['baseline'],
         example_splits=[names.EVAL],
@@ -240,7 +300,7 @@ def create_pipeline(
     ).with_id(names.EVALUATOR)
     canary = ServingCanary(
         model=trainer.outputs['model'],
-        examples=example_gen.outputs['examples'],
+        examples=judged_examples,
         max_batch_seconds=canary_max_batch_seconds,
     ).with_id(names.SERVING_CANARY)
 
@@ -263,9 +323,10 @@ def create_pipeline(
             schema_gen,
             example_validator,
             data_gate,
+            baseline,
+            *span_nodes,
             *([embedding_builder] if embedding_builder else []),
             trainer,
-            baseline,
             evaluator,
             canary,
             pusher,

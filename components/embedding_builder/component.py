@@ -10,7 +10,7 @@ as its hub module."""
 
 import os
 import tempfile
-from typing import Optional
+from typing import List, Optional
 
 import tensorflow as tf
 from tfx import types
@@ -34,23 +34,24 @@ class TextEmbeddingModule(types.Artifact):
     TYPE_NAME = 'components.TextEmbeddingModule'
 
 
-def vocabulary_files(examples: types.Artifact, unlabeled: Optional[types.Artifact]) -> list:
-    """The training split's files, and every split of the unlabeled examples."""
-    patterns = [io_utils.all_files_pattern(artifact_utils.get_split_uri([examples], VOCABULARY_SPLIT))]
-    if unlabeled is not None:
-        patterns += [
-            io_utils.all_files_pattern(artifact_utils.get_split_uri([unlabeled], split))
-            for split in artifact_utils.decode_split_names(unlabeled.split_names)
-        ]
+def vocabulary_files(examples: List[types.Artifact], unlabeled: Optional[List[types.Artifact]]) -> list:
+    """The training split's files and the unlabeled split's, of every artifact
+    (one, or a window of accepted spans)."""
+    patterns = [io_utils.all_files_pattern(artifact_utils.get_split_uri([a], VOCABULARY_SPLIT)) for a in examples]
+    patterns += [
+        io_utils.all_files_pattern(artifact_utils.get_split_uri([a], names.UNLABELED))
+        for a in unlabeled or []
+        if names.UNLABELED in artifact_utils.decode_split_names(a.split_names)
+    ]
     return sorted(f for p in patterns for f in tf.io.gfile.glob(p))
 
 
 @component
 def EmbeddingBuilder(
-    examples: InputArtifact[standard_artifacts.Examples],
+    examples: InputArtifact[List[standard_artifacts.Examples]],
     module: OutputArtifact[TextEmbeddingModule],
     glove_dir: Parameter[str],
-    unlabeled_examples: InputArtifact[standard_artifacts.Examples] = None,
+    unlabeled_examples: InputArtifact[List[standard_artifacts.Examples]] = None,
     bigram_buckets: Parameter[int] = 0,
     combiner: Parameter[str] = 'sqrtn',
     table_lr_multiplier: Parameter[float] = 1.0,

@@ -25,11 +25,19 @@ def _examples(uri, prepared, splits):
 def test_the_vocabulary_comes_from_train_and_unlabeled_only(tmp_path, prepared_sample):
     examples = _examples(str(tmp_path / 'examples'), prepared_sample, {'train': 'train', 'eval': 'train'})
     unlabeled = _examples(str(tmp_path / 'unlabeled'), prepared_sample, {'unlabeled': 'unsup'})
-    files = component.vocabulary_files(examples, unlabeled)
+    files = component.vocabulary_files([examples], [unlabeled])
     assert files and all('/Split-train/' in f or '/Split-unlabeled/' in f for f in files)
-    assert len(component.vocabulary_files(examples, None)) == len(files) - len(
+    assert len(component.vocabulary_files([examples], None)) == len(files) - len(
         os.listdir(os.path.join(prepared_sample, 'unsup'))
     )
+    # A window of two accepted spans, each with its unlabeled split: both spans' files.
+    spans = [
+        _examples(
+            str(tmp_path / f'span{i}'), prepared_sample, {'train': 'train', 'eval': 'train', 'unlabeled': 'unsup'}
+        )
+        for i in (1, 2)
+    ]
+    assert len(component.vocabulary_files(spans, spans)) == 2 * len(files)
 
 
 def test_the_built_module_embeds_raw_text(tmp_path, prepared_sample, tiny_glove_dir, tiny_vectors):

@@ -9,7 +9,7 @@ from tfx.components.trainer import fn_args_utils
 from tfx.types import artifact_utils
 from tfx.utils import io_utils
 
-from core.names import UNLABELED_FILES_KEY
+from core.names import UNLABELED, UNLABELED_FILES_KEY
 
 UNLABELED_EXAMPLES_KEY = 'unlabeled_examples'
 # An optional TextEmbeddingModule (EmbeddingBuilder's): its URI becomes the
@@ -19,11 +19,12 @@ HUB_HANDLE_KEY = 'hub_handle'
 
 
 def unlabeled_file_patterns(artifacts: List[types.Artifact]) -> List[str]:
-    """Every split of every unlabeled Examples artifact, as file patterns."""
+    """The unlabeled split of every Examples artifact (UnlabeledExampleGen's,
+    or accepted spans, which carry it beside their labelled splits)."""
     return [
-        io_utils.all_files_pattern(artifact_utils.get_split_uri([artifact], split))
+        io_utils.all_files_pattern(artifact_utils.get_split_uri([artifact], UNLABELED))
         for artifact in artifacts
-        for split in artifact_utils.decode_split_names(artifact.split_names)
+        if UNLABELED in artifact_utils.decode_split_names(artifact.split_names)
     ]
 
 

@@ -1,4 +1,4 @@
-"""The executor hands run_fn every split of the unlabeled examples."""
+"""The executor hands run_fn the unlabeled split of every unlabeled artifact."""
 
 import os
 
@@ -16,12 +16,17 @@ def _examples(uri, splits):
     return artifact
 
 
-def test_every_split_of_every_artifact_becomes_a_file_pattern(tmp_path):
-    artifacts = [_examples(str(tmp_path / 'a'), ['unlabeled']), _examples(str(tmp_path / 'b'), ['x', 'y'])]
+def test_the_unlabeled_split_of_every_artifact_becomes_a_file_pattern(tmp_path):
+    # UnlabeledExampleGen's artifact, an accepted span (labelled splits beside
+    # its unlabeled one), and a span accepted without unlabeled reviews.
+    artifacts = [
+        _examples(str(tmp_path / 'a'), ['unlabeled']),
+        _examples(str(tmp_path / 'b'), ['train', 'valid', 'eval', 'unlabeled']),
+        _examples(str(tmp_path / 'c'), ['train', 'valid', 'eval']),
+    ]
     assert executor.unlabeled_file_patterns(artifacts) == [
         os.path.join(str(tmp_path / 'a'), 'Split-unlabeled', '*'),
-        os.path.join(str(tmp_path / 'b'), 'Split-x', '*'),
-        os.path.join(str(tmp_path / 'b'), 'Split-y', '*'),
+        os.path.join(str(tmp_path / 'b'), 'Split-unlabeled', '*'),
     ]
 
 

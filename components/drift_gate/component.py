@@ -1,0 +1,116 @@
+"""DriftGate: stops a run whose newest span of reviews drifted from the span
+before it, before anything trains on it; passes the span on when it did not.
+
+Its output is the span as accepted (its labelled splits and, when given, its
+unlabeled reviews as one more split), carrying the span number: the Trainer
+reads a rolling window of accepted spans (pipeline/pipeline.py), and the next
+run compares its span with the newest accepted one, so a stopped span is
+neither trained on nor the reference of the next."""
+
+import json
+import os
+from typing import Optional
+
+from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
+from tfx.dsl.component.experimental.decorators import component
+from tfx.types import artifact_utils, standard_artifacts
+from tfx.utils import io_utils
+
+from components.drift_gate import profile as span_profile
+from core import names
+
+REPORT_FILE = 'drift.json'  # in the accepted artifact: what it was compared with, and the measures
+SPAN = 'span'  # ExampleGen's custom properties, which TFX's span resolution reads
+VERSION = 'version'
+
+
+class DriftError(RuntimeError):
+    """The newest span drifted past a threshold; the message names each measure."""
+
+
+def vocabulary_path(baseline_uri: str) -> Optional[str]:
+    """The serving model's vocabulary file (ServingBaseline's copy), if any."""
+    path = os.path.join(baseline_uri, 'Format-Serving', 'assets', 'vocab.txt')
+    return path if os.path.exists(path) else None
+
+
+def findings(
+    examples_uri: str,
+    span: int,
+    reference_uri: Optional[str],
+    reference_span: Optional[int],
+    baseline_uri: str,
+    thresholds: dict,
+):
+    """((reference span, its URI) or None, measures): the newest span against
+    the newest accepted one (reference_uri), or, when that is this very span
+    accepted before (a re-run), against what it was compared with then."""
+    if reference_uri is not None and reference_span == span:
+        with open(os.path.join(reference_uri, REPORT_FILE), encoding='utf-8') as f:
+            earlier = json.load(f)
+        reference_uri, reference_span = earlier['reference_uri'], earlier['reference_span']
+    if reference_uri is None:
+        return None, []
+    vocabulary_file = vocabulary_path(baseline_uri)
+    measures = span_profile.compare(
+        span_profile.profile(_labelled_files(examples_uri)),
+        span_profile.profile(_labelled_files(reference_uri)),
+        thresholds,
+        span_profile.read_vocabulary(vocabulary_file) if vocabulary_file else None,
+    )
+    return (reference_span, reference_uri), measures
+
+
+def _labelled_files(examples_uri: str):
+    return [io_utils.all_files_pattern(os.path.join(examples_uri, f'Split-{s}')) for s in names.LABELLED_SPLITS]
+
+
+@component
+def DriftGate(
+    examples: InputArtifact[standard_artifacts.Examples],
+    baseline: InputArtifact[standard_artifacts.Model],
+    accepted: OutputArtifact[standard_artifacts.Examples],
+    thresholds: Parameter[str],
+    reference: InputArtifact[standard_artifacts.Examples] = None,
+    unlabeled_examples: InputArtifact[standard_artifacts.Examples] = None,
+) -> None:
+    """thresholds: JSON {measure: largest distance allowed} (profile.MEASURES)."""
+    span = examples.get_int_custom_property(SPAN)
+    reference_span = reference.get_int_custom_property(SPAN) if reference is not None else None
+    compared, measures = findings(
+        examples.uri,
+        span,
+        reference.uri if reference is not None else None,
+        reference_span,
+        baseline.uri,
+        json.loads(thresholds),
+    )
+    drifted = [m for m in measures if m.drifted]
+    if drifted:
+        # Raising fails the execution on every runner; `imdb-tfx gate`
+        # recomputes the measures from the same inputs to say why.
+        raise DriftError(f'span {span} drifted from span {compared[0]}: ' + '; '.join(str(m) for m in drifted))
+    splits = list(names.LABELLED_SPLITS)
+    for split in names.LABELLED_SPLITS:
+        io_utils.copy_dir(os.path.join(examples.uri, f'Split-{split}'), os.path.join(accepted.uri, f'Split-{split}'))
+    if unlabeled_examples is not None:
+        io_utils.copy_dir(
+            os.path.join(unlabeled_examples.uri, f'Split-{names.UNLABELED}'),
+            os.path.join(accepted.uri, f'Split-{names.UNLABELED}'),
+        )
+        splits.append(names.UNLABELED)
+    accepted.split_names = artifact_utils.encode_split_names(splits)
+    accepted.set_int_custom_property(SPAN, span)
+    accepted.set_int_custom_property(VERSION, examples.get_int_custom_property(VERSION))
+    io_utils.write_string_file(
+        os.path.join(accepted.uri, REPORT_FILE),
+        json.dumps(
+            {
+                'span': span,
+                'reference_span': compared[0] if compared else None,
+                'reference_uri': compared[1] if compared else None,
+                'measures': [dict(vars(m), drifted=m.drifted) for m in measures],
+            },
+            indent=2,
+        ),
+    )
