@@ -403,6 +403,45 @@ def gate_command(home, as_json):
     sys.exit(result.exit_code)
 
 
+@cli.command('simulate', context_settings={'ignore_unknown_options': True})
+@click.option('--spans', 'span_count', default=5, show_default=True, type=click.IntRange(min=2), help='How many spans.')
+@home_option
+@click.option(
+    '--data',
+    help='Any prepare-data SOURCE with movie ids. Default: ../shared/data/aclImdb_train.tar.gz, or as `run`.',
+)
+@click.option(
+    '--drifted-span',
+    type=click.IntRange(min=2),
+    help='The span that arrives drifted (only 1- and 10-star reviews). Default: the middle one.',
+)
+@click.argument('run_options', nargs=-1, type=click.UNPROCESSED)
+def simulate_command(span_count, home, data, drifted_span, run_options):
+    """Continuous training, shown: cut the reviews into spans by movie, let
+    them arrive one by one (one of them drifted) and run the pipeline after
+    each; write a table and a plot of what the gate decided and why.
+
+    RUN_OPTIONS after `--` go to every `imdb-tfx run` (e.g. -- --window 2).
+    """
+    from imdb_tfx import inputs, simulate
+
+    home_dir = Home.at(home)
+    source = data or inputs.default_source()
+    drifted_span = drifted_span or simulate.default_drifted_span(span_count)
+
+    def run_span(spans_folder: str, span: int) -> None:
+        click.echo(f'--- Span {span} arrived; imdb-tfx run --data {spans_folder} {" ".join(run_options)}')
+        run_command.main(['--data', spans_folder, '--home', home, *run_options], standalone_mode=False)
+
+    started = time.time()
+    simulate.run(source, home_dir, span_count, drifted_span, run_span)
+    root = os.path.join(home_dir.root, 'simulation')
+    with open(os.path.join(root, simulate.TABLE), encoding='utf-8') as f:
+        click.echo('\n' + f.read())
+    click.echo(f'Table: {root}/{simulate.TABLE}\nPlot: {root}/{simulate.PLOT}')
+    click.echo(f'Simulation time: {time.time() - started:.0f} s')
+
+
 serving_dir_option = click.option(
     '--serving-dir', help='The serving directory: a folder, or a gs:// or s3:// URL. Default: HOME/serving.'
 )
