@@ -39,6 +39,7 @@ TEACHER_HISTORY_FILE = 'teacher_history.json'
 SELF_TRAINING_FILE = 'self_training.json'
 REFIT_FILE = 'refit.json'
 CALIBRATION_FILE = 'calibration.json'
+WARM_START_FILE = 'warm_start.json'  # what a warm start copied from the serving model
 
 # Node ids of create_pipeline's components: the tools find a run's executions
 # in ML Metadata by them (imdb_tfx/outcome.py, imdb_tfx/report, benchmarks).

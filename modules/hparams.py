@@ -54,11 +54,17 @@ class Hyperparameters:
     calibrate: bool = _option(
         False, 'Calibrate P(positive) by a temperature fitted on the valid split (decisions unchanged).'
     )
+    # Continuous training: start every training of the run from the serving
+    # model's weights (modules/warm_start.py), for at most warm_start_epochs.
+    warm_start: bool = _option(
+        False, "Start from the serving model's weights (cold when nothing serves), with --warm-start-epochs."
+    )
+    warm_start_epochs: int = _option(3, 'Epochs (the most, with early stopping) of a warm-started training.')
     seed: int = _option(42, 'Random seed of the weights, dropout and shuffling.')
 
     def __post_init__(self):
-        if self.epochs < 1 or self.batch_size < 1 or self.hidden_units < 1:
-            raise ValueError(f'epochs, batch_size and hidden_units must be >= 1: {self}')
+        if self.epochs < 1 or self.warm_start_epochs < 1 or self.batch_size < 1 or self.hidden_units < 1:
+            raise ValueError(f'epochs, warm_start_epochs, batch_size and hidden_units must be >= 1: {self}')
         if not self.learning_rate > 0:
             raise ValueError(f'learning_rate must be > 0: {self}')
         if not 0 <= self.dropout < 1 or self.early_stopping_patience < 0:

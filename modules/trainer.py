@@ -10,6 +10,7 @@ teaching the next. The last student is exported."""
 import dataclasses
 import json
 import logging
+import math
 import os
 from typing import List, Optional, Tuple
 
@@ -24,9 +25,10 @@ from core.names import (
     REFIT_FILE,
     SELF_TRAINING_FILE,
     TEACHER_HISTORY_FILE,
+    WARM_START_FILE,
     UNLABELED_FILES_KEY,
 )
-from modules import calibration
+from modules import calibration, warm_start
 from modules import model as model_lib
 from modules.hparams import Hyperparameters
 
@@ -96,32 +98,54 @@ def pseudo_labelled(model: tf.keras.Model, texts: np.ndarray, confidence: float)
     return tf.data.Dataset.from_tensor_slices((texts[kept], labels)), summary
 
 
+# Early stopping waits at least this many optimizer steps without a better
+# valid accuracy (see patience()).
+MIN_PATIENCE_STEPS = 100
+
+
 def train(
     hp: Hyperparameters,
     train_examples: tf.data.Dataset,
     validation: Optional[tf.data.Dataset],
     log_dir: str,
     seed: int,
+    warm: Optional[warm_start.ServingWeights] = None,
 ) -> Tuple[tf.keras.Model, dict]:
-    """A fresh model fitted on train_examples; with early stopping it keeps
-    its best epoch on the validation split. Returns it and its per-epoch history."""
+    """A fresh model (warm: starting from the serving model's weights) fitted on
+    train_examples; with early stopping it keeps its best epoch on the
+    validation split. Returns it and its per-epoch history."""
     tf.keras.utils.set_random_seed(seed)
     model = model_lib.build_model(dataclasses.replace(hp, seed=seed))
+    if warm:
+        warm.copy_to(model, hp.hub_handle)
     callbacks = [tf.keras.callbacks.TensorBoard(log_dir=log_dir)]
+    training = batches(train_examples, hp.batch_size, shuffle_seed=seed)
     if hp.early_stopping_patience and validation is not None:
         callbacks.append(
             tf.keras.callbacks.EarlyStopping(
-                'val_accuracy', mode='max', patience=hp.early_stopping_patience, restore_best_weights=True
+                'val_accuracy',
+                mode='max',
+                patience=patience(hp.early_stopping_patience, sum(1 for _ in training)),
+                restore_best_weights=True,
             )
         )
     history = model.fit(
-        batches(train_examples, hp.batch_size, shuffle_seed=seed),
+        training,
         validation_data=validation,
-        epochs=hp.epochs,
+        epochs=hp.warm_start_epochs if warm else hp.epochs,
         verbose=2,
         callbacks=callbacks,
     )
     return model, {k: [float(v) for v in vs] for k, vs in history.history.items()}
+
+
+def patience(epochs: int, steps_per_epoch: int) -> int:
+    """Early stopping's patience in epochs, at least MIN_PATIENCE_STEPS
+    optimizer steps: a small training set (one span of a few thousand
+    reviews: 7 steps an epoch) still sits at the majority class after three
+    epochs, and would stop there. The full archive's 35 steps an epoch keep
+    the recipe's patience."""
+    return max(epochs, math.ceil(MIN_PATIENCE_STEPS / max(steps_per_epoch, 1)))
 
 
 def chosen_epochs(hp: Hyperparameters, history: dict) -> int:
@@ -160,15 +184,18 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     validation = batches(valid_examples, hp.batch_size)
     run_dir = fn_args.model_run_dir
     seed = hp.seed
+    warm = warm_start.serving_weights(fn_args.base_model) if hp.warm_start else None
+    if hp.warm_start and warm is None:
+        logging.info('Warm start asked for, but no model is serving: a cold start')
     if not hp.self_trains:
-        model, history = train(hp, train_examples, validation, run_dir, seed)
+        model, history = train(hp, train_examples, validation, run_dir, seed, warm)
     else:
         if not unlabeled_files:
             raise ValueError(
                 'self_training_confidence is set but the Trainer got no unlabeled '
                 'examples (SemiSupervisedTrainer(unlabeled_examples=...))'
             )
-        model, teacher_history = train(hp, train_examples, validation, os.path.join(run_dir, 'teacher'), seed)
+        model, teacher_history = train(hp, train_examples, validation, os.path.join(run_dir, 'teacher'), seed, warm)
         _write_json(run_dir, TEACHER_HISTORY_FILE, teacher_history)
         texts = unlabeled_texts(unlabeled_files)
         summary = {
@@ -181,12 +208,14 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
             pseudo, labelled = pseudo_labelled(model, texts, hp.self_training_confidence)
             train_examples = labelled_examples(fn_args.train_files).concatenate(pseudo)
             seed = hp.seed + number
-            model, history = train(hp, train_examples, validation, os.path.join(run_dir, f'round-{number}'), seed)
+            model, history = train(hp, train_examples, validation, os.path.join(run_dir, f'round-{number}'), seed, warm)
             summary['rounds'].append({**labelled, 'best_val_accuracy': max(history['val_accuracy'])})
             logging.info('Self-training round %d: %s', number, summary['rounds'][-1])
         _write_json(run_dir, SELF_TRAINING_FILE, summary)
     # Per-epoch curves of the chosen model for reports, beside the TensorBoard logs.
     _write_json(run_dir, HISTORY_FILE, history)
+    if warm:
+        _write_json(run_dir, WARM_START_FILE, warm.copied)
     # Fitted on the chosen model while valid is still held out; a refit on
     # train + valid keeps the same temperature.
     temperature = 1.0
@@ -199,9 +228,9 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     if hp.refit:
         epochs = chosen_epochs(hp, history)
         logging.info('Refitting on train + valid for %d epochs', epochs)
-        refit_hp = dataclasses.replace(hp, epochs=epochs, early_stopping_patience=0)
+        refit_hp = dataclasses.replace(hp, epochs=epochs, warm_start_epochs=epochs, early_stopping_patience=0)
         model, refit_history = train(
-            refit_hp, train_examples.concatenate(valid_examples), None, os.path.join(run_dir, 'refit'), seed
+            refit_hp, train_examples.concatenate(valid_examples), None, os.path.join(run_dir, 'refit'), seed, warm
         )
         _write_json(run_dir, REFIT_FILE, {'epochs': epochs, 'final_accuracy': refit_history['accuracy'][-1]})
     model_lib.export(model, fn_args.serving_model_dir, temperature)

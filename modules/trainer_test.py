@@ -177,3 +177,9 @@ def test_self_training_without_unlabeled_examples_is_refused(tmp_path, prepared_
     with pytest.raises(ValueError, match='no unlabeled examples'):
         trainer.run_fn(fn_args)
     assert not os.path.exists(fn_args.serving_model_dir)
+
+
+def test_patience_is_at_least_a_hundred_steps_so_small_data_leaves_the_majority_class():
+    assert trainer.patience(3, 35) == 3  # the full archive's train split at batch 512: the recipe's patience
+    assert trainer.patience(3, 7) == 15  # one span of 3,500 reviews
+    assert trainer.patience(3, 0) == 100

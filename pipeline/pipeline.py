@@ -152,6 +152,10 @@ def eval_config(min_accuracy: float, max_accuracy_drop: float, regression_confid
     )
 
 
+def _warm_starts(hyperparameters) -> bool:
+    return isinstance(hyperparameters, Hyperparameters) and hyperparameters.warm_start
+
+
 def create_pipeline(
     pipeline_name: str,
     pipeline_root: str,
@@ -282,6 +286,9 @@ def create_pipeline(
         unlabeled_examples=training_unlabeled(),
         embedding=embedding_builder.outputs['module'] if embedding_builder else None,
         schema=schema_gen.outputs['schema'],
+        # Only with a warm start: the baseline is new every run, and as an
+        # input it would keep the Trainer out of ML Metadata's cache.
+        base_model=baseline.outputs['baseline'] if _warm_starts(hyperparameters) else None,
         train_splits=[names.TRAIN],
         valid_splits=[names.VALID],
         # A RuntimeParameter (Kubeflow) holds the hyperparameters' JSON.

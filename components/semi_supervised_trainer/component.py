@@ -47,6 +47,7 @@ class SemiSupervisedTrainer(base_component.BaseComponent):
         unlabeled_examples: Optional[types.BaseChannel] = None,
         embedding: Optional[types.BaseChannel] = None,
         schema: Optional[types.BaseChannel] = None,
+        base_model: Optional[types.BaseChannel] = None,
         train_splits: Sequence[str] = ('train',),
         valid_splits: Sequence[str] = ('eval',),
         custom_config: Optional[Union[Dict[str, Any], data_types.RuntimeParameter]] = None,
@@ -58,6 +59,7 @@ class SemiSupervisedTrainer(base_component.BaseComponent):
             unlabeled_examples=unlabeled_examples,
             embedding=embedding,
             schema=schema,
+            base_model=base_model,  # fn_args.base_model: a warm start's weights
             # fn_args.train_files and eval_files: what the module fits on, and what it chooses on.
             train_args=trainer_pb2.TrainArgs(splits=list(train_splits)),
             eval_args=trainer_pb2.EvalArgs(splits=list(valid_splits)),
