@@ -25,8 +25,8 @@ from core.names import (
     REFIT_FILE,
     SELF_TRAINING_FILE,
     TEACHER_HISTORY_FILE,
-    WARM_START_FILE,
     UNLABELED_FILES_KEY,
+    WARM_START_FILE,
 )
 from modules import calibration, warm_start
 from modules import model as model_lib
