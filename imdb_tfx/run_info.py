@@ -115,9 +115,12 @@ def _node_run(store, pipeline_name: str, execution) -> NodeRun:
         if side is None or not event.path.steps:
             continue
         a = artifacts[event.artifact_id]
-        side.setdefault(event.path.steps[0].key, []).append(
-            Artifact(id=a.id, type=types[a.type_id], uri=a.uri, properties=_properties(a))
-        )
+        # One event names every input key an artifact was given under (an
+        # accepted span is both the Trainer's examples and its unlabeled examples).
+        for key in {step.key for step in event.path.steps if step.HasField('key')}:
+            side.setdefault(key, []).append(
+                Artifact(id=a.id, type=types[a.type_id], uri=a.uri, properties=_properties(a))
+            )
     return NodeRun(
         node_id=node_id,
         state=_STATE_NAMES.get(execution.last_known_state, 'UNKNOWN'),

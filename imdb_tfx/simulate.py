@@ -123,10 +123,8 @@ def _drifted_copy(span_folder: str, target: str) -> str:
 
 def _result(number, drifted_on_purpose, entry, result, home: Home) -> SpanResult:
     drift = result.drift or {}
-    trainer = result.run.nodes.get(names.TRAINER)
-    window = sorted(
-        {a.properties.get('span') for a in (trainer.inputs.get('examples', []) if trainer else [])} - {None}
-    )
+    window_artifact = result.run.output(names.DRIFT_GATE, 'window')
+    window = [int(n) for n in window_artifact.properties['spans'].split(',')] if window_artifact else []
     if result.failed_node == names.DRIFT_GATE:
         decision = 'stopped by the drift gate'
     elif result.failed_node:

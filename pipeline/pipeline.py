@@ -152,6 +152,15 @@ def eval_config(min_accuracy: float, max_accuracy_drop: float, regression_confid
     )
 
 
+def _accepted_spans() -> tfx.dsl.Channel:
+    """DriftGate's accepted spans of earlier runs. Only DriftGate reads it:
+    for a node downstream of DriftGate the compiler would limit it to the
+    current run."""
+    return tfx.dsl.Channel(
+        type=tfx.types.standard_artifacts.Examples, producer_component_id=names.DRIFT_GATE, output_key='accepted'
+    )
+
+
 def _warm_starts(hyperparameters) -> bool:
     return isinstance(hyperparameters, Hyperparameters) and hyperparameters.warm_start
 
@@ -200,11 +209,12 @@ def create_pipeline(
 
     window (continuous training; data_root is a spans folder, imdb_tfx/spans.py):
     the ExampleGens read the newest span; DriftGate compares it with the
-    newest span an earlier run accepted, under drift_thresholds,
-    and stops the run when it drifted; the Trainer and EmbeddingBuilder read
-    the newest `window` accepted spans (TFX's rolling span range); the
-    Evaluator and canary judge the newest span's eval split. LocalDagRunner
-    only: resolvers do not run on open-source Kubeflow Pipelines."""
+    newest span an earlier run accepted, under drift_thresholds, and stops
+    the run when it drifted; else it writes the window, the newest `window`
+    accepted spans (TFX's rolling span range), which the Trainer and
+    EmbeddingBuilder read; the Evaluator and canary judge the newest span's
+    eval split. LocalDagRunner only: open-source Kubeflow Pipelines does not
+    resolve artifacts of earlier runs."""
     spans = window is not None
     input_config, output_config = example_gen_configs(split, split_buckets, spans)
     example_gen = tfx.components.ImportExampleGen(
@@ -236,45 +246,32 @@ def create_pipeline(
 
     drift_gate, span_nodes = None, []
     if spans:
-        # The newest span accepted by an earlier run (none on the first).
-        previous_span = latest_created(
-            tfx.dsl.Channel(
-                type=tfx.types.standard_artifacts.Examples,
-                producer_component_id=names.DRIFT_GATE,
-                output_key='accepted',
-            ),
-            n=1,
-        )
         drift_gate = DriftGate(
             examples=example_gen.outputs['examples'],
             baseline=baseline.outputs['baseline'],
-            reference=previous_span,
+            # Earlier runs' accepted spans (TFX's span resolution over ML Metadata):
+            # the newest accepted one to compare with, the newest `window` to train on.
+            reference=latest_created(_accepted_spans(), n=1),
+            earlier=rolling_range(_accepted_spans(), num_spans=window, min_spans=0),
             unlabeled_examples=unlabeled_gen.outputs['examples'] if unlabeled_gen else None,
             thresholds=json.dumps(drift_thresholds, sort_keys=True),
+            window_spans=window,
         ).with_id(names.DRIFT_GATE)
         drift_gate.add_upstream_node(data_gate)  # drift is measured on data that passed the schema
         span_nodes = [drift_gate]
-    # The Evaluator and the canary judge this run's examples (its span).
+    # The Evaluator and the canary judge this run's examples (its span); the
+    # Trainer and EmbeddingBuilder read this run's examples or the window of spans.
     judged_examples = drift_gate.outputs['accepted'] if drift_gate else example_gen.outputs['examples']
-
-    def training_examples():
-        """This run's examples, or the newest `window` accepted spans of every
-        run (TFX's rolling span range; a resolver function per consumer)."""
-        if drift_gate is None:
-            return example_gen.outputs['examples']
-        return rolling_range(drift_gate.outputs['accepted'], num_spans=window, min_spans=1)
-
-    def training_unlabeled():
-        """Accepted spans carry their unlabeled reviews as one more split."""
-        if unlabeled_gen is None:
-            return None
-        return training_examples() if drift_gate else unlabeled_gen.outputs['examples']
+    training_examples = drift_gate.outputs['window'] if drift_gate else example_gen.outputs['examples']
+    training_unlabeled = None
+    if unlabeled_gen is not None:  # a window carries its spans' unlabeled reviews as one more split
+        training_unlabeled = drift_gate.outputs['window'] if drift_gate else unlabeled_gen.outputs['examples']
 
     embedding_builder = None
     if embedding is not None:
         embedding_builder = EmbeddingBuilder(
-            examples=training_examples(),
-            unlabeled_examples=training_unlabeled(),
+            examples=training_examples,
+            unlabeled_examples=training_unlabeled,
             glove_dir=glove_dir,
             **embedding.module_options,
         ).with_id(names.EMBEDDING_BUILDER)
@@ -282,8 +279,8 @@ def create_pipeline(
     trainer = SemiSupervisedTrainer(
         module_file=trainer_module_file,
         run_fn=trainer_run_fn,
-        examples=training_examples(),
-        unlabeled_examples=training_unlabeled(),
+        examples=training_examples,
+        unlabeled_examples=training_unlabeled,
         embedding=embedding_builder.outputs['module'] if embedding_builder else None,
         schema=schema_gen.outputs['schema'],
         # Only with a warm start: the baseline is new every run, and as an

@@ -1,18 +1,22 @@
 """DriftGate: stops a run whose newest span of reviews drifted from the span
-before it, before anything trains on it; passes the span on when it did not.
+accepted before it, before anything trains on it; passes the span on when it
+did not.
 
-Its output is the span as accepted (its labelled splits and, when given, its
-unlabeled reviews as one more split), carrying the span number: the Trainer
-reads a rolling window of accepted spans (pipeline/pipeline.py), and the next
-run compares its span with the newest accepted one, so a stopped span is
-neither trained on nor the reference of the next."""
+Outputs, only when the span passed:
+- `accepted`: the span (its labelled splits and, when given, its unlabeled
+  reviews as one more split), carrying the span number. Later runs compare
+  with it and train on it; a stopped span is neither.
+- `window`: what the Trainer reads, the train, valid and unlabeled splits of
+  the newest `window_spans` accepted spans (this one and the earlier ones
+  TFX's rolling span range resolved), copied into one Examples artifact."""
 
 import json
 import os
-from typing import Optional
+from typing import List, Optional
 
 from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
 from tfx.dsl.component.experimental.decorators import component
+from tfx.dsl.io import fileio
 from tfx.types import artifact_utils, standard_artifacts
 from tfx.utils import io_utils
 
@@ -20,6 +24,8 @@ from components.drift_gate import profile as span_profile
 from core import names
 
 REPORT_FILE = 'drift.json'  # in the accepted artifact: what it was compared with, and the measures
+WINDOW_SPANS = 'spans'  # the window's custom property: its span numbers, e.g. "1,3"
+WINDOW_SPLITS = (names.TRAIN, names.VALID, names.UNLABELED)
 SPAN = 'span'  # ExampleGen's custom properties, which TFX's span resolution reads
 VERSION = 'version'
 
@@ -65,16 +71,50 @@ def _labelled_files(examples_uri: str):
     return [io_utils.all_files_pattern(os.path.join(examples_uri, f'Split-{s}')) for s in names.LABELLED_SPLITS]
 
 
+def _copy_window(spans: list, window) -> None:
+    """Every span's window splits into one artifact, files renamed by span."""
+    splits = [split for split in WINDOW_SPLITS if all(split in _splits(a) for a in spans)]
+    for split in splits:
+        target = os.path.join(window.uri, f'Split-{split}')
+        for artifact in spans:
+            source = os.path.join(artifact.uri, f'Split-{split}')
+            for name in fileio.listdir(source):
+                span = artifact.get_int_custom_property(SPAN)
+                io_utils.copy_file(os.path.join(source, name), os.path.join(target, f'span-{span}-{name}'))
+    window.split_names = artifact_utils.encode_split_names(splits)
+    window.set_string_custom_property(
+        WINDOW_SPANS, ','.join(str(n) for n in sorted(a.get_int_custom_property(SPAN) for a in spans))
+    )
+
+
+def _splits(artifact) -> list:
+    return artifact_utils.decode_split_names(artifact.split_names)
+
+
+def newest_spans(spans: list, count: int, besides: int) -> list:
+    """The newest COUNT accepted spans other than span BESIDES (the newest
+    artifact of a span accepted more than once), newest first."""
+    by_span = {}
+    for artifact in sorted(spans, key=lambda a: a.mlmd_artifact.create_time_since_epoch):
+        by_span[artifact.get_int_custom_property(SPAN)] = artifact
+    by_span.pop(besides, None)
+    return [by_span[span] for span in sorted(by_span, reverse=True)[:count]]
+
+
 @component
 def DriftGate(
     examples: InputArtifact[standard_artifacts.Examples],
     baseline: InputArtifact[standard_artifacts.Model],
     accepted: OutputArtifact[standard_artifacts.Examples],
+    window: OutputArtifact[standard_artifacts.Examples],
     thresholds: Parameter[str],
+    window_spans: Parameter[int],
     reference: InputArtifact[standard_artifacts.Examples] = None,
+    earlier: InputArtifact[List[standard_artifacts.Examples]] = None,
     unlabeled_examples: InputArtifact[standard_artifacts.Examples] = None,
 ) -> None:
-    """thresholds: JSON {measure: largest distance allowed} (profile.MEASURES)."""
+    """thresholds: JSON {measure: largest distance allowed} (profile.MEASURES).
+    window_spans: how many accepted spans, this one included, the window holds."""
     span = examples.get_int_custom_property(SPAN)
     reference_span = reference.get_int_custom_property(SPAN) if reference is not None else None
     compared, measures = findings(
@@ -102,6 +142,7 @@ def DriftGate(
     accepted.split_names = artifact_utils.encode_split_names(splits)
     accepted.set_int_custom_property(SPAN, span)
     accepted.set_int_custom_property(VERSION, examples.get_int_custom_property(VERSION))
+    _copy_window([accepted, *newest_spans(earlier or [], window_spans - 1, besides=span)], window)
     io_utils.write_string_file(
         os.path.join(accepted.uri, REPORT_FILE),
         json.dumps(

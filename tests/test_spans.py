@@ -1,0 +1,91 @@
+"""prepare-data --spans and ingest on the committed sample of real reviews:
+spans cut by movie in title order, each a prepare-data output, and new
+sources appended as the next span."""
+
+import collections
+import json
+import os
+
+import pytest
+
+from conftest import SAMPLE_ARCHIVE, imdb_tfx
+from core.errors import UserInputError
+from imdb_tfx import prepare_data, spans
+from tests.test_prepare_data import read_split
+
+
+def _movies(folder, split):
+    return collections.Counter(r['movie_id'] for r in read_split(folder, split))
+
+
+@pytest.fixture(scope='module')
+def three_spans(tmp_path_factory):
+    output = str(tmp_path_factory.mktemp('spans') / 'data')
+    spans.prepare_spans(SAMPLE_ARCHIVE, output, 3)
+    return output
+
+
+def test_spans_hold_every_review_once_with_new_movies_in_title_order(three_spans, prepared_sample):
+    manifest = spans.read_manifest(three_spans)
+    assert [e['span'] for e in manifest['spans']] == [1, 2, 3]
+    movie_sets = []
+    for number in (1, 2, 3):
+        folder = spans.span_dir(three_spans, number)
+        assert prepare_data.is_prepared(folder)
+        movie_sets.append(set(_movies(folder, 'train')) | set(_movies(folder, 'unsup')))
+        with open(os.path.join(folder, spans.MOVIES_FILE)) as f:
+            assert set(f.read().split()) == {m.decode() for m in movie_sets[-1]}
+    # Disjoint movies, and each span's titles come after the previous span's.
+    assert not (movie_sets[0] & movie_sets[1]) and not (movie_sets[1] & movie_sets[2])
+    title = lambda movie: int(movie[2:])  # noqa: E731
+    assert max(map(title, movie_sets[0])) < min(map(title, movie_sets[1]))
+    assert max(map(title, movie_sets[1])) < min(map(title, movie_sets[2]))
+    # Together, exactly the reviews of one prepare-data output.
+    for split in ('train', 'unsup'):
+        together = sum(
+            (
+                collections.Counter(r['text'] for r in read_split(spans.span_dir(three_spans, n), split))
+                for n in (1, 2, 3)
+            ),
+            collections.Counter(),
+        )
+        assert together == collections.Counter(r['text'] for r in read_split(prepared_sample, split))
+    # About equal labelled reviews (whole movies: not exactly).
+    labelled = [e['labelled'] for e in manifest['spans']]
+    assert sum(labelled) == 1000 and max(labelled) - min(labelled) < 150
+
+
+def test_ingest_appends_the_next_span_and_notes_repeated_movies(three_spans, tmp_path):
+    data = str(tmp_path / 'data')
+    result = imdb_tfx('ingest', spans.span_dir(three_spans, 1), '--data', data)
+    assert result.returncode == 0, result.stderr
+    assert f'{data}/span-1: ' in result.stdout
+    assert spans.span_numbers(data) == [1]
+    entry = spans.ingest(spans.span_dir(three_spans, 2), data)
+    assert entry['span'] == 2 and entry['movies_seen_before'] == 0
+    again = spans.ingest(spans.span_dir(three_spans, 2), data)  # the same movies once more
+    assert again['span'] == 3 and again['movies_seen_before'] == again['movies'] > 0
+    assert spans.span_numbers(data) == [1, 2, 3]
+    assert json.load(open(os.path.join(data, spans.SPANS_MANIFEST)))['spans'][2]['labelled'] == entry['labelled']
+
+
+def test_ingest_refuses_a_folder_that_is_not_spans(prepared_sample, tmp_path):
+    with pytest.raises(UserInputError, match='not a spans folder'):
+        spans.ingest(SAMPLE_ARCHIVE, prepared_sample)
+
+
+def test_spans_need_movie_ids(tmp_path, prepared_sample):
+    # The user's own TFRecords without movie_id: nothing to cut by, named.
+    import tensorflow as tf
+
+    folder = tmp_path / 'own' / 'train'
+    folder.mkdir(parents=True)
+    with tf.io.TFRecordWriter(str(folder / 'data.tfrecord')) as writer:
+        for i in range(4):
+            example = tf.train.Example()
+            example.features.feature['text'].bytes_list.value.append(f'review {i}'.encode())
+            example.features.feature['label'].int64_list.value.append(i % 2)
+            writer.write(example.SerializeToString())
+    with pytest.raises(UserInputError, match='without movie_id'):
+        spans.prepare_spans(str(tmp_path / 'own'), str(tmp_path / 'out'), 2)
+    assert not os.path.exists(tmp_path / 'out')
