@@ -82,6 +82,7 @@ class Data:
     splits: List[SplitData]
     gate: str  # passed, failed, not run
     findings: List[str]
+    drift: Optional[dict] = None  # runs on spans: outcome.Outcome.drift, and its one-line detail
 
 
 @dataclasses.dataclass
@@ -286,7 +287,8 @@ def _data(run: PipelineRun, result: outcome_lib.Outcome) -> Optional[Data]:
     split_names = [d[len('Split-') :].rstrip('/') for d in tf.io.gfile.listdir(examples.uri) if d.startswith('Split-')]
     splits = [_split_data(examples, name) for name in sorted(split_names, key=lambda n: (n != names.TRAIN, n))]
     gate = result.data_gate
-    return Data(splits=splits, gate=gate, findings=result.data_gate_findings() if gate == 'failed' else [])
+    drift = dict(result.drift, detail=result.drift_detail()) if result.drift else None
+    return Data(splits=splits, gate=gate, findings=result.data_gate_findings() if gate == 'failed' else [], drift=drift)
 
 
 def _split_data(examples: Artifact, split: str) -> SplitData:
