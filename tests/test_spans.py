@@ -89,3 +89,16 @@ def test_spans_need_movie_ids(tmp_path, prepared_sample):
     with pytest.raises(UserInputError, match='without movie_id'):
         spans.prepare_spans(str(tmp_path / 'own'), str(tmp_path / 'out'), 2)
     assert not os.path.exists(tmp_path / 'out')
+
+
+def test_run_refuses_a_window_without_spans_and_unknown_drift_measures(prepared_sample, tmp_path):
+    from imdb_tfx import cli
+
+    assert cli.drift_thresholds(['rating=0.5'])['rating'] == 0.5
+    with pytest.raises(UserInputError, match="no measure 'length'"):
+        cli.drift_thresholds(['length=0.5'])
+    with pytest.raises(UserInputError, match="'high' is not a number"):
+        cli.drift_thresholds(['rating=high'])
+    result = imdb_tfx('run', '--data', prepared_sample, '--home', str(tmp_path / 'home'), '--window', '2')
+    assert result.returncode == 2
+    assert f'--window: {prepared_sample} is not a spans folder' in result.stderr
