@@ -247,7 +247,7 @@ def _where(home: Home, run_id: str) -> str:
 def _run(home: Home, data, current: dict, options, from_nodes, to_nodes, retries: int, stop: SignalStop) -> None:
     import dataclasses
 
-    from imdb_tfx import inputs, outcome, spans
+    from imdb_tfx import inputs, outcome, run_info, spans, warm_vs_cold
     from pipeline import configs, local_runner
 
     preset = recipes.get(options['recipe'])
@@ -309,6 +309,9 @@ def _run(home: Home, data, current: dict, options, from_nodes, to_nodes, retries
             error = e
         run = _load_run(home, run_id)
         if run is not None:  # None: it failed before its first component
+            comparison = warm_vs_cold.comparison(run_info.open_store(home.metadata_path), configs.PIPELINE_NAME, run)
+            if comparison:
+                notes.append(comparison)
             click.echo('\n'.join([outcome.summary(outcome.of_run(run)), *(f'Note: {n}' for n in notes)]))
         if error is None or stop or attempt == retries or not _transient(error):
             break

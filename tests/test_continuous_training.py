@@ -89,6 +89,8 @@ def test_a_new_span_trains_on_the_accepted_window_from_the_serving_weights(simul
         warm = json.load(f)
     assert warm['from'].startswith(home.root) and warm['head_layers_copied'] == ['hidden', 'logits']
     assert 0 < warm['words_copied'] <= warm['words']
+    assert f'Note: Warm start: from {warm["from"]} ({warm["words_copied"]} of {warm["words"]} words)' in result.stdout
+    assert 'no cold start on the same window (spans 1,3) to compare with' in result.stdout
     # A warm start trains at most --warm-start-epochs (3) epochs.
     with open(os.path.join(model_run, names.HISTORY_FILE)) as f:
         assert len(json.load(f)['loss']) <= 3
