@@ -18,21 +18,34 @@ SCHEMA_FILE = os.path.join(os.path.dirname(__file__), '..', '..', 'pipeline', 's
 SCHEMA = io_utils.parse_pbtxt_file(SCHEMA_FILE, schema_pb2.Schema())
 
 
-def stats(positives: int, negatives: int, out_of_domain: int = 0):
+def stats(positives: int, negatives: int, out_of_domain: int = 0, reviews_per_movie: int = 0):
     """Statistics as StatisticsGen computes them: with the schema, so the
-    categorical label gets a value distribution."""
-    frame = pd.DataFrame(
-        {
-            'text': ['a review'] * (positives + negatives + out_of_domain),
-            'label': [1] * positives + [0] * negatives + [2] * out_of_domain,
-        }
-    )
-    return tfdv.generate_statistics_from_dataframe(frame, tfdv.StatsOptions(schema=SCHEMA))
+    categorical label gets a value distribution (and movie_id, when given,
+    its histogram: each movie's reviews share one label)."""
+    labels = [1] * positives + [0] * negatives + [2] * out_of_domain
+    columns = {'text': ['a review'] * len(labels), 'label': labels}
+    if reviews_per_movie:
+        columns['movie_id'] = [f'tt{i // reviews_per_movie:07d}' for i in range(len(labels))]
+    return tfdv.generate_statistics_from_dataframe(pd.DataFrame(columns), tfdv.StatsOptions(schema=SCHEMA))
 
 
 @pytest.fixture(scope='module')
 def schema():
     return SCHEMA
+
+
+def test_splits_of_whole_movies_weigh_as_their_movies(schema):
+    """0.12 apart in label share on 1,000 and 3,500 reviews: beyond noise as
+    independent reviews, within it as 40 and 140 movies of 25 reviews each."""
+    assert checks.effective_share(stats(440, 560, reviews_per_movie=25)) == pytest.approx(1 / 25)
+    assert checks.effective_share(stats(440, 560)) == 1.0
+    assert checks.drift_findings(schema, stats(2170, 1330), stats(490, 510), 'eval vs train')
+    assert (
+        checks.drift_findings(
+            schema, stats(2175, 1325, reviews_per_movie=25), stats(500, 500, reviews_per_movie=25), 'eval vs train'
+        )
+        == []
+    )
 
 
 def test_balanced_splits_do_not_drift(schema):
