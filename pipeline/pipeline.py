@@ -252,7 +252,9 @@ def create_pipeline(
             # Earlier runs' accepted spans (TFX's span resolution over ML Metadata):
             # the newest accepted one to compare with, the newest `window` to train on.
             reference=latest_created(_accepted_spans(), n=1),
-            earlier=rolling_range(_accepted_spans(), num_spans=window, min_spans=0),
+            # keep_all_versions: TFX's version semantics would keep one span only
+            # here (measured); DriftGate keeps the newest artifact of each span.
+            earlier=rolling_range(_accepted_spans(), num_spans=window, min_spans=0, keep_all_versions=True),
             unlabeled_examples=unlabeled_gen.outputs['examples'] if unlabeled_gen else None,
             thresholds=json.dumps(drift_thresholds, sort_keys=True),
             window_spans=window,
