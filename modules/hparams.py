@@ -34,6 +34,11 @@ class Hyperparameters:
         'Stop after this many epochs without a better validation accuracy, keeping the best '
         'epoch (0: train every epoch).',
     )
+    min_patience_steps: int = _option(
+        100,
+        'Early stopping waits at least this many optimizer steps: a small training set (one span) '
+        'has few steps an epoch and would stop at the majority class.',
+    )
     # Self-training (confidence 0 = off): after training, the model labels the
     # unlabeled reviews; those it labels with at least this confidence join
     # the labelled ones to train a fresh model. Each round's model labels for
@@ -67,8 +72,8 @@ class Hyperparameters:
             raise ValueError(f'epochs, warm_start_epochs, batch_size and hidden_units must be >= 1: {self}')
         if not self.learning_rate > 0:
             raise ValueError(f'learning_rate must be > 0: {self}')
-        if not 0 <= self.dropout < 1 or self.early_stopping_patience < 0:
-            raise ValueError(f'dropout must be in [0, 1), early_stopping_patience >= 0: {self}')
+        if not 0 <= self.dropout < 1 or self.early_stopping_patience < 0 or self.min_patience_steps < 0:
+            raise ValueError(f'dropout must be in [0, 1), early_stopping_patience and min_patience_steps >= 0: {self}')
         if self.self_training_confidence and not 0.5 <= self.self_training_confidence < 1:
             raise ValueError(f'self_training_confidence must be 0 (off) or in [0.5, 1): {self}')
         if self.self_training_rounds < 1:

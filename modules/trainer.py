@@ -98,11 +98,6 @@ def pseudo_labelled(model: tf.keras.Model, texts: np.ndarray, confidence: float)
     return tf.data.Dataset.from_tensor_slices((texts[kept], labels)), summary
 
 
-# Early stopping waits at least this many optimizer steps without a better
-# valid accuracy (see patience()).
-MIN_PATIENCE_STEPS = 100
-
-
 def train(
     hp: Hyperparameters,
     train_examples: tf.data.Dataset,
@@ -125,7 +120,7 @@ def train(
             tf.keras.callbacks.EarlyStopping(
                 'val_accuracy',
                 mode='max',
-                patience=patience(hp.early_stopping_patience, sum(1 for _ in training)),
+                patience=patience(hp.early_stopping_patience, sum(1 for _ in training), hp.min_patience_steps),
                 restore_best_weights=True,
             )
         )
@@ -139,13 +134,13 @@ def train(
     return model, {k: [float(v) for v in vs] for k, vs in history.history.items()}
 
 
-def patience(epochs: int, steps_per_epoch: int) -> int:
-    """Early stopping's patience in epochs, at least MIN_PATIENCE_STEPS
-    optimizer steps: a small training set (one span of a few thousand
-    reviews: 7 steps an epoch) still sits at the majority class after three
-    epochs, and would stop there. The full archive's 35 steps an epoch keep
-    the recipe's patience."""
-    return max(epochs, math.ceil(MIN_PATIENCE_STEPS / max(steps_per_epoch, 1)))
+def patience(epochs: int, steps_per_epoch: int, min_steps: int) -> int:
+    """Early stopping's patience in epochs, at least min_steps optimizer
+    steps: a small training set (one span of a few thousand reviews: 7 steps
+    an epoch) still sits at the majority class after three epochs, and would
+    stop there. The full archive's 35 steps an epoch keep the recipe's
+    patience of 3 at the default 100 steps."""
+    return max(epochs, math.ceil(min_steps / max(steps_per_epoch, 1)))
 
 
 def chosen_epochs(hp: Hyperparameters, history: dict) -> int:

@@ -180,6 +180,7 @@ def test_self_training_without_unlabeled_examples_is_refused(tmp_path, prepared_
 
 
 def test_patience_is_at_least_a_hundred_steps_so_small_data_leaves_the_majority_class():
-    assert trainer.patience(3, 35) == 3  # the full archive's train split at batch 512: the recipe's patience
-    assert trainer.patience(3, 7) == 15  # one span of 3,500 reviews
-    assert trainer.patience(3, 0) == 100
+    assert trainer.patience(3, 35, 100) == 3  # the full archive's train split at batch 512: the recipe's patience
+    assert trainer.patience(3, 7, 100) == 15  # one span of 3,500 reviews
+    assert trainer.patience(3, 0, 100) == 100
+    assert trainer.patience(3, 7, 0) == 3

@@ -20,10 +20,13 @@ def test_seed_is_the_tutorial_exactly():
         hidden_units=16,
         dropout=0.0,
         early_stopping_patience=0,
+        min_patience_steps=100,  # no effect without early stopping
         self_training_confidence=0.0,
         self_training_rounds=1,
         refit=False,
         calibrate=False,
+        warm_start=False,
+        warm_start_epochs=3,
         seed=42,
     )
     assert seed.embedding == recipes.EmbeddingSpec()  # plain GloVe, no bigrams

@@ -516,8 +516,8 @@ def test_compile_kfp_and_submit_take_every_run_option():
     def names(command):
         return {p.name for p in command.params}
 
-    # What only LocalDagRunner does: partial runs and imdb-tfx run's own retries.
-    local_only = {'data', 'home', 'from_nodes', 'to_nodes', 'retries'}
+    # What only LocalDagRunner does: partial runs, imdb-tfx run's own retries, spans.
+    local_only = {'data', 'home', 'from_nodes', 'to_nodes', 'retries', 'window', 'max_drift'}
     shared = names(cli.run_command) - local_only
     assert shared <= names(kfp_cli.compile_kfp_command)
     assert shared <= names(kfp_cli.submit_command)

@@ -74,8 +74,9 @@ def test_gate_json_has_its_documented_shape(served_home):
     verdict = json.loads(gate.stdout)
     assert set(verdict) == {
         'exit_code', 'verdict', 'rejected_by', 'run_id', 'pushed', 'metrics', 'thresholds', 'rules',
-        'blessed', 'data_gate', 'canary', 'baseline_problem', 'components',
+        'blessed', 'data_gate', 'drift_gate', 'canary', 'baseline_problem', 'components',
     }  # fmt: skip
+    assert verdict['drift_gate'] is None  # not a run on spans
     assert verdict['exit_code'] == 0 and verdict['rejected_by'] == [] and verdict['blessed']
     newest = serving.newest(served_home.serving_dir)
     assert verdict['pushed'] == {'path': newest, 'version': os.path.basename(newest), 'already_serving': True}
