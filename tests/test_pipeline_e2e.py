@@ -108,9 +108,11 @@ def test_trainer_self_trains_on_the_unlabeled_reviews(runs):
     with open(os.path.join(run_dir, trainer.SELF_TRAINING_FILE)) as f:
         summary = json.load(f)
     assert summary['unlabeled_reviews'] == 100 and summary['confidence'] == 0.9
-    # The best recipe's two rounds, each keeping the reviews its teacher labels with 0.9 confidence.
+    # The best recipe's two rounds, each keeping the reviews its teacher labels with 0.9 confidence
+    # (a teacher of 360 reviews may be that sure of none of them in a round, not in both).
     assert len(summary['rounds']) == 2
-    assert all(0 < r['pseudo_labelled'] <= 100 for r in summary['rounds'])
+    assert all(0 <= r['pseudo_labelled'] <= 100 for r in summary['rounds'])
+    assert sum(r['pseudo_labelled'] for r in summary['rounds']) > 0
     assert os.path.exists(os.path.join(run_dir, trainer.TEACHER_HISTORY_FILE))
 
 
