@@ -92,6 +92,20 @@ def prepared_sample(tmp_path_factory) -> str:
     return os.path.join(folder, 'imdb')
 
 
+def read_split(output: str, split: str) -> list:
+    """A prepared split's records as dicts {feature: value}, shard by shard."""
+    import glob
+
+    import tensorflow as tf
+
+    paths = sorted(glob.glob(os.path.join(output, split, '*.tfrecord.gz')))
+    records = []
+    for serialized in tf.data.TFRecordDataset(paths, compression_type='GZIP').as_numpy_iterator():
+        feature = tf.train.Example.FromString(serialized).features.feature
+        records.append({name: (value.bytes_list.value or value.int64_list.value)[0] for name, value in feature.items()})
+    return records
+
+
 def sample_texts(prepared: str, split: str = 'train'):
     """(texts, labels) of a prepared split."""
     import tensorflow as tf

@@ -12,6 +12,7 @@ import tarfile
 import pytest
 import tensorflow as tf
 
+from conftest import read_split
 from core.errors import UserInputError
 from imdb_tfx import prepare_data
 
@@ -21,16 +22,6 @@ _LABELS = {'neg': 0, 'pos': 1}
 
 
 # --- helpers ---------------------------------------------------------------------------
-
-
-def read_split(output, split):
-    """The split's records as dicts {feature: value}, shard by shard."""
-    paths = sorted(glob.glob(os.path.join(output, split, '*.tfrecord.gz')))
-    records = []
-    for serialized in tf.data.TFRecordDataset(paths, compression_type='GZIP').as_numpy_iterator():
-        feature = tf.train.Example.FromString(serialized).features.feature
-        records.append({name: (value.bytes_list.value or value.int64_list.value)[0] for name, value in feature.items()})
-    return records
 
 
 def as_tuples(records):

@@ -8,23 +8,9 @@ import os
 
 import pytest
 
-from conftest import SAMPLE_ARCHIVE, imdb_tfx
+from conftest import SAMPLE_ARCHIVE, imdb_tfx, read_split
 from core.errors import UserInputError
 from imdb_tfx import prepare_data, spans
-
-
-def read_split(output, split):
-    """The split's records as dicts {feature: value}."""
-    import glob
-
-    import tensorflow as tf
-
-    paths = sorted(glob.glob(os.path.join(output, split, '*.tfrecord.gz')))
-    records = []
-    for serialized in tf.data.TFRecordDataset(paths, compression_type='GZIP').as_numpy_iterator():
-        feature = tf.train.Example.FromString(serialized).features.feature
-        records.append({name: (value.bytes_list.value or value.int64_list.value)[0] for name, value in feature.items()})
-    return records
 
 
 def _movies(folder, split):

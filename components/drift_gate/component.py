@@ -37,7 +37,7 @@ class DriftError(RuntimeError):
 def vocabulary_path(baseline_uri: str) -> Optional[str]:
     """The serving model's vocabulary file (ServingBaseline's copy), if any."""
     path = os.path.join(baseline_uri, 'Format-Serving', 'assets', 'vocab.txt')
-    return path if os.path.exists(path) else None
+    return path if fileio.exists(path) else None
 
 
 def findings(
@@ -52,8 +52,7 @@ def findings(
     the newest accepted one (reference_uri), or, when that is this very span
     accepted before (a re-run), against what it was compared with then."""
     if reference_uri is not None and reference_span == span:
-        with open(os.path.join(reference_uri, REPORT_FILE), encoding='utf-8') as f:
-            earlier = json.load(f)
+        earlier = json.loads(io_utils.read_string_file(os.path.join(reference_uri, REPORT_FILE)))
         reference_uri, reference_span = earlier['reference_uri'], earlier['reference_span']
     if reference_uri is None:
         return None, []
