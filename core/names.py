@@ -10,6 +10,9 @@ LABELLED_SPLITS = (TRAIN, VALID, EVAL)
 # A spans folder's spans (imdb_tfx/spans.py): ImportExampleGen's {SPAN} spec
 # picks the newest; the Trainer reads a rolling window of the accepted ones.
 SPAN_DIR_PATTERN = 'span-{SPAN}'
+# ExampleGen's custom properties of a span's examples, which TFX's span resolution reads.
+SPAN_PROPERTY = 'span'
+VERSION_PROPERTY = 'version'
 # UnlabeledExampleGen's one split.
 UNLABELED = 'unlabeled'
 

@@ -190,21 +190,7 @@ def build_embedding_command(
     type=click.IntRange(min=0),
     help='Runs again after a transient I/O error, reusing what completed [1].',
 )
-@click.option(
-    '--window',
-    type=click.IntRange(min=1),
-    help='With --data a spans folder (prepare-data --spans, ingest): train on the newest W accepted spans '
-    '[SPAN_WINDOW in pipeline/configs.py].',
-)
-@click.option(
-    '--max-drift',
-    'max_drift',
-    multiple=True,
-    metavar='MEASURE=DISTANCE',
-    help='With spans: the largest drift from the previous accepted span that passes, per measure '
-    '(label_balance, rating, review_length, oov_rate, top_tokens; repeatable) [DRIFT_THRESHOLDS].',
-)
-def run_command(data, home, from_nodes, to_nodes, retries, window, max_drift, **options):
+def run_command(data, home, from_nodes, to_nodes, retries, **options):
     """Run the pipeline locally (LocalDagRunner) and print a summary."""
     from pipeline import configs, local_runner
 
@@ -213,28 +199,12 @@ def run_command(data, home, from_nodes, to_nodes, retries, window, max_drift, **
     # Before any work: one run per home at a time.
     retries = configs.LOCAL_RETRIES if retries is None else retries
     current = {'run_id': run_id}
-    options.update(window=window, drift_thresholds=drift_thresholds(max_drift))
+    options['drift_thresholds'] = pipeline_options.drift_thresholds(options.pop('max_drift'))
     with home.locked(f'run {run_id} (imdb-tfx run)'), SignalStop(lambda: _where(home, current['run_id'])) as stop:
         _run(home, data, current, options, from_nodes, to_nodes, retries, stop)
     if stop:  # stopped while it prepared the inputs
         stop.report()
         sys.exit(stop.exit_code)
-
-
-def drift_thresholds(given) -> dict:
-    """DRIFT_THRESHOLDS with the given MEASURE=DISTANCE pairs on top."""
-    from pipeline import configs
-
-    thresholds = dict(configs.DRIFT_THRESHOLDS)
-    for pair in given:
-        measure, _, value = pair.partition('=')
-        if measure not in thresholds:
-            raise UserInputError(f'--max-drift {pair}: no measure {measure!r} (measures: {", ".join(thresholds)})')
-        try:
-            thresholds[measure] = float(value)
-        except ValueError:
-            raise UserInputError(f'--max-drift {pair}: {value!r} is not a number') from None
-    return thresholds
 
 
 def _where(home: Home, run_id: str) -> str:

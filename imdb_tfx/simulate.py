@@ -90,7 +90,7 @@ def run(
     for number in range(1, spans + 1):
         arriving = spans_lib.span_dir(cut, number)
         if number == drifted_span:
-            arriving = _drifted_copy(arriving, os.path.join(root, 'drifted'))
+            arriving = drifted_copy(arriving, os.path.join(root, 'drifted'))
         entry = spans_lib.ingest(arriving, data)
         log.info('Span %d arrived: %d labelled reviews', number, entry['labelled'])
         try:
@@ -103,7 +103,7 @@ def run(
     return results
 
 
-def _drifted_copy(span_folder: str, target: str) -> str:
+def drifted_copy(span_folder: str, target: str) -> str:
     """The span as a broken feed delivers it: its labelled reviews with only
     DRIFTED_RATINGS stars, its unlabeled reviews unchanged."""
     shutil.rmtree(target, ignore_errors=True)

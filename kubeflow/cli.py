@@ -92,6 +92,8 @@ def _compile(
 ) -> str:
     # Bad locations fail in a second, before TFX's imports.
     locations.check(pipeline_root, data, serving_dir, options['hub'], None)
+    if options['max_drift'] and not options['window']:
+        raise UserInputError('--max-drift: only with --window (a pipeline over spans)')
     from kubeflow import runner
 
     hyperparameters = pipeline_options.hyperparameters(options['recipe'], options)
@@ -110,6 +112,8 @@ def _compile(
         recipe=options['recipe'],
         hyperparameters=overrides,
         **pipeline_options.gate_settings(options),
+        window=options['window'],
+        drift_thresholds=pipeline_options.drift_thresholds(options['max_drift']),
         schema_file=None if options['infer_schema'] else SCHEMA_FILE,
         beam_pipeline_args=beam_args,
         volumes=_volumes(volumes),

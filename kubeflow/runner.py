@@ -11,7 +11,7 @@ from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 from tfx import v1 as tfx
 
-from core import s3
+from core import names, s3
 from core.errors import UserInputError
 from kubeflow import locations
 from kubeflow.image import EMBEDDINGS_DIR, GLOVE_DIR, SCHEMA_FILE
@@ -31,6 +31,18 @@ ENTRYPOINT = ['python', '-m', 'kubeflow.entrypoint']
 DATA_ROOT = 'data-root'
 HYPERPARAMETERS = 'hyperparameters'
 CANARY_MAX_BATCH_SECONDS = 'canary-max-batch-seconds'
+
+# Spans (--window): where DriftGate records the accepted spans, under the
+# pipeline root beside the runs; and the tasks KFP must not cache, since its
+# cache key sees their parameters but not what they read: the data root's
+# newest span (locally, TFX's driver fingerprints the files) and the ledger.
+SPAN_LEDGER_DIR = 'accepted-spans'
+SPANS_ALWAYS_RUN = (names.EXAMPLE_GEN, names.UNLABELED_EXAMPLE_GEN, names.DRIFT_GATE)
+
+
+def span_ledger(pipeline_root: str) -> str:
+    """The accepted-spans ledger of a pipeline root (components/drift_gate/ledger.py)."""
+    return '/'.join([pipeline_root.rstrip('/'), configs.PIPELINE_NAME, SPAN_LEDGER_DIR])
 
 
 def image_hub_handle(embedding: EmbeddingSpec) -> str:
@@ -54,6 +66,8 @@ def compile_pipeline(
     regression_confidence: float = configs.REGRESSION_CONFIDENCE,
     canary_max_batch_seconds: float = configs.CANARY_MAX_BATCH_SECONDS,
     split: str = configs.SPLIT,
+    window: Optional[int] = None,
+    drift_thresholds: Optional[Mapping[str, float]] = None,
     schema_file: Optional[str] = SCHEMA_FILE,
     beam_pipeline_args: Optional[Sequence[str]] = None,
     volumes: Optional[Mapping[str, str]] = None,
@@ -71,6 +85,11 @@ def compile_pipeline(
     recipe's Hyperparameters; without hub_handle the recipe's module is used,
     built in the pipeline (EmbeddingBuilder, from the image's GloVe wheel)
     when it depends on the data, else baked into the image; schema_file None infers the schema with SchemaGen.
+    window compiles continuous training (data_root a spans folder, as
+    `imdb-tfx run --window`): ExampleGen reads the newest span (our
+    entrypoint resolves {SPAN} as TFX's driver does), DriftGate keeps the
+    accepted spans in span_ledger(pipeline_root), under drift_thresholds
+    (default configs.DRIFT_THRESHOLDS).
     The Trainer's run_fn is named by import path (the image holds it), so
     compiling reads and writes nothing but output_path.
 
@@ -132,6 +151,9 @@ def compile_pipeline(
         use_unlabeled=hparams.self_trains,
         embedding=preset.embedding if build_embedding else None,
         glove_dir=GLOVE_DIR,
+        window=window,
+        drift_thresholds=dict(drift_thresholds or configs.DRIFT_THRESHOLDS) if window else None,
+        span_ledger=span_ledger(pipeline_root) if window else None,
         # No metadata_connection_config: KFP brings its own ML Metadata.
         beam_pipeline_args=list(beam_pipeline_args or DEFAULT_BEAM_ARGS),
         enable_cache=enable_cache,
@@ -144,7 +166,7 @@ def compile_pipeline(
     job = dag_runner.run(pipeline, write_out=False)
     spec = json_format.ParseDict(job['pipelineSpec'], pipeline_spec_pb2.PipelineSpec())
     s3_settings = (s3_settings or S3Settings()) if uses_s3 else None
-    _adapt_for_kfp(spec, pipeline_root, parameters, s3_settings)
+    _adapt_for_kfp(spec, pipeline_root, parameters, s3_settings, ALWAYS_RUN + (SPANS_ALWAYS_RUN if window else ()))
 
     platform = _platform_spec(spec, volumes or {}, s3_settings)
     documents = [spec] + ([platform] if platform else [])
@@ -159,6 +181,7 @@ def _adapt_for_kfp(
     pipeline_root: str,
     parameters: List[tfx.dsl.experimental.RuntimeParameter],
     s3_settings: Optional[S3Settings],
+    always_run: Sequence[str],
 ) -> None:
     """What open-source KFP needs that TFX leaves out of the PipelineSpec, or
     puts in for Vertex AI only, and our entrypoint."""
@@ -171,13 +194,13 @@ def _adapt_for_kfp(
         definition.description = parameter.description
     # TFX only has a pipeline-wide cache switch (see local_runner.compile_ir).
     for name, task in spec.root.dag.tasks.items():
-        if name in ALWAYS_RUN:
+        if name in always_run:
             task.caching_options.enable_cache = False
     environment = s3_settings.environment() if s3_settings else {}
     for executor in spec.deployment_spec['executors'].values():
         container = executor['container']
         # ExampleGen's driver is a lifecycle hook that only Vertex AI runs; the
-        # executor reads input_config itself, and our patterns have no {SPAN}.
+        # executor reads input_config itself, and the entrypoint resolves {SPAN}.
         if 'lifecycle' in container:
             del container['lifecycle']
         container['command'] = ENTRYPOINT

@@ -1,7 +1,8 @@
 """The options of every command that builds the pipeline (`run`,
 `compile-kfp`, `submit`), defined once so that they cannot drift apart: the
 recipe, the embedding, every hyperparameter with a `help` in
-modules/hparams.py, the release gate's thresholds, the split and caching."""
+modules/hparams.py, the release gate's thresholds, the split, the spans
+window and drift thresholds, and caching."""
 
 import dataclasses
 from typing import Any, Callable, Dict
@@ -60,6 +61,20 @@ def _options():
     yield click.option(
         '--infer-schema', is_flag=True, help='Infer the schema with SchemaGen instead of importing the curated one.'
     )
+    yield click.option(
+        '--window',
+        type=click.IntRange(min=1),
+        help='Continuous training, on a spans folder (prepare-data --spans, ingest): train on the newest W '
+        f'accepted spans [{configs.SPAN_WINDOW}]. compile-kfp/submit: compiles the spans pipeline.',
+    )
+    yield click.option(
+        '--max-drift',
+        'max_drift',
+        multiple=True,
+        metavar='MEASURE=DISTANCE',
+        help='With spans: the largest drift from the previous accepted span that passes, per measure '
+        f'({", ".join(configs.DRIFT_THRESHOLDS)}; repeatable) [DRIFT_THRESHOLDS in pipeline/configs.py].',
+    )
     yield click.option('--no-cache', is_flag=True, help='Re-execute every component.')
 
 
@@ -97,3 +112,17 @@ def gate_settings(options: Dict[str, Any]) -> Dict[str, Any]:
         ),
         split=options['split'] or configs.SPLIT,
     )
+
+
+def drift_thresholds(given) -> Dict[str, float]:
+    """DRIFT_THRESHOLDS with the given --max-drift MEASURE=DISTANCE pairs on top."""
+    thresholds = dict(configs.DRIFT_THRESHOLDS)
+    for pair in given:
+        measure, _, value = pair.partition('=')
+        if measure not in thresholds:
+            raise UserInputError(f'--max-drift {pair}: no measure {measure!r} (measures: {", ".join(thresholds)})')
+        try:
+            thresholds[measure] = float(value)
+        except ValueError:
+            raise UserInputError(f'--max-drift {pair}: {value!r} is not a number') from None
+    return thresholds

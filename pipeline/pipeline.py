@@ -185,6 +185,7 @@ def create_pipeline(
     glove_dir: Optional[str] = None,
     window: Optional[int] = None,
     drift_thresholds: Optional[Dict[str, float]] = None,
+    span_ledger: Optional[str] = None,
     metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
     beam_pipeline_args: Optional[List[str]] = None,
     enable_cache: bool = True,
@@ -213,8 +214,9 @@ def create_pipeline(
     the run when it drifted; else it writes the window, the newest `window`
     accepted spans (TFX's rolling span range), which the Trainer and
     EmbeddingBuilder read; the Evaluator and canary judge the newest span's
-    eval split. LocalDagRunner only: open-source Kubeflow Pipelines does not
-    resolve artifacts of earlier runs."""
+    eval split. Earlier runs' accepted spans come from ML Metadata, or, with
+    span_ledger (Kubeflow: open-source KFP resolves no artifacts of earlier
+    runs), from the ledger DriftGate keeps in that folder."""
     spans = window is not None
     input_config, output_config = example_gen_configs(split, split_buckets, spans)
     example_gen = tfx.components.ImportExampleGen(
@@ -246,18 +248,24 @@ def create_pipeline(
 
     drift_gate, span_nodes = None, []
     if spans:
+        if span_ledger:
+            earlier_spans = dict(span_ledger=span_ledger)
+        else:
+            # Earlier runs' accepted spans (TFX's span resolution over ML Metadata):
+            # the newest accepted one to compare with, the newest `window` to train on.
+            # keep_all_versions: TFX's version semantics would keep one span only
+            # here (measured); DriftGate keeps the newest artifact of each span.
+            earlier_spans = dict(
+                reference=latest_created(_accepted_spans(), n=1),
+                earlier=rolling_range(_accepted_spans(), num_spans=window, min_spans=0, keep_all_versions=True),
+            )
         drift_gate = DriftGate(
             examples=example_gen.outputs['examples'],
             baseline=baseline.outputs['baseline'],
-            # Earlier runs' accepted spans (TFX's span resolution over ML Metadata):
-            # the newest accepted one to compare with, the newest `window` to train on.
-            reference=latest_created(_accepted_spans(), n=1),
-            # keep_all_versions: TFX's version semantics would keep one span only
-            # here (measured); DriftGate keeps the newest artifact of each span.
-            earlier=rolling_range(_accepted_spans(), num_spans=window, min_spans=0, keep_all_versions=True),
             unlabeled_examples=unlabeled_gen.outputs['examples'] if unlabeled_gen else None,
             thresholds=json.dumps(drift_thresholds, sort_keys=True),
             window_spans=window,
+            **earlier_spans,
         ).with_id(names.DRIFT_GATE)
         drift_gate.add_upstream_node(data_gate)  # drift is measured on data that passed the schema
         span_nodes = [drift_gate]

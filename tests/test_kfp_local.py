@@ -18,7 +18,10 @@ import tensorflow as tf
 from tensorflow_metadata.proto.v0 import statistics_pb2
 
 from components.data_gate import component as data_gate
-from conftest import imdb_tfx
+from components.drift_gate import component as drift_gate
+from components.drift_gate import ledger
+from conftest import SAMPLE_ARCHIVE, imdb_tfx
+from imdb_tfx import simulate, spans
 from kubeflow import image, runner
 from modules import trainer
 from pipeline import configs
@@ -229,6 +232,86 @@ def test_bad_input_exits_2(local_run, tmp_path, args, message):
     args = [local_run['package'] if a == 'PACKAGE' else a for a in args]
     result = imdb_tfx('kfp-local', *args, '--work-dir', str(tmp_path))
     assert result.returncode == 2 and message in result.stderr
+
+
+# --- spans: continuous training on KFP, with the accepted-spans ledger ------------------
+
+
+@pytest.fixture(scope='module')
+def span_runs(tmp_path_factory, image_root):
+    """A spans package (compile-kfp --window 2) run after each arriving span
+    of the sample: span 1, span 2, then span 3 drifted (only 1/10 stars)."""
+    root = tmp_path_factory.mktemp('kfp-spans')
+    source, data = str(root / 'source'), str(root / 'data')
+    prepared = imdb_tfx('prepare-data', SAMPLE_ARCHIVE, '--output', source, '--spans', '2')
+    assert prepared.returncode == 0, prepared.stderr[-3000:]
+    package = str(root / 'pipeline.yaml')
+    compiled = imdb_tfx(
+        'compile-kfp',
+        '--output',
+        package,
+        '--pipeline-root',
+        str(root / 'pipeline-root'),
+        '--data',
+        data,
+        '--serving-dir',
+        str(root / 'serving'),
+        '--min-accuracy',
+        '0.5',
+        '--window',
+        '2',
+        # The sample's two spans are small and differ (label balance 0.34,
+        # rating 0.23 apart); the drifted span is 0.40 from span 2 in rating.
+        '--max-drift',
+        'label_balance=0.4',
+        '--max-drift',
+        'rating=0.3',
+    )
+    assert compiled.returncode == 0, compiled.stderr[-3000:]
+    arriving = [spans.span_dir(source, 1), spans.span_dir(source, 2)]
+    arriving.append(simulate.drifted_copy(spans.span_dir(source, 2), str(root / 'drifted')))
+    runs = []
+    for span_folder in arriving:
+        assert imdb_tfx('ingest', span_folder, '--data', data).returncode == 0
+        result = _kfp_local(package, str(root / 'work'), image_root, epochs=4)
+        tasks = ('ImportExampleGen', 'DriftGate', 'Trainer', 'Pusher') if result.returncode == 0 else ()
+        runs.append(dict(result=result, outputs={task: _outputs(str(root / 'work'), task) for task in tasks}))
+    return dict(runs=runs, ledger=runner.span_ledger(str(root / 'pipeline-root')), serving=str(root / 'serving'))
+
+
+def _span_numbers(artifact) -> int:
+    return int(artifact['metadata']['custom:span'])
+
+
+@pytest.mark.slow
+def test_kfp_spans_each_run_reads_the_newest_span_and_trains_on_the_window(span_runs):
+    first, second, _ = span_runs['runs']
+    for run, span in ((first, 1), (second, 2)):
+        assert run['result'].returncode == 0, run['result'].stdout[-4000:]
+        # ExampleGen ran (never cached: a new span arrived) and resolved {SPAN}.
+        assert _states(run['result'].stdout)['ImportExampleGen'] == 'SUCCEEDED'
+        assert _span_numbers(run['outputs']['ImportExampleGen']['examples']) == span
+        assert _span_numbers(run['outputs']['DriftGate']['accepted']) == span
+        assert run['outputs']['Pusher']['pushed_model']['metadata']['pushed'] == 1
+    assert first['outputs']['DriftGate']['window']['metadata']['spans'] == '1'
+    window = second['outputs']['DriftGate']['window']
+    assert window['metadata']['spans'] == '1,2'
+    names_in_window = os.listdir(os.path.join(window['uri'], 'Split-train'))
+    assert {name.split('-')[1] for name in names_in_window} == {'1', '2'}
+    accepted = second['outputs']['DriftGate']['accepted']['uri']
+    with open(os.path.join(accepted, drift_gate.REPORT_FILE), encoding='utf-8') as f:
+        assert json.load(f)['reference_span'] == 1  # compared with span 1, found in the ledger
+
+
+@pytest.mark.slow
+def test_kfp_spans_a_drifted_span_stops_at_the_drift_gate_and_is_not_recorded(span_runs):
+    *_, drifted = span_runs['runs']
+    result = drifted['result']
+    assert result.returncode == 1 and 'FAILED at DriftGate' in result.stdout
+    assert 'span 3 drifted from span 2' in result.stdout and 'rating' in result.stdout
+    assert 'Trainer' not in _states(result.stdout)
+    assert [a.get_int_custom_property('span') for a in ledger.accepted_spans(span_runs['ledger'])] == [1, 2]
+    assert len(os.listdir(span_runs['serving'])) == 2  # span 1's and span 2's models; nothing new
 
 
 # --- s3:// against a local S3 API server -------------------------------------------------

@@ -91,13 +91,13 @@ def test_spans_need_movie_ids(tmp_path, prepared_sample):
 
 
 def test_run_refuses_a_window_without_spans_and_unknown_drift_measures(prepared_sample, tmp_path):
-    from imdb_tfx import cli
+    from pipeline import options
 
-    assert cli.drift_thresholds(['rating=0.5'])['rating'] == 0.5
+    assert options.drift_thresholds(['rating=0.5'])['rating'] == 0.5
     with pytest.raises(UserInputError, match="no measure 'length'"):
-        cli.drift_thresholds(['length=0.5'])
+        options.drift_thresholds(['length=0.5'])
     with pytest.raises(UserInputError, match="'high' is not a number"):
-        cli.drift_thresholds(['rating=high'])
+        options.drift_thresholds(['rating=high'])
     result = imdb_tfx('run', '--data', prepared_sample, '--home', str(tmp_path / 'home'), '--window', '2')
     assert result.returncode == 2
     assert f'--window: {prepared_sample} is not a spans folder' in result.stderr

@@ -20,14 +20,13 @@ from tfx.dsl.io import fileio
 from tfx.types import artifact_utils, standard_artifacts
 from tfx.utils import io_utils
 
+from components.drift_gate import ledger
 from components.drift_gate import profile as span_profile
 from core import names
 
 REPORT_FILE = 'drift.json'  # in the accepted artifact: what it was compared with, and the measures
 WINDOW_SPANS = 'spans'  # the window's custom property: its span numbers, e.g. "1,3"
 WINDOW_SPLITS = (names.TRAIN, names.VALID, names.UNLABELED)
-SPAN = 'span'  # ExampleGen's custom properties, which TFX's span resolution reads
-VERSION = 'version'
 
 
 class DriftError(RuntimeError):
@@ -78,11 +77,11 @@ def _copy_window(spans: list, window) -> None:
         for artifact in spans:
             source = os.path.join(artifact.uri, f'Split-{split}')
             for name in fileio.listdir(source):
-                span = artifact.get_int_custom_property(SPAN)
+                span = artifact.get_int_custom_property(names.SPAN_PROPERTY)
                 io_utils.copy_file(os.path.join(source, name), os.path.join(target, f'span-{span}-{name}'))
     window.split_names = artifact_utils.encode_split_names(splits)
     window.set_string_custom_property(
-        WINDOW_SPANS, ','.join(str(n) for n in sorted(a.get_int_custom_property(SPAN) for a in spans))
+        WINDOW_SPANS, ','.join(str(n) for n in sorted(a.get_int_custom_property(names.SPAN_PROPERTY) for a in spans))
     )
 
 
@@ -95,7 +94,7 @@ def newest_spans(spans: list, count: int, besides: int) -> list:
     artifact of a span accepted more than once), newest first."""
     by_span = {}
     for artifact in sorted(spans, key=lambda a: a.mlmd_artifact.create_time_since_epoch):
-        by_span[artifact.get_int_custom_property(SPAN)] = artifact
+        by_span[artifact.get_int_custom_property(names.SPAN_PROPERTY)] = artifact
     by_span.pop(besides, None)
     return [by_span[span] for span in sorted(by_span, reverse=True)[:count]]
 
@@ -111,11 +110,19 @@ def DriftGate(
     reference: InputArtifact[standard_artifacts.Examples] = None,
     earlier: InputArtifact[List[standard_artifacts.Examples]] = None,
     unlabeled_examples: InputArtifact[standard_artifacts.Examples] = None,
+    span_ledger: Parameter[str] = None,
 ) -> None:
     """thresholds: JSON {measure: largest distance allowed} (profile.MEASURES).
-    window_spans: how many accepted spans, this one included, the window holds."""
-    span = examples.get_int_custom_property(SPAN)
-    reference_span = reference.get_int_custom_property(SPAN) if reference is not None else None
+    window_spans: how many accepted spans, this one included, the window holds.
+    reference, earlier: the newest accepted span, the newest `window_spans`
+    accepted spans, as TFX resolved them from ML Metadata. span_ledger (in
+    their place, where nothing resolves earlier runs' artifacts): a folder
+    where accepted spans are recorded (ledger.py), read for both."""
+    if span_ledger:
+        earlier = ledger.accepted_spans(span_ledger)
+        reference = max(earlier, key=lambda a: a.mlmd_artifact.create_time_since_epoch, default=None)
+    span = examples.get_int_custom_property(names.SPAN_PROPERTY)
+    reference_span = reference.get_int_custom_property(names.SPAN_PROPERTY) if reference is not None else None
     compared, measures = findings(
         examples.uri,
         span,
@@ -139,8 +146,8 @@ def DriftGate(
         )
         splits.append(names.UNLABELED)
     accepted.split_names = artifact_utils.encode_split_names(splits)
-    accepted.set_int_custom_property(SPAN, span)
-    accepted.set_int_custom_property(VERSION, examples.get_int_custom_property(VERSION))
+    accepted.set_int_custom_property(names.SPAN_PROPERTY, span)
+    accepted.set_int_custom_property(names.VERSION_PROPERTY, examples.get_int_custom_property(names.VERSION_PROPERTY))
     _copy_window([accepted, *newest_spans(earlier or [], window_spans - 1, besides=span)], window)
     io_utils.write_string_file(
         os.path.join(accepted.uri, REPORT_FILE),
@@ -154,3 +161,5 @@ def DriftGate(
             indent=2,
         ),
     )
+    if span_ledger:  # last: only a complete accepted span is recorded
+        ledger.record(span_ledger, accepted)

@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 from tfx.types import artifact_utils, standard_artifacts
 
-from components.drift_gate import component, profile
+from components.drift_gate import component, ledger, profile
 from core import names
 
 THRESHOLDS = json.dumps({**dict.fromkeys(profile.MEASURES, 1.0), profile.LABEL_BALANCE: 0.05})
@@ -22,12 +22,12 @@ def _examples(uri, prepared, splits, span):
     artifact.split_names = artifact_utils.encode_split_names(list(splits))
     for split, folder in splits.items():
         shutil.copytree(os.path.join(prepared, folder), os.path.join(uri, f'Split-{split}'))
-    artifact.set_int_custom_property(component.SPAN, span)
-    artifact.set_int_custom_property(component.VERSION, 0)
+    artifact.set_int_custom_property(names.SPAN_PROPERTY, span)
+    artifact.set_int_custom_property(names.VERSION_PROPERTY, 0)
     return artifact
 
 
-def _run(tmp_path, examples, reference=None, unlabeled=None, earlier=(), window_spans=2):
+def _run(tmp_path, examples, reference=None, unlabeled=None, earlier=(), window_spans=2, span_ledger=None):
     baseline, accepted, window = (
         standard_artifacts.Model(),
         standard_artifacts.Examples(),
@@ -42,8 +42,11 @@ def _run(tmp_path, examples, reference=None, unlabeled=None, earlier=(), window_
         inputs['reference'] = [reference]
     if unlabeled is not None:
         inputs['unlabeled_examples'] = [unlabeled]
+    parameters = {'thresholds': THRESHOLDS, 'window_spans': window_spans}
+    if span_ledger:
+        parameters['span_ledger'] = span_ledger
     component.DriftGate.EXECUTOR_SPEC.executor_class().Do(
-        inputs, {'accepted': [accepted], 'window': [window]}, {'thresholds': THRESHOLDS, 'window_spans': window_spans}
+        inputs, {'accepted': [accepted], 'window': [window]}, parameters
     )
     return accepted, window
 
@@ -56,7 +59,7 @@ def test_the_first_span_passes_and_is_passed_on_whole(tmp_path, prepared_sample)
     unlabeled = _examples(str(tmp_path / 'unl1'), prepared_sample, {names.UNLABELED: 'unsup'}, 1)
     accepted, window = _run(tmp_path, span, unlabeled=unlabeled)
     assert artifact_utils.decode_split_names(accepted.split_names) == [*names.LABELLED_SPLITS, names.UNLABELED]
-    assert accepted.get_int_custom_property(component.SPAN) == 1
+    assert accepted.get_int_custom_property(names.SPAN_PROPERTY) == 1
     assert sorted(os.listdir(os.path.join(accepted.uri, 'Split-unlabeled'))) == sorted(
         os.listdir(os.path.join(prepared_sample, 'unsup'))
     )
@@ -85,9 +88,8 @@ def test_the_window_holds_the_newest_accepted_spans(tmp_path, prepared_sample):
     assert window.get_string_custom_property(component.WINDOW_SPANS) == '3,4'
 
 
-def test_a_drifted_span_stops_and_an_accepted_one_rerun_compares_with_its_own_reference(tmp_path, prepared_sample):
-    first, _ = _run(tmp_path, _examples(str(tmp_path / 'span1'), prepared_sample, LABELLED, 1))
-    # The same reviews, every one labelled positive: label balance drifts.
+def _flipped(tmp_path, prepared_sample):
+    """The same reviews, every one labelled positive: label balance drifts."""
     flipped = str(tmp_path / 'flipped')
     shutil.copytree(prepared_sample, flipped)
     for path in tf.io.gfile.glob(os.path.join(flipped, 'train', '*')):
@@ -96,8 +98,46 @@ def test_a_drifted_span_stops_and_an_accepted_one_rerun_compares_with_its_own_re
             for example in examples:
                 example.features.feature['label'].int64_list.value[:] = [1]
                 writer.write(example.SerializeToString())
+    return flipped
+
+
+def test_a_drifted_span_stops_and_an_accepted_one_rerun_compares_with_its_own_reference(tmp_path, prepared_sample):
+    first, _ = _run(tmp_path, _examples(str(tmp_path / 'span1'), prepared_sample, LABELLED, 1))
+    flipped = _flipped(tmp_path, prepared_sample)
     with pytest.raises(component.DriftError, match=r'span 2 drifted from span 1: label_balance \(0\.\d+ -> 1\)'):
         _run(tmp_path, _examples(str(tmp_path / 'span2'), flipped, LABELLED, 2), reference=first)
     # Span 1 again (a re-run): compared with what span 1 was compared with, nothing.
     again, _ = _run(tmp_path, _examples(str(tmp_path / 'span3'), prepared_sample, LABELLED, 1), reference=first)
     assert json.load(open(os.path.join(again.uri, component.REPORT_FILE)))['reference_span'] is None
+
+
+def test_with_a_ledger_earlier_spans_come_from_it_and_only_accepted_ones_are_recorded(tmp_path, prepared_sample):
+    """Kubeflow's way: no resolved inputs, the ledger stands in for ML Metadata."""
+    span_ledger = str(tmp_path / 'ledger')
+    for number in (1, 2):
+        _run(
+            tmp_path,
+            _examples(str(tmp_path / f'span{number}'), prepared_sample, LABELLED, number),
+            span_ledger=span_ledger,
+        )
+    assert [a.get_int_custom_property(names.SPAN_PROPERTY) for a in ledger.accepted_spans(span_ledger)] == [1, 2]
+    # Span 3 drifted from span 2 (the newest accepted): stopped, not recorded.
+    with pytest.raises(component.DriftError, match='span 3 drifted from span 2'):
+        _run(
+            tmp_path,
+            _examples(str(tmp_path / 'span3'), _flipped(tmp_path, prepared_sample), LABELLED, 3),
+            span_ledger=span_ledger,
+        )
+    assert len(ledger.accepted_spans(span_ledger)) == 2
+    # Span 4: compared with span 2, trained on spans 1, 2 and 4.
+    accepted, window = _run(
+        tmp_path,
+        _examples(str(tmp_path / 'span4'), prepared_sample, LABELLED, 4),
+        window_spans=3,
+        span_ledger=span_ledger,
+    )
+    assert json.load(open(os.path.join(accepted.uri, component.REPORT_FILE)))['reference_span'] == 2
+    assert window.get_string_custom_property(component.WINDOW_SPANS) == '1,2,4'
+    recorded = ledger.accepted_spans(span_ledger)[-1]
+    assert (recorded.uri, recorded.split_names) == (accepted.uri, accepted.split_names)
+    assert recorded.get_int_custom_property(names.SPAN_PROPERTY) == 4
