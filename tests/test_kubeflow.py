@@ -339,6 +339,7 @@ def test_compile_kfp_command(tmp_path):
         (['--volume', 'claim-without-path'], '--volume'),
         (['--s3-secret', 'name:only-one-key'], '--s3-secret'),
         (['--self-training-confidence', '0.3'], 'self_training_confidence'),
+        (['--max-drift', 'rating=0.3'], '--max-drift: only with --window'),
     ],
 )
 def test_compile_kfp_command_rejects_paths_pods_cannot_see(tmp_path, extra, message):
@@ -516,9 +517,49 @@ def test_compile_kfp_and_submit_take_every_run_option():
     def names(command):
         return {p.name for p in command.params}
 
-    # What only LocalDagRunner does: partial runs, imdb-tfx run's own retries, spans.
-    local_only = {'data', 'home', 'from_nodes', 'to_nodes', 'retries', 'window', 'max_drift'}
+    # What only LocalDagRunner does: partial runs, imdb-tfx run's own retries.
+    local_only = {'data', 'home', 'from_nodes', 'to_nodes', 'retries'}
     shared = names(cli.run_command) - local_only
     assert shared <= names(kfp_cli.compile_kfp_command)
     assert shared <= names(kfp_cli.submit_command)
     assert {'self_training_confidence', 'self_training_rounds', 'epochs', 'dropout'} <= shared
+
+
+def test_a_spans_package_keeps_the_accepted_spans_in_a_ledger_and_never_caches_what_reads_them(tmp_path):
+    """compile-kfp --window: no resolver (open-source KFP runs none), ExampleGen
+    reads the newest span (resolved in the task), DriftGate reads and keeps
+    the ledger under the pipeline root; all three always run."""
+    output = str(tmp_path / 'pipeline.yaml')
+    result = CliRunner().invoke(
+        kfp_cli.compile_kfp_command,
+        ['--output', output, *_options(tmp_path, '--window', '2', '--max-drift', 'rating=0.3')],
+    )
+    assert result.exit_code == 0, result.output
+    with open(output, encoding='utf-8') as f:
+        spec = json_format.ParseDict(yaml.safe_load(f), pipeline_spec_pb2.PipelineSpec())
+    tasks = spec.root.dag.tasks
+    assert 'DriftGate' in tasks and not any('resolver' in name.lower() for name in tasks)
+    parameters = _dict(tasks['DriftGate'].inputs)['parameters']
+
+    def constant(name):
+        return parameters[name]['runtimeValue']['constant']
+
+    assert constant('span_ledger') == f'{tmp_path / "root"}/{configs.PIPELINE_NAME}/{runner.SPAN_LEDGER_DIR}'
+    assert constant('window_spans') == 2
+    assert json.loads(constant('thresholds')) == {**configs.DRIFT_THRESHOLDS, 'rating': 0.3}
+    assert set(_dict(tasks['DriftGate'].inputs)['artifacts']) == {'examples', 'baseline', 'unlabeled_examples'}
+    # The Trainer and EmbeddingBuilder read the window, the Evaluator the accepted span.
+    for task, key, output_key in (
+        ('Trainer', 'examples', 'window'),
+        ('EmbeddingBuilder', 'examples', 'window'),
+        ('Evaluator', 'examples', 'accepted'),
+    ):
+        source = _dict(tasks[task].inputs)['artifacts'][key]['taskOutputArtifact']
+        assert source == {'producerTask': 'DriftGate', 'outputArtifactKey': output_key}
+    input_config = proto_utils.json_to_proto(
+        _dict(tasks['ImportExampleGen'].inputs)['parameters']['input_config']['runtimeValue']['constant'],
+        example_gen_pb2.Input(),
+    )
+    assert [s.pattern for s in input_config.splits] == ['span-{SPAN}/train/*']
+    caching = {name: task.caching_options.enable_cache for name, task in tasks.items()}
+    assert {name for name, cached in caching.items() if not cached} == {*ALWAYS_RUN, *runner.SPANS_ALWAYS_RUN}
