@@ -120,15 +120,15 @@ class Outcome:
         reference = (node.inputs.get('reference') or [None])[0]
         compared, measures = drift_gate.findings(
             examples.uri,
-            examples.properties.get(drift_gate.SPAN),
+            examples.properties.get(names.SPAN_PROPERTY),
             reference.uri if reference else None,
-            reference.properties.get(drift_gate.SPAN) if reference else None,
+            reference.properties.get(names.SPAN_PROPERTY) if reference else None,
             node.inputs['baseline'][0].uri,
             json.loads(node.properties['thresholds']),
         )
         return {
             'status': 'failed',
-            'span': examples.properties.get(drift_gate.SPAN),
+            'span': examples.properties.get(names.SPAN_PROPERTY),
             'reference_span': compared[0] if compared else None,
             'measures': [dict(vars(m), drifted=m.drifted) for m in measures],
         }

@@ -51,6 +51,7 @@ class SpanResult:
     accuracy: Optional[float]
     accuracy_interval: Optional[List[float]]
     serving_accuracy: Optional[float]  # the model serving before, on the same eval reviews
+    min_accuracy: Optional[float]  # the gate's accuracy floor in that run
     decision: str
     rejected_by: List[str]
     pushed_version: Optional[str]
@@ -148,6 +149,7 @@ def _result(number, drifted_on_purpose, entry, result, home: Home) -> SpanResult
         accuracy=result.metrics.get('binary_accuracy'),
         accuracy_interval=list(result.interval('binary_accuracy') or []) or None,
         serving_accuracy=result.baseline_metrics.get('binary_accuracy'),
+        min_accuracy=result.thresholds.get('min_accuracy'),
         decision=decision,
         rejected_by=result.rejected_by,
         pushed_version=os.path.basename(result.pushed_path.rstrip('/')) if result.pushed_path else None,
@@ -213,6 +215,10 @@ def _plot(results: List[SpanResult], path: str) -> None:
         top.annotate(r.decision, (r.span, 0.02), xycoords=('data', 'axes fraction'), rotation=90, fontsize=8)
         if r.serving_accuracy is not None:
             top.plot(r.span, r.serving_accuracy, 'x', color='black')
+    floors = {r.min_accuracy for r in results if r.min_accuracy is not None}
+    if len(floors) == 1:
+        top.axhline(floors.pop(), color='tab:red', linestyle='--', linewidth=1, label='accuracy floor')
+        top.legend(fontsize=8, loc='lower right')
     top.set_ylabel('eval accuracy (newest span)')
     top.set_title('Per span: candidate (dot, 95% interval), serving model on the same reviews (x)')
     for name in sorted({m['name'] for r in results for m in r.measures}):

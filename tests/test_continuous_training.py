@@ -34,6 +34,7 @@ def test_the_first_span_is_pushed_and_the_drifted_one_stopped(simulated):
     first, drifted = results
     assert (first['span'], first['drift_status'], first['window'], first['decision']) == (1, 'passed', [1], 'pushed')
     assert first['serving_after'] == first['pushed_version'] and first['accuracy'] is not None
+    assert first['min_accuracy'] == 0.5  # the floor the plot draws
     assert drifted['drifted_on_purpose'] and drifted['decision'] == 'stopped by the drift gate'
     assert drifted['drift_status'] == 'failed' and drifted['reference_span'] == 1
     rating = next(m for m in drifted['measures'] if m['name'] == 'rating')
