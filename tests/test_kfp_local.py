@@ -504,3 +504,32 @@ def test_the_entrypoint_keeps_the_executors_exit_status_after_s3_writes(s3_serve
         timeout=300,
     )
     assert failing.returncode == 1 and 'no.such' in failing.stderr
+
+
+@pytest.mark.slow
+def test_the_accepted_spans_ledger_on_s3(s3_server):
+    """What DriftGate does with the ledger on a bucket, in a process of its own
+    (s3:// needs tensorflow-io's exit trap): two spans recorded, read back in order."""
+    endpoint, client = s3_server
+    script = (
+        'from core import s3; s3.enable()\n'
+        'from tfx.types import standard_artifacts\n'
+        'from components.drift_gate import ledger\n'
+        f'where = "s3://{BUCKET}/root/imdb-sentiment/accepted-spans"\n'
+        'for span in (1, 2):\n'
+        '    artifact = standard_artifacts.Examples()\n'
+        f'    artifact.uri = "s3://{BUCKET}/root/run-%d/DriftGate/accepted" % span\n'
+        '    artifact.split_names = \'["train"]\'\n'
+        '    artifact.set_int_custom_property("span", span)\n'
+        '    ledger.record(where, artifact)\n'
+        'print([(a.get_int_custom_property("span"), a.uri) for a in ledger.accepted_spans(where)])\n'
+        's3.exit(0)\n'
+    )
+    env = {**os.environ, **_s3_environment(endpoint)}
+    result = subprocess.run([sys.executable, '-c', script], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-1] == str(
+        [(span, f's3://{BUCKET}/root/run-{span}/DriftGate/accepted') for span in (1, 2)]
+    )
+    listed = client.list_objects_v2(Bucket=BUCKET, Prefix='root/imdb-sentiment/accepted-spans/')['Contents']
+    assert len(listed) == 2 and all(o['Key'].endswith('.json') for o in listed)  # no staging file left
