@@ -26,7 +26,7 @@ run: $(VENV)/installed
 # The fast tier (what CI runs; one real pipeline end to end included), and
 # everything: the slow tier adds whole-pipeline variants and benchmark smoke runs.
 test: $(VENV)/installed chromium
-	$(PY) -m pytest -m 'not slow' -n 2 --dist loadfile
+	$(PY) -m pytest -m 'not slow' -n 2 --dist loadfile --no-loadscope-reorder
 
 test-all: $(VENV)/installed chromium
 	$(PY) -m pytest

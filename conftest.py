@@ -38,6 +38,28 @@ SHORT_TRAINING = (
 SAMPLE_ARCHIVE = os.path.join(os.path.dirname(__file__), 'tests', 'data', 'aclImdb_sample.tar.gz')
 
 
+# `make test` runs each file whole on one of two workers (--dist loadfile), in
+# this order first (--no-loadscope-reorder): the file whose first test builds
+# the runs five files share (pipeline_runs) beside the longest independent
+# one, so that no worker waits for that build; then the other long files; the
+# short ones fill the end.
+LONG_FILES_FIRST = (
+    'tests/test_pipeline_e2e.py',
+    'tests/test_continuous_training.py',
+    'tests/test_faults_interrupted.py',
+    'tests/test_faults_damaged.py',
+    'tests/test_release_gate_e2e.py',
+    'modules/trainer_test.py',
+    'modules/text_embedding_test.py',
+    'tests/test_report.py',
+)
+
+
+def pytest_collection_modifyitems(items):
+    rank = {path: i for i, path in enumerate(LONG_FILES_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split('::')[0], len(rank)))  # stable: files stay whole
+
+
 def imdb_tfx(*args, env=None, cwd=None) -> subprocess.CompletedProcess:
     """Runs `imdb-tfx ARGS...` as a user would (env: variables to add)."""
     return subprocess.run(

@@ -14,7 +14,17 @@ from core.home import Home
 from imdb_tfx import simulate, spans
 
 # The sample's spans are small (500 reviews): a floor they can all clear.
-RUN_OPTIONS = ('--hub', '{hub}', *SHORT_TRAINING, '--min-accuracy', '0.5')
+# One training a run (no self-training, no refit): the loop is under test, not the recipe.
+RUN_OPTIONS = (
+    '--hub',
+    '{hub}',
+    *SHORT_TRAINING,
+    '--min-accuracy',
+    '0.5',
+    '--self-training-confidence',
+    '0',
+    '--no-refit',
+)
 
 
 @pytest.fixture(scope='module')
@@ -63,6 +73,7 @@ def test_gate_names_the_drifted_measure(simulated):
     assert 'FAILED at DriftGate: span 2 drifted from span 1' in text.stdout
 
 
+@pytest.mark.slow  # make test-all; in make test: the window in DriftGate's tests, warm start in modules/
 def test_a_new_span_trains_on_the_accepted_window_from_the_serving_weights(simulated, tmp_path):
     original, results, _, options = simulated
     home = Home.at(str(tmp_path / 'home'))
