@@ -30,8 +30,8 @@ _COMPILE_OPTIONS = [
     click.option(
         '--data',
         required=True,
-        help='Prepared TFRecords (prepare-data) as the pods see them: gs://, s3:// or a path '
-        'on a --volume. Default of the run-time parameter data-root.',
+        help='Prepared TFRecords (prepare-data; with --window a spans folder) as the pods see them: gs://, '
+        's3:// or a path on a --volume. Default of the run-time parameter data-root.',
     ),
     click.option(
         '--serving-dir', required=True, help='The serving directory: gs://, s3:// or an absolute path on a --volume.'
