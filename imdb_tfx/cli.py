@@ -192,6 +192,9 @@ def build_embedding_command(
 )
 def run_command(data, home, from_nodes, to_nodes, retries, **options):
     """Run the pipeline locally (LocalDagRunner) and print a summary."""
+    # Bad options fail in a second, before TFX's imports.
+    pipeline_options.hyperparameters(options['recipe'], dict(options))
+    options['drift_thresholds'] = pipeline_options.drift_thresholds(options.pop('max_drift'))
     from pipeline import configs, local_runner
 
     home = Home.at(home)
@@ -199,7 +202,6 @@ def run_command(data, home, from_nodes, to_nodes, retries, **options):
     # Before any work: one run per home at a time.
     retries = configs.LOCAL_RETRIES if retries is None else retries
     current = {'run_id': run_id}
-    options['drift_thresholds'] = pipeline_options.drift_thresholds(options.pop('max_drift'))
     with home.locked(f'run {run_id} (imdb-tfx run)'), SignalStop(lambda: _where(home, current['run_id'])) as stop:
         _run(home, data, current, options, from_nodes, to_nodes, retries, stop)
     if stop:  # stopped while it prepared the inputs
