@@ -172,7 +172,8 @@ def test_a_retrain_with_another_seed_is_not_a_regression(own_home, prepared_samp
     verdict = json.loads(gate.stdout)
     difference = verdict['metrics']['binary_accuracy']['difference']
     assert difference['candidate_only_correct'] + difference['serving_only_correct'] > 0  # another model
-    assert difference['lower'] < 0 < difference['upper']  # within noise, either way
+    # Not significantly worse (the seed alone can make it better or worse on 250 reviews).
+    assert difference['upper'] > 0
     assert 'no_regression' not in verdict['rejected_by']
     assert gate.returncode == 0 and verdict['pushed']['already_serving'] is False
     assert 'Gate no_regression: passed: not worse than the serving model with 0.95 confidence' in result.stdout
