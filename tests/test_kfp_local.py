@@ -110,9 +110,8 @@ def _outputs(work_dir: str, task: str) -> dict:
 # --- a local folder ----------------------------------------------------------------------
 
 
-@pytest.fixture(scope='module')
-def local_run(tmp_path_factory, prepared_sample, image_root):
-    root = tmp_path_factory.mktemp('kfp-local')
+def _compile_local(root, data: str, *options: str) -> str:
+    """`compile-kfp` with the pipeline root and serving directory under ROOT; the package's path."""
     package = str(root / 'pipeline.yaml')
     compiled = imdb_tfx(
         'compile-kfp',
@@ -121,15 +120,19 @@ def local_run(tmp_path_factory, prepared_sample, image_root):
         '--pipeline-root',
         str(root / 'pipeline-root'),
         '--data',
-        prepared_sample,
+        data,
         '--serving-dir',
         str(root / 'serving'),
-        '--epochs',
-        '3',
-        '--min-accuracy',
-        '0.6',
+        *options,
     )
     assert compiled.returncode == 0, compiled.stderr[-3000:]
+    return package
+
+
+@pytest.fixture(scope='module')
+def local_run(tmp_path_factory, prepared_sample, image_root):
+    root = tmp_path_factory.mktemp('kfp-local')
+    package = _compile_local(root, prepared_sample, '--epochs', '3', '--min-accuracy', '0.6')
     # A relative work folder, as users type it: tasks run in folders of their own.
     result = _kfp_local(package, 'work', image_root, epochs=6, cwd=str(root))
     return dict(
@@ -245,17 +248,9 @@ def span_runs(tmp_path_factory, image_root):
     source, data = str(root / 'source'), str(root / 'data')
     prepared = imdb_tfx('prepare-data', SAMPLE_ARCHIVE, '--output', source, '--spans', '2')
     assert prepared.returncode == 0, prepared.stderr[-3000:]
-    package = str(root / 'pipeline.yaml')
-    compiled = imdb_tfx(
-        'compile-kfp',
-        '--output',
-        package,
-        '--pipeline-root',
-        str(root / 'pipeline-root'),
-        '--data',
+    package = _compile_local(
+        root,
         data,
-        '--serving-dir',
-        str(root / 'serving'),
         '--min-accuracy',
         '0.5',
         '--window',
@@ -267,7 +262,6 @@ def span_runs(tmp_path_factory, image_root):
         '--max-drift',
         'rating=0.3',
     )
-    assert compiled.returncode == 0, compiled.stderr[-3000:]
     arriving = [spans.span_dir(source, 1), spans.span_dir(source, 2)]
     arriving.append(simulate.drifted_copy(spans.span_dir(source, 2), str(root / 'drifted')))
     runs = []

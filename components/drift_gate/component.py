@@ -76,8 +76,8 @@ def _copy_window(spans: list, window) -> None:
         target = os.path.join(window.uri, f'Split-{split}')
         for artifact in spans:
             source = os.path.join(artifact.uri, f'Split-{split}')
+            span = artifact.get_int_custom_property(names.SPAN_PROPERTY)
             for name in fileio.listdir(source):
-                span = artifact.get_int_custom_property(names.SPAN_PROPERTY)
                 io_utils.copy_file(os.path.join(source, name), os.path.join(target, f'span-{span}-{name}'))
     window.split_names = artifact_utils.encode_split_names(splits)
     window.set_string_custom_property(
