@@ -21,8 +21,6 @@ from pipeline import configs, recipes
 from pipeline.pipeline import ALWAYS_RUN, create_pipeline
 from pipeline.recipes import EmbeddingSpec
 
-# Beam's DirectRunner inside each task's pod, as in local runs.
-DEFAULT_BEAM_ARGS = configs.LOCAL_BEAM_ARGS
 # What every task runs: TFX's executor entrypoint, s3:// registered and its
 # exit status kept (kubeflow/entrypoint.py).
 ENTRYPOINT = ['python', '-m', 'kubeflow.entrypoint']
@@ -43,6 +41,13 @@ SPANS_ALWAYS_RUN = (names.EXAMPLE_GEN, names.UNLABELED_EXAMPLE_GEN, names.DRIFT_
 def span_ledger(pipeline_root: str) -> str:
     """The accepted-spans ledger of a pipeline root (components/drift_gate/ledger.py)."""
     return '/'.join([pipeline_root.rstrip('/'), configs.PIPELINE_NAME, SPAN_LEDGER_DIR])
+
+
+def default_beam_args(image: str) -> List[str]:
+    """Beam's DirectRunner inside each task's pod, as in local runs; the image
+    holds every dependency (and saying so keeps TFX from building a package of
+    itself in each task, pipeline/configs.py)."""
+    return [*configs.DIRECT_RUNNER_ARGS, f'--sdk_container_image={image}']
 
 
 def image_hub_handle(embedding: EmbeddingSpec) -> str:
@@ -155,7 +160,7 @@ def compile_pipeline(
         drift_thresholds=dict(drift_thresholds or configs.DRIFT_THRESHOLDS) if window else None,
         span_ledger=span_ledger(pipeline_root) if window else None,
         # No metadata_connection_config: KFP brings its own ML Metadata.
-        beam_pipeline_args=list(beam_pipeline_args or DEFAULT_BEAM_ARGS),
+        beam_pipeline_args=list(beam_pipeline_args or default_beam_args(image)),
         enable_cache=enable_cache,
     )
     # Spec 2.1 (typed parameters, parameterValues) is what the KFP 2 backend

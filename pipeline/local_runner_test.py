@@ -2,12 +2,14 @@
 (no run: compiling takes a second)."""
 
 import datetime
+import os
+import tempfile
 
 import pytest
 
 from conftest import default_pipeline
 from core.errors import UserInputError
-from pipeline import local_runner
+from pipeline import configs, local_runner
 
 
 @pytest.fixture(scope='module')
@@ -39,3 +41,12 @@ def test_run_ids_are_the_start_time_as_the_local_runner_writes_it():
     before = datetime.datetime.now()
     run_id = local_runner.new_run_id()
     assert before <= datetime.datetime.fromisoformat(run_id) <= datetime.datetime.now()
+
+
+def test_the_local_beam_args_keep_tfx_from_packaging_itself_in_the_temp_folder(tmp_path, monkeypatch):
+    from tfx.utils import dependency_utils
+
+    monkeypatch.setattr(tempfile, 'tempdir', str(tmp_path))
+    assert dependency_utils.make_beam_dependency_flags(configs.LOCAL_BEAM_ARGS) == configs.LOCAL_BEAM_ARGS
+    assert os.listdir(tmp_path) == []
+    assert os.path.isfile(configs.SETUP_FILE)

@@ -7,6 +7,7 @@ import importlib.util
 import json
 import os
 import re
+import tempfile
 import threading
 import urllib.parse
 
@@ -17,7 +18,7 @@ from click.testing import CliRunner
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 from tfx.proto import example_gen_pb2, pusher_pb2
-from tfx.utils import import_utils, name_utils, proto_utils
+from tfx.utils import dependency_utils, import_utils, name_utils, proto_utils
 
 from conftest import default_pipeline, imdb_tfx
 from core.errors import UserInputError
@@ -109,9 +110,16 @@ def test_every_executor_is_the_tfx_entrypoint_in_the_image(compiled, local_pipel
             '--json_serialized_inputs_spec_args',
         ]
         assert json.loads(args[5]) == _dict(component.input_definitions)
-        assert args[6:] == runner.DEFAULT_BEAM_ARGS
+        assert args[6:] == runner.default_beam_args(IMAGE)
         import_utils.import_class_by_path(executor_class)  # what the entrypoint does in the pod
     assert importlib.util.find_spec(runner.ENTRYPOINT[2])
+
+
+def test_no_task_packages_tfx_in_its_pod(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, 'tempdir', str(tmp_path))
+    beam_args = runner.default_beam_args(IMAGE)
+    assert dependency_utils.make_beam_dependency_flags(beam_args) == beam_args
+    assert os.listdir(tmp_path) == []
 
 
 def test_runtime_parameters_default_to_the_compile_options(compiled, prepared_sample):
