@@ -75,7 +75,7 @@ def _pipeline(component: str, mode: str, examples: str, schema: str, model: str,
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             os.path.join(root, 'metadata.sqlite')
         ),
-        beam_pipeline_args=[*MODES[mode], f'--setup_file={configs.SETUP_FILE}'],
+        beam_pipeline_args=MODES[mode] + configs.LOCAL_DEPENDENCY_ARGS,
     )
 
 

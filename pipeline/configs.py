@@ -78,7 +78,8 @@ DIRECT_RUNNER_ARGS = [
 # the temp folder (2 s a component run, never deleted: 1,000 runs filled this
 # machine's disk).
 SETUP_FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'setup.py')
-LOCAL_BEAM_ARGS = [*DIRECT_RUNNER_ARGS, f'--setup_file={SETUP_FILE}']
+LOCAL_DEPENDENCY_ARGS = [f'--setup_file={SETUP_FILE}']
+LOCAL_BEAM_ARGS = DIRECT_RUNNER_ARGS + LOCAL_DEPENDENCY_ARGS
 
 # The curated schema (ImportSchemaGen); None infers one with SchemaGen.
 SCHEMA_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'schema', 'schema.pbtxt')
