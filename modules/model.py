@@ -7,23 +7,33 @@ import tensorflow_hub as hub
 from core.names import EXAMPLES_SIGNATURE, OUTPUT_KEY, TEXT_FEATURE, TEXT_SIGNATURE
 from modules.hparams import Hyperparameters
 
+EMBEDDING_LAYER = 'embedding'
+HEAD_LAYERS = ('hidden', 'logits')
+
 
 def build_model(hp: Hyperparameters) -> tf.keras.Model:
     """hub layer (trainable) -> Dense(hidden, relu) -> Dense(1) logits, with
-    optional dropout around the hidden layer."""
+    optional dropout around the hidden layer. A module with a linear score
+    (modules/text_embedding.py) adds that score, its last column, to the
+    logit: zero until the Trainer fits it (modules/linear_score.py)."""
 
     def dropout(seed):
         return [tf.keras.layers.Dropout(hp.dropout, seed=seed)] if hp.dropout else []
 
-    model = tf.keras.Sequential(
-        [
-            hub.KerasLayer(hp.hub_handle, input_shape=[], dtype=tf.string, trainable=True, name='embedding'),
-            *dropout(hp.seed),
-            tf.keras.layers.Dense(hp.hidden_units, activation='relu', name='hidden'),
-            *dropout(hp.seed + 1),
-            tf.keras.layers.Dense(1, name='logits'),
-        ]
-    )
+    embedding = hub.KerasLayer(hp.hub_handle, input_shape=[], dtype=tf.string, trainable=True, name=EMBEDDING_LAYER)
+    texts = tf.keras.Input(shape=[], dtype=tf.string, name=TEXT_FEATURE)
+    embedded = embedding(texts)
+    linear = has_linear_score(embedding)
+    x = embedded[:, :-1] if linear else embedded
+    for layer in [
+        *dropout(hp.seed),
+        tf.keras.layers.Dense(hp.hidden_units, activation='relu', name=HEAD_LAYERS[0]),
+        *dropout(hp.seed + 1),
+        tf.keras.layers.Dense(1, name=HEAD_LAYERS[1]),
+    ]:
+        x = layer(x)
+    logits = tf.keras.layers.Add(name='plus_linear_score')([x, embedded[:, -1:]]) if linear else x
+    model = tf.keras.Model(texts, logits)
     model.compile(
         optimizer=tf.keras.optimizers.Adam(learning_rate=hp.learning_rate),
         loss=tf.keras.losses.BinaryCrossentropy(from_logits=True),
@@ -31,6 +41,10 @@ def build_model(hp: Hyperparameters) -> tf.keras.Model:
         metrics=[tf.keras.metrics.BinaryAccuracy(threshold=0.0, name='accuracy')],
     )
     return model
+
+
+def has_linear_score(embedding: hub.KerasLayer) -> bool:
+    return hasattr(embedding.resolved_object, 'linear_weights')
 
 
 def serving_signatures(model: tf.keras.Model, temperature: float = 1.0) -> dict:

@@ -11,6 +11,10 @@ Each token is looked up in the vocabulary (unknown tokens hash to one of the
 OOV buckets), each pair of adjacent tokens optionally hashes to one of the
 bigram buckets, and a text's embedding combines their vectors:
 sum / sqrt(count) (`sqrtn`, tfhub.dev's text modules) or their `mean`.
+With `linear_buckets`, the embedding gains one last column: the sum of a
+per-feature weight over the text's distinct words, word pairs and triples
+(hashed into that many buckets): a linear bag-of-n-grams model's score,
+fitted by the Trainer (modules/linear_score.py).
 Vocabulary words are matched as they are, so they should already be in the
 tokenizer's normal form (GloVe 6B is lower-case).
 """
@@ -83,6 +87,11 @@ class TextEmbedding(tf.Module):
     output by m: the output is the same, but under Adam (whose steps do not
     depend on the gradient's scale) the table fine-tunes m times faster than
     the head it feeds. The saved `embeddings` variable holds vectors / m.
+
+    `linear_buckets` adds a `linear_weights` variable (a weight per word, OOV
+    bucket and n-gram bucket, zero until the Trainer fits it; not
+    fine-tuned) and the output's last column: the sum of the weights of the
+    text's distinct features (`feature_ids`).
     """
 
     # tf.Module defines these as computed, read-only properties, which
@@ -102,6 +111,7 @@ class TextEmbedding(tf.Module):
         bigram_buckets: int = 0,
         combiner: str = 'sqrtn',
         table_lr_multiplier: float = 1.0,
+        linear_buckets: int = 0,
     ):
         super().__init__(name='text_embedding')
         # The vocabulary ships as a readable asset; the table is keyed by the words' hashes.
@@ -126,6 +136,14 @@ class TextEmbedding(tf.Module):
         self.variables = [self.embeddings]
         self.trainable_variables = [self.embeddings]
         self.regularization_losses = []
+        self._linear_buckets = linear_buckets
+        if linear_buckets:
+            # Words and OOV buckets as in the table, then the n-gram buckets.
+            # Not trainable: the Trainer fits it apart (modules/linear_score.py).
+            self.linear_weights = tf.Variable(
+                np.zeros(self._bigram_offset + linear_buckets, np.float32), name='linear_weights'
+            )
+            self.variables.append(self.linear_weights)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
     def __call__(self, texts):
@@ -140,9 +158,59 @@ class TextEmbedding(tf.Module):
         bounds = [size * i // _MAX_SLICES for i in range(_MAX_SLICES + 1)]
         return tf.concat([self._embed(texts[start:end]) for start, end in zip(bounds, bounds[1:])], axis=0)
 
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+    def feature_ids(self, texts):
+        """The linear score's features of each text, once each however often
+        it has them: {'rows': the text's index in the batch, 'ids': the
+        feature's index in `linear_weights`} (words and OOV buckets as in the
+        table, then the bigram and trigram buckets)."""
+        tokens, token_rows = self._tokenize(texts)
+        ids, hashes = self._word_ids(tokens)
+        return dict(zip(('rows', 'ids'), self._linear_features(ids, hashes, token_rows, _pairs(hashes, token_rows))))
+
     def _embed(self, texts):
-        # Name scopes label the stages in per-op profiles (benchmarks/profile_text_module.py).
         rows = tf.size(texts, out_type=tf.int64)
+        tokens, token_rows = self._tokenize(texts)
+        ids, hashes = self._word_ids(tokens)
+        features = [(ids, token_rows)]
+        pairs = None
+        if self._bigram_buckets or self._linear_buckets:
+            with tf.name_scope('bigram_ids'):
+                pairs = _pairs(hashes, token_rows)
+        if self._bigram_buckets:
+            with tf.name_scope('bigram_ids'):
+                # Word pairs carry what single words miss ("not good"), as in
+                # fastText: neighbours in the same text, bucketed by their hashes.
+                firsts, pair_hashes = pairs
+                features.append(
+                    (pair_hashes % self._bigram_buckets + self._bigram_offset, tf.gather(token_rows, firsts))
+                )
+        # One fused gather-and-reduce kernel per kind of feature; IndexedSlices
+        # gradients (only the rows a batch uses).
+        with tf.name_scope('gather_and_sum'):
+            summed = tf.add_n(
+                [
+                    tf.sparse.segment_sum(
+                        self.embeddings, feature_ids, feature_rows, num_segments=rows, sparse_gradient=True
+                    )
+                    for feature_ids, feature_rows in features
+                ]
+            )
+            count = tf.math.bincount(token_rows, minlength=rows, maxlength=rows, dtype=tf.int64)
+            if self._bigram_buckets:
+                count = tf.maximum(2 * count - 1, 0)  # n words, n - 1 pairs
+            # A text without tokens sums to zeros and stays zero.
+            count = tf.cast(tf.maximum(count, 1), tf.float32)[:, tf.newaxis]
+            embedded = summed * (self._scale / (count if self._mean else tf.sqrt(count)))
+        if not self._linear_buckets:
+            return embedded
+        with tf.name_scope('linear_score'):
+            feature_rows, feature_ids = self._linear_features(ids, hashes, token_rows, pairs)
+            score = tf.math.unsorted_segment_sum(tf.gather(self.linear_weights, feature_ids), feature_rows, rows)
+            return tf.concat([embedded, score[:, tf.newaxis]], axis=1)
+
+    def _tokenize(self, texts):
+        # Name scopes label the stages in per-op profiles (benchmarks/profile_text_module.py).
         with tf.name_scope('tokenize'):
             texts = tf.strings.lower(texts)
             texts = tf.strings.regex_replace(texts, _LINE_BREAK, ' ')
@@ -150,7 +218,10 @@ class TextEmbedding(tf.Module):
             # The raw op gives each token's text row directly (sorted, as the
             # segment reduction wants), with no ragged row-partition ops.
             split = tf.raw_ops.StringSplitV2(input=texts, sep='')
-            tokens, token_rows = split.values, split.indices[:, 0]
+            return split.values, split.indices[:, 0]
+
+    def _word_ids(self, tokens):
+        """Each token's row of the table (a word's, or an OOV bucket's) and its hash."""
         with tf.name_scope('word_ids'):
             hashes = _hash(tokens)
             ids = self._table.lookup(hashes)
@@ -160,30 +231,29 @@ class TextEmbedding(tf.Module):
             rehashed = _hash(tf.strings.lower(tf.gather_nd(tokens, unknown), encoding='utf-8'))
             hashes = tf.tensor_scatter_nd_update(hashes, unknown, rehashed)
             ids = tf.tensor_scatter_nd_update(ids, unknown, self._table.lookup(rehashed))
-            ids = tf.where(ids >= 0, ids, self._vocab_size + hashes % self._oov_buckets)
-            tokens_per_row = tf.math.bincount(token_rows, minlength=rows, maxlength=rows, dtype=tf.int64)
-        # One fused gather-and-reduce kernel per kind of feature; IndexedSlices
-        # gradients (only the rows a batch uses).
-        with tf.name_scope('gather_and_sum'):
-            summed = tf.sparse.segment_sum(self.embeddings, ids, token_rows, num_segments=rows, sparse_gradient=True)
-        count = tokens_per_row
-        if self._bigram_buckets:
-            with tf.name_scope('bigram_ids'):
-                # Word pairs carry what single words miss ("not good"), as in
-                # fastText: neighbours in the same text, bucketed by their hashes.
-                firsts = tf.where(tf.equal(token_rows[:-1], token_rows[1:]))[:, 0]
-                pairs = _pair_hash(tf.gather(hashes, firsts), tf.gather(hashes, firsts + 1))
-                pair_ids = pairs % self._bigram_buckets + self._bigram_offset
-                pair_rows = tf.gather(token_rows, firsts)
-            with tf.name_scope('gather_and_sum'):
-                summed += tf.sparse.segment_sum(
-                    self.embeddings, pair_ids, pair_rows, num_segments=rows, sparse_gradient=True
-                )
-                count = tf.maximum(2 * tokens_per_row - 1, 0)  # n words, n - 1 pairs
-        with tf.name_scope('gather_and_sum'):
-            # A text without tokens sums to zeros and stays zero.
-            count = tf.cast(tf.maximum(count, 1), tf.float32)[:, tf.newaxis]
-            return summed * (self._scale / (count if self._mean else tf.sqrt(count)))
+            return tf.where(ids >= 0, ids, self._vocab_size + hashes % self._oov_buckets), hashes
+
+    def _linear_features(self, ids, hashes, token_rows, pairs):
+        """The distinct (text row, linear feature) pairs: words, and word
+        pairs and triples hashed into the linear model's own buckets, many
+        more than the table's (a weight is 4 bytes, a table row 200)."""
+        firsts, pair_hashes = pairs
+        thirds = tf.where(tf.equal(token_rows[:-2], token_rows[2:]))[:, 0]
+        triple_hashes = _pair_hash(
+            tf.gather(pair_hashes, tf.searchsorted(firsts, thirds)), tf.gather(hashes, thirds + 2)
+        )
+        n_grams = tf.concat([pair_hashes, triple_hashes], axis=0) % max(self._linear_buckets, 1) + self._bigram_offset
+        feature_ids = tf.concat([ids, n_grams], axis=0)
+        feature_rows = tf.concat([token_rows, tf.gather(token_rows, firsts), tf.gather(token_rows, thirds)], axis=0)
+        linear_rows = self._bigram_offset + self._linear_buckets
+        keys, _ = tf.unique(feature_rows * linear_rows + feature_ids)
+        return keys // linear_rows, keys % linear_rows
+
+
+def _pairs(hashes, token_rows):
+    """The index of each pair's first word (neighbours in the same text) and the pair's hash."""
+    firsts = tf.where(tf.equal(token_rows[:-1], token_rows[1:]))[:, 0]
+    return firsts, _pair_hash(tf.gather(hashes, firsts), tf.gather(hashes, firsts + 1))
 
 
 def token_hashes(tokens) -> np.ndarray:
@@ -212,6 +282,7 @@ def build_text_embedding(
     bigram_buckets: int = 0,
     combiner: str = 'sqrtn',
     table_lr_multiplier: float = 1.0,
+    linear_buckets: int = 0,
 ) -> dict:
     """Writes the SavedModel whole or not at all (core/atomic.py).
 
@@ -221,6 +292,8 @@ def build_text_embedding(
     """
     if oov_buckets < 1:
         raise UserInputError(f'oov_buckets={oov_buckets}: need at least 1 out-of-vocabulary bucket')
+    if linear_buckets < 0:
+        raise UserInputError(f'linear_buckets={linear_buckets}: must be 0 (no linear score) or more')
     if bigram_buckets < 0:
         raise UserInputError(f'bigram_buckets={bigram_buckets}: must be 0 (no bigrams) or more')
     if max_words is not None and max_words < 1:
@@ -238,7 +311,9 @@ def build_text_embedding(
         vocab_file = os.path.join(scratch, VOCAB_FILE_NAME)
         with open(vocab_file, 'w', encoding='utf-8') as f:
             f.writelines(word + '\n' for word in vocab)
-        module = TextEmbedding(vocab_file, vectors, oov_buckets, bigram_buckets, combiner, table_lr_multiplier)
+        module = TextEmbedding(
+            vocab_file, vectors, oov_buckets, bigram_buckets, combiner, table_lr_multiplier, linear_buckets
+        )
         tf.saved_model.save(module, staging)
     summary = {
         'output_dir': output_dir,
@@ -248,6 +323,7 @@ def build_text_embedding(
         'bigram_buckets': bigram_buckets,
         'combiner': combiner,
         'table_lr_multiplier': table_lr_multiplier,
+        'linear_buckets': linear_buckets,
     }
     logger.info('Wrote text embedding %s', summary)
     return summary

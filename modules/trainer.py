@@ -28,7 +28,7 @@ from core.names import (
     UNLABELED_FILES_KEY,
     WARM_START_FILE,
 )
-from modules import calibration, warm_start
+from modules import calibration, linear_score, warm_start
 from modules import model as model_lib
 from modules.hparams import Hyperparameters
 
@@ -161,6 +161,26 @@ def fit_calibration(model: tf.keras.Model, validation: tf.data.Dataset) -> dict:
     return calibration.summary(np.concatenate(logits), np.concatenate(labels))
 
 
+def texts_and_labels(patterns: List[str]) -> Tuple[np.ndarray, np.ndarray]:
+    """The labelled examples' texts (bytes) and 0/1 labels, as numpy arrays."""
+    texts, labels = [], []
+    for batch_texts, batch_labels in labelled_examples(patterns).batch(_PREDICT_BATCH):
+        texts.append(batch_texts.numpy())
+        labels.append(batch_labels.numpy())
+    return np.concatenate(texts), np.concatenate(labels)
+
+
+def fit_stack(
+    model: tf.keras.Model, train: Tuple[np.ndarray, np.ndarray], valid: Tuple[np.ndarray, np.ndarray]
+) -> Tuple[linear_score.Stack, dict]:
+    """The linear model fitted on train, and the weights that stack it with
+    MODEL's network (its linear score still zero) on valid."""
+    module = model.get_layer(model_lib.EMBEDDING_LAYER).resolved_object
+    linear = linear_score.fit(linear_score.feature_matrix(module, train[0]), train[1])
+    network = model.predict(tf.data.Dataset.from_tensor_slices(valid[0]).batch(_PREDICT_BATCH), verbose=0)[:, 0]
+    return linear_score.fit_stack(network, linear.scores(linear_score.feature_matrix(module, valid[0])), valid[1])
+
+
 def _write_json(directory: str, name: str, content: dict) -> None:
     with tf.io.gfile.GFile(os.path.join(directory, name), 'w') as f:
         json.dump(content, f)
@@ -212,9 +232,17 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     if warm:
         _write_json(run_dir, WARM_START_FILE, warm.copied)
     # Fitted on the chosen model while valid is still held out; a refit on
-    # train + valid keeps the same temperature.
+    # train + valid keeps the same temperature (or stack weights).
     temperature = 1.0
-    if hp.calibrate:
+    stack = None
+    if model_lib.has_linear_score(model.get_layer(model_lib.EMBEDDING_LAYER)):
+        # Stacking weighs the network against the linear model and calibrates their sum.
+        train_labelled = texts_and_labels(fn_args.train_files)
+        valid_labelled = texts_and_labels(fn_args.eval_files)
+        stack, fitted = fit_stack(model, train_labelled, valid_labelled)
+        logging.info('Network and linear score stacked on valid: %s', fitted)
+        _write_json(run_dir, CALIBRATION_FILE, fitted)
+    elif hp.calibrate:
         fitted = fit_calibration(model, validation)
         temperature = fitted['temperature']
         logging.info('Calibration on valid: %s', fitted)
@@ -228,4 +256,12 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
             refit_hp, train_examples.concatenate(valid_examples), None, os.path.join(run_dir, 'refit'), seed, warm
         )
         _write_json(run_dir, REFIT_FILE, {'epochs': epochs, 'final_accuracy': refit_history['accuracy'][-1]})
+    if stack:
+        # The exported linear model learns from what the exported network did.
+        texts, labels = train_labelled
+        if hp.refit:
+            texts, labels = np.concatenate([texts, valid_labelled[0]]), np.concatenate([labels, valid_labelled[1]])
+        module = model.get_layer(model_lib.EMBEDDING_LAYER).resolved_object
+        linear = linear_score.fit(linear_score.feature_matrix(module, texts), labels)
+        linear_score.install(model, module, linear, stack, model_lib.HEAD_LAYERS[-1])
     model_lib.export(model, fn_args.serving_model_dir, temperature)

@@ -15,10 +15,8 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
+from modules.model import EMBEDDING_LAYER, HEAD_LAYERS
 from modules.text_embedding import VOCAB_FILE_NAME
-
-EMBEDDING_LAYER = 'embedding'
-HEAD_LAYERS = ('hidden', 'logits')
 
 
 def _words(path: str) -> list:

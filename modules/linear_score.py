@@ -1,0 +1,121 @@
+"""The model's linear half: NBSVM-style logistic regression over each text's
+distinct n-gram features (Wang & Manning, 2012), stacked with the network.
+
+The text module's features (its words, OOV and bigram buckets) are counted
+once per text; each is scaled by its naive-Bayes log-count ratio r (how much
+more often positive texts have it than negative ones, add-one smoothed, from
+the labels of the texts it is fitted on), and a logistic regression is
+fitted on them. Its score is the module's last output column (the sum of
+per-feature weights coefficient * r over the text's features), which the
+model adds to the network's logit (modules/model.py). The network and the
+linear model are fitted apart (the linear model would fit the network's
+training texts almost perfectly, and the network would learn nothing beside
+it), then combined by a logistic regression on the valid split, which
+weighs the two and calibrates their sum.
+
+On the default recipe's module, eval accuracy (movie-grouped split, salt a):
+network 0.8993, linear 0.9035, stacked 0.9104 (README, Text module and calibration).
+"""
+
+import dataclasses
+from typing import Tuple
+
+import numpy as np
+import tensorflow as tf
+from scipy import sparse, special
+from sklearn.linear_model import LogisticRegression
+
+from modules import calibration
+
+# Naive Bayes' add-one smoothing, and the inverse L2 strength of the
+# regression (NBSVM's defaults; 0.3 measured no better).
+SMOOTHING = 1.0
+INVERSE_REGULARIZATION = 1.0
+_BATCH = 1000
+
+
+def feature_matrix(module, texts: np.ndarray) -> sparse.csr_matrix:
+    """Binary [texts, table rows]: 1 where a text has the feature, from the
+    module's own `feature_ids` (so the features are exactly what it serves)."""
+    rows, ids = [], []
+    for start in range(0, len(texts), _BATCH):
+        found = module.feature_ids(tf.constant(texts[start : start + _BATCH]))
+        rows.append(found['rows'].numpy() + start)
+        ids.append(found['ids'].numpy())
+    rows, ids = np.concatenate(rows), np.concatenate(ids)
+    shape = (len(texts), int(module.linear_weights.shape[0]))
+    return sparse.csr_matrix((np.ones(len(ids), np.float64), (rows, ids)), shape=shape)
+
+
+@dataclasses.dataclass(frozen=True)
+class LinearModel:
+    weights: np.ndarray  # per feature: coefficient * log-count ratio
+    intercept: float
+
+    def scores(self, features: sparse.csr_matrix) -> np.ndarray:
+        return features @ self.weights + self.intercept
+
+
+def fit(features: sparse.csr_matrix, labels: np.ndarray) -> LinearModel:
+    labels = np.asarray(labels) > 0.5
+    if labels.all() or not labels.any():
+        raise ValueError('the linear score needs positive and negative labelled texts')
+    positive = np.asarray(features[labels].sum(axis=0)).ravel() + SMOOTHING
+    negative = np.asarray(features[~labels].sum(axis=0)).ravel() + SMOOTHING
+    ratio = np.log(positive / positive.sum()) - np.log(negative / negative.sum())
+    regression = LogisticRegression(C=INVERSE_REGULARIZATION, max_iter=3000)
+    regression.fit(features.multiply(ratio).tocsr(), labels)
+    return LinearModel(regression.coef_[0] * ratio, float(regression.intercept_[0]))
+
+
+@dataclasses.dataclass(frozen=True)
+class Stack:
+    """logit = network_weight * network logit + linear_weight * linear score + bias."""
+
+    network_weight: float
+    linear_weight: float
+    bias: float
+
+    def logits(self, network: np.ndarray, linear: np.ndarray) -> np.ndarray:
+        return self.network_weight * np.asarray(network) + self.linear_weight * np.asarray(linear) + self.bias
+
+
+def fit_stack(network: np.ndarray, linear: np.ndarray, labels: np.ndarray) -> Tuple[Stack, dict]:
+    """The stack's weights by (practically unregularized) logistic regression
+    on held-out texts, and a summary of what each part and the stack score there."""
+    labels = np.asarray(labels, np.float64)
+    regression = LogisticRegression(C=1e4, max_iter=1000).fit(np.c_[network, linear], labels > 0.5)
+    stack = Stack(float(regression.coef_[0][0]), float(regression.coef_[0][1]), float(regression.intercept_[0]))
+    stacked = stack.logits(network, linear)
+
+    def accuracy(logits):
+        return float(np.mean((logits > 0) == (labels > 0.5)))
+
+    summary = {
+        'method': 'stack',
+        **dataclasses.asdict(stack),
+        'examples': int(len(labels)),
+        'network_accuracy': accuracy(network),
+        'linear_accuracy': accuracy(linear),
+        'stacked_accuracy': accuracy(stacked),
+        # Before: the network alone, as it would serve uncalibrated.
+        'nll_before': calibration.negative_log_likelihood(network, labels),
+        'nll_after': calibration.negative_log_likelihood(stacked, labels),
+        'ece_before': calibration.expected_calibration_error(labels, special.expit(network)),
+        'ece_after': calibration.expected_calibration_error(labels, special.expit(stacked)),
+    }
+    return stack, summary
+
+
+def install(model: tf.keras.Model, module, linear: LinearModel, stack: Stack, logits_layer: str) -> None:
+    """Folds the stack into MODEL, whose logit is its network's plus the
+    module's linear score: the linear weights into the module, the network's
+    weight and the bias into the last Dense layer."""
+    module.linear_weights.assign((stack.linear_weight * linear.weights).astype(np.float32))
+    kernel, bias = model.get_layer(logits_layer).get_weights()
+    model.get_layer(logits_layer).set_weights(
+        [
+            kernel * stack.network_weight,
+            bias * stack.network_weight + stack.bias + stack.linear_weight * linear.intercept,
+        ]
+    )
