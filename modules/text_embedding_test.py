@@ -35,6 +35,7 @@ def module_dir(glove, tmp_path_factory):
         'bigram_buckets': 0,
         'combiner': 'sqrtn',
         'table_lr_multiplier': 1.0,
+        'linear_buckets': 0,
     }
     return output
 
@@ -173,6 +174,38 @@ def test_bigrams_pair_neighbours_within_a_text_only(glove, tmp_path):
     np.testing.assert_allclose(embed(module, 'great movie')[0], (v['great'] + v['movie'] + 10.0) / 3, rtol=1e-6)
 
 
+def test_linear_buckets_add_a_last_column_summing_the_weights_of_each_distinct_n_gram(glove, tmp_path):
+    words, vectors = glove[0]
+    output = str(tmp_path / 'linear')
+    build_text_embedding(words, vectors, output, bigram_buckets=4, combiner='mean', linear_buckets=64)
+    module = tf.saved_model.load(output)
+    plain = str(tmp_path / 'plain')
+    build_text_embedding(words, vectors, plain, bigram_buckets=4, combiner='mean')
+    texts = ['great movie! great movie!', 'loved it', '', 'été']
+    # The embedding is untouched; the last column is zero until the Trainer fits it.
+    embedded = embed(module, *texts)
+    assert embedded.shape == (4, DIM + 1)
+    np.testing.assert_allclose(embedded[:, :DIM], embed(tf.saved_model.load(plain), *texts), rtol=1e-6)
+    np.testing.assert_array_equal(embedded[:, DIM], 0)
+    assert module.linear_weights.shape == (len(WORDS) + 1 + 64,)
+    assert module.linear_weights not in hub.KerasLayer(output, trainable=True).trainable_weights
+
+    found = module.feature_ids(tf.constant(texts))
+    pairs = sorted(zip(found['rows'].numpy().tolist(), found['ids'].numpy().tolist()))
+    assert len(pairs) == len(set(pairs))  # each feature once per text
+    per_text = [sorted(i for r, i in pairs if r == row) for row in range(len(texts))]
+    words_of = [[i for i in ids if i < len(WORDS)] for ids in per_text]
+    assert words_of == [sorted(WORDS.index(w) for w in ('great', 'movie', '!')), [4, 5], [], [WORDS.index('été')]]
+    # 'great movie! great movie!': 3 distinct pairs (great movie, movie !, ! great) and 3 triples at most.
+    assert 4 <= len(per_text[0]) <= 3 + 6 and len(per_text[1]) == 3 and len(per_text[3]) == 1
+
+    weights = np.arange(1, module.linear_weights.shape[0] + 1, dtype=np.float32)
+    module.linear_weights.assign(weights)
+    for batch in (texts, texts * 20):  # the same whether the batch is sliced or not
+        scores = embed(module, *batch)[: len(texts), DIM]
+        np.testing.assert_allclose(scores, [weights[ids].sum() for ids in per_text], rtol=1e-6)
+
+
 def test_mean_combiner_with_a_faster_table_gives_the_mean_and_trains_the_table_faster(glove, tmp_path):
     words, vectors = glove[0]
     plain, fast = str(tmp_path / 'mean'), str(tmp_path / 'mean-lr3')
@@ -202,7 +235,11 @@ def test_mean_combiner_with_a_faster_table_gives_the_mean_and_trains_the_table_f
 
 @pytest.mark.parametrize(
     'options, reason',
-    [(dict(combiner='max'), "combiner='max'"), (dict(table_lr_multiplier=0), 'table_lr_multiplier=0')],
+    [
+        (dict(combiner='max'), "combiner='max'"),
+        (dict(table_lr_multiplier=0), 'table_lr_multiplier=0'),
+        (dict(linear_buckets=-1), 'linear_buckets=-1'),
+    ],
 )
 def test_bad_module_options_raise_user_input_error(glove, tmp_path, options, reason):
     words, vectors = glove[0]

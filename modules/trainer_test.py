@@ -184,3 +184,40 @@ def test_patience_is_at_least_a_hundred_steps_so_small_data_leaves_the_majority_
     assert trainer.patience(3, 7, 100) == 15  # one span of 3,500 reviews
     assert trainer.patience(3, 0, 100) == 100
     assert trainer.patience(3, 7, 0) == 3
+
+
+@pytest.fixture(scope='module')
+def stacked(tmp_path_factory, prepared_sample, tiny_vectors):
+    """run_fn with a module that has a linear score, refitted on train + valid."""
+    from modules.text_embedding import build_text_embedding
+
+    out = tmp_path_factory.mktemp('stacked')
+    module = str(out / 'module')
+    build_text_embedding(*tiny_vectors, module, bigram_buckets=64, combiner='mean', linear_buckets=4096)
+    shards = sorted(glob.glob(os.path.join(prepared_sample, 'train', '*')))
+    fn_args = tfx.components.FnArgs(
+        train_files=shards[:-1],
+        eval_files=shards[-1:],
+        serving_model_dir=str(out / 'serving'),
+        model_run_dir=str(out / 'run'),
+        custom_config=Hyperparameters(
+            hub_handle=module, epochs=4, batch_size=64, learning_rate=0.01, refit=True, calibrate=True
+        ).to_custom_config(),
+    )
+    trainer.run_fn(fn_args)
+    return fn_args
+
+
+def test_the_linear_score_is_fitted_stacked_on_valid_and_exported(stacked, prepared_sample):
+    fitted = json.load(open(os.path.join(stacked.model_run_dir, names.CALIBRATION_FILE)))
+    assert fitted['method'] == 'stack'
+    assert fitted['examples'] == sum(1 for _ in tf.data.TFRecordDataset(stacked.eval_files, compression_type='GZIP'))
+    assert fitted['linear_weight'] > 0 and fitted['nll_after'] <= fitted['nll_before']
+    assert fitted['linear_accuracy'] > 0.6  # the n-gram model alone learns from a few hundred reviews
+    keras_model = tf.keras.models.load_model(stacked.serving_model_dir, custom_objects={'KerasLayer': hub.KerasLayer})
+    module = keras_model.get_layer('embedding').resolved_object
+    assert np.count_nonzero(module.linear_weights.numpy()) > 1000
+    texts = tf.constant(sample_texts(prepared_sample)[0][:20])
+    served = tf.saved_model.load(stacked.serving_model_dir).signatures[names.TEXT_SIGNATURE](text=texts)
+    # The stack is folded into the model: no temperature on top.
+    np.testing.assert_allclose(served[names.OUTPUT_KEY], tf.sigmoid(keras_model(texts)), atol=1e-6)
