@@ -50,6 +50,7 @@ SCOPES = {
     'word_ids': 'word ids: hash, integer table, UTF-8 second look, OOV buckets',
     'bigram_ids': 'bigram ids from the word hashes',
     'gather_and_sum': 'gather + combine (fused)',
+    'linear_score': 'linear score: distinct words, pairs and triples, gather + sum',
     # The module before the speed work (benchmarks/text_module_profile_before.md).
     'StringLower': 'lower-case',
     'StaticRegexReplace': 'regex replace',
@@ -69,6 +70,11 @@ SCOPES = {
     'strided_slice': 'batch into slices, scale, concat',
     'concat': 'batch into slices, scale, concat',
     'sequential': 'Dense head',
+    'hidden': 'Dense head',
+    'logits': 'Dense head',
+    'plus_linear_score': 'Dense head',
+    'tf.__operators__.getitem': 'Dense head',
+    'tf.__operators__.getitem_1': 'Dense head',
     'Sigmoid': 'Dense head',
 }
 OTHER = 'other (function calls, identities)'

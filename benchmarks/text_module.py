@@ -43,7 +43,9 @@ def build_both(data: str, glove_dir: str, work_dir: str) -> Dict[str, str]:
     # The reference gets the vocabulary and vectors the builder kept.
     vocab_file = os.path.join(today, 'assets', text_embedding.VOCAB_FILE_NAME)
     kept = tf.saved_model.load(today).embeddings.numpy()[: summary['vocab_size']] * spec.table_lr_multiplier
-    reference = ReferenceTextEmbedding(vocab_file, kept, summary['oov_buckets'], **spec.module_options)
+    # The reference has no linear score: today's module pays for the default recipe's.
+    options = {k: v for k, v in spec.module_options.items() if k != 'linear_buckets'}
+    reference = ReferenceTextEmbedding(vocab_file, kept, summary['oov_buckets'], **options)
     tf.saved_model.save(reference, os.path.join(work_dir, 'reference'))
     return {'reference': os.path.join(work_dir, 'reference'), 'today': today}
 

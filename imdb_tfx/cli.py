@@ -144,9 +144,17 @@ def ingest_command(source, data):
     type=click.FloatRange(min=0, min_open=True),
     help='Fine-tune the table this many times faster than the layers above it (Adam).',
 )
+@click.option(
+    '--linear-buckets',
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="One more output column, a linear n-gram model's score (word pairs and triples hashed into this "
+    'many buckets), which the Trainer fits (0: none).',
+)
 @home_option
 def build_embedding_command(
-    output, vectors, max_words, oov_buckets, bigram_buckets, combiner, table_lr_multiplier, home
+    output, vectors, max_words, oov_buckets, bigram_buckets, combiner, table_lr_multiplier, linear_buckets, home
 ):
     """Write a TF-Hub text-embedding module built from word vectors."""
     from components.embedding_builder import word_vectors
@@ -165,6 +173,7 @@ def build_embedding_command(
         bigram_buckets=bigram_buckets,
         combiner=combiner,
         table_lr_multiplier=table_lr_multiplier,
+        linear_buckets=linear_buckets,
     )
     click.echo(f'{output}: {info}')
 

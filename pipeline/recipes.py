@@ -74,9 +74,11 @@ RECIPES: Dict[str, Recipe] = {
         'dropout 0.3, Adam 3e-3, early stopping on the valid split (patience 3, <= 25 epochs); '
         'then two rounds of self-training: the model labels the 50,000 unlabeled reviews '
         'and a fresh one learns from the labelled ones plus those labelled with >= 0.9 '
-        'confidence, then labels them again for a third; the exported model is the last one '
-        'refitted on train + valid for its chosen number of epochs, its P(positive) calibrated by a '
-        'temperature fitted on valid.',
+        'confidence, then labels them again for a third; the exported network is the last one '
+        'refitted on train + valid for its chosen number of epochs. Beside it, an NBSVM-style '
+        'linear model over each review\'s distinct words, word pairs and triples (4,194,304 hashed '
+        'buckets), fitted on the labelled reviews; the two logits are weighed (and so calibrated) '
+        'by a logistic regression on valid.',
         embedding=EmbeddingSpec(
             data_vocabulary=True, bigram_buckets=2**18, combiner='mean', table_lr_multiplier=3.0, linear_buckets=2**22
         ),
