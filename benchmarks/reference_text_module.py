@@ -16,6 +16,8 @@ class ReferenceTextEmbedding(TextEmbedding):
     """Today's variables, calling and slicing; the reference's lookup and
     embedding (see the module docstring)."""
 
+    feature_ids = None  # the linear score's features: not the reference's
+
     def __init__(
         self,
         vocab_file: str,

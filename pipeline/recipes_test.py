@@ -48,6 +48,15 @@ def test_best_is_the_default_adds_bigrams_and_self_trains():
     assert best.hyperparameters.self_training_confidence == 0.9
     assert best.hyperparameters.self_training_rounds == 2
     assert best.hyperparameters.refit
+    assert best.embedding.linear_buckets == 2**22
+
+
+def test_fast_is_best_without_the_linear_score():
+    best, fast = recipes.get('best'), recipes.get('fast')
+    assert fast.embedding.linear_buckets == 0
+    assert dataclasses.replace(fast.embedding, linear_buckets=best.embedding.linear_buckets) == best.embedding
+    assert fast.hyperparameters == best.hyperparameters
+    assert fast.embedding.module_name != best.embedding.module_name
 
 
 def test_unknown_recipe_is_refused():
