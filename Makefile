@@ -38,7 +38,7 @@ lint: $(VENV)/installed
 	$(VENV)/bin/ruff format --check .
 	PYTHONPATH=. $(VENV)/bin/lint-imports
 
-# About 25 minutes on 2 idle cores; writes benchmarks/results.md and results.json.
+# About 12 minutes on 2 idle cores (733 s, 2026-12-04); writes benchmarks/results.md and results.json.
 # BENCH_ARGS passes options, e.g. BENCH_ARGS=--dry-run or BENCH_ARGS="--parts serving".
 bench: $(VENV)/installed
 	$(PY) -m benchmarks $(BENCH_ARGS)
