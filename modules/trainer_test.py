@@ -18,19 +18,25 @@ from modules import trainer
 from modules.hparams import Hyperparameters
 
 
-@pytest.fixture(scope='module')
-def trained(tmp_path_factory, prepared_sample, tiny_embedding):
-    """run_fn on the sample: shards 0-2 train, shard 3 evaluates."""
+def sample_fn_args(prepared_sample: str, out, hp: Hyperparameters, **config) -> tfx.components.FnArgs:
+    """run_fn's arguments on the sample: shards 0-2 train, shard 3 is valid."""
     shards = sorted(glob.glob(os.path.join(prepared_sample, 'train', '*')))
-    out = tmp_path_factory.mktemp('trainer')
-    fn_args = tfx.components.FnArgs(
+    return tfx.components.FnArgs(
         train_files=shards[:-1],
         eval_files=shards[-1:],
         serving_model_dir=str(out / 'serving'),
         model_run_dir=str(out / 'run'),
-        custom_config=Hyperparameters(
-            hub_handle=tiny_embedding, epochs=8, batch_size=64, learning_rate=0.01, calibrate=True
-        ).to_custom_config(),
+        custom_config={**hp.to_custom_config(), **config},
+    )
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory, prepared_sample, tiny_embedding):
+    """run_fn on the sample."""
+    fn_args = sample_fn_args(
+        prepared_sample,
+        tmp_path_factory.mktemp('trainer'),
+        Hyperparameters(hub_handle=tiny_embedding, epochs=8, batch_size=64, learning_rate=0.01, calibrate=True),
     )
     trainer.run_fn(fn_args)
     return fn_args
@@ -126,22 +132,19 @@ def test_pseudo_labels_keep_only_confident_reviews():
 @pytest.fixture(scope='module')
 def self_trained(tmp_path_factory, prepared_sample, tiny_embedding):
     """run_fn with two rounds of self-training on the sample's 100 unlabeled reviews."""
-    shards = sorted(glob.glob(os.path.join(prepared_sample, 'train', '*')))
-    out = tmp_path_factory.mktemp('self_trained')
-    config = Hyperparameters(
+    hp = Hyperparameters(
         hub_handle=tiny_embedding,
         epochs=4,
         batch_size=64,
         learning_rate=0.01,
         self_training_confidence=0.5,
         self_training_rounds=2,
-    ).to_custom_config()
-    fn_args = tfx.components.FnArgs(
-        train_files=shards[:-1],
-        eval_files=shards[-1:],
-        serving_model_dir=str(out / 'serving'),
-        model_run_dir=str(out / 'run'),
-        custom_config={**config, UNLABELED_FILES_KEY: [os.path.join(prepared_sample, 'unsup', '*')]},
+    )
+    fn_args = sample_fn_args(
+        prepared_sample,
+        tmp_path_factory.mktemp('self_trained'),
+        hp,
+        **{UNLABELED_FILES_KEY: [os.path.join(prepared_sample, 'unsup', '*')]},
     )
     trainer.run_fn(fn_args)
     return fn_args
@@ -164,16 +167,8 @@ def test_self_training_labels_the_unlabeled_reviews_and_exports_the_student(self
 
 
 def test_self_training_without_unlabeled_examples_is_refused(tmp_path, prepared_sample, tiny_embedding):
-    shards = sorted(glob.glob(os.path.join(prepared_sample, 'train', '*')))
-    fn_args = tfx.components.FnArgs(
-        train_files=shards[:-1],
-        eval_files=shards[-1:],
-        serving_model_dir=str(tmp_path / 'serving'),
-        model_run_dir=str(tmp_path / 'run'),
-        custom_config=Hyperparameters(
-            hub_handle=tiny_embedding, epochs=1, self_training_confidence=0.9
-        ).to_custom_config(),
-    )
+    hp = Hyperparameters(hub_handle=tiny_embedding, epochs=1, self_training_confidence=0.9)
+    fn_args = sample_fn_args(prepared_sample, tmp_path, hp)
     with pytest.raises(ValueError, match='no unlabeled examples'):
         trainer.run_fn(fn_args)
     assert not os.path.exists(fn_args.serving_model_dir)
@@ -194,16 +189,8 @@ def stacked(tmp_path_factory, prepared_sample, tiny_vectors):
     out = tmp_path_factory.mktemp('stacked')
     module = str(out / 'module')
     build_text_embedding(*tiny_vectors, module, bigram_buckets=64, combiner='mean', linear_buckets=4096)
-    shards = sorted(glob.glob(os.path.join(prepared_sample, 'train', '*')))
-    fn_args = tfx.components.FnArgs(
-        train_files=shards[:-1],
-        eval_files=shards[-1:],
-        serving_model_dir=str(out / 'serving'),
-        model_run_dir=str(out / 'run'),
-        custom_config=Hyperparameters(
-            hub_handle=module, epochs=4, batch_size=64, learning_rate=0.01, refit=True, calibrate=True
-        ).to_custom_config(),
-    )
+    hp = Hyperparameters(hub_handle=module, epochs=4, batch_size=64, learning_rate=0.01, refit=True, calibrate=True)
+    fn_args = sample_fn_args(prepared_sample, out, hp)
     trainer.run_fn(fn_args)
     return fn_args
 
