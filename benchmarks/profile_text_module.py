@@ -70,6 +70,7 @@ SCOPES = {
     'strided_slice': 'batch into slices, scale, concat',
     'concat': 'batch into slices, scale, concat',
     'sequential': 'Dense head',
+    'model': 'Dense head',
     'hidden': 'Dense head',
     'logits': 'Dense head',
     'plus_linear_score': 'Dense head',
