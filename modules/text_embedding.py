@@ -163,7 +163,8 @@ class TextEmbedding(tf.Module):
         """The linear score's features of each text, once each however often
         it has them: {'rows': the text's index in the batch, 'ids': the
         feature's index in `linear_weights`} (words and OOV buckets as in the
-        table, then the bigram and trigram buckets)."""
+        table, then the bigram and trigram buckets; words only in a module
+        without a linear score)."""
         tokens, token_rows = self._tokenize(texts)
         ids, hashes = self._word_ids(tokens)
         return dict(zip(('rows', 'ids'), self._linear_features(ids, hashes, token_rows, _pairs(hashes, token_rows))))
@@ -173,12 +174,9 @@ class TextEmbedding(tf.Module):
         tokens, token_rows = self._tokenize(texts)
         ids, hashes = self._word_ids(tokens)
         features = [(ids, token_rows)]
-        pairs = None
-        if self._bigram_buckets or self._linear_buckets:
-            with tf.name_scope('bigram_ids'):
-                pairs = _pairs(hashes, token_rows)
-        if self._bigram_buckets:
-            with tf.name_scope('bigram_ids'):
+        with tf.name_scope('bigram_ids'):
+            pairs = _pairs(hashes, token_rows) if self._bigram_buckets or self._linear_buckets else None
+            if self._bigram_buckets:
                 # Word pairs carry what single words miss ("not good"), as in
                 # fastText: neighbours in the same text, bucketed by their hashes.
                 firsts, pair_hashes = pairs
@@ -237,14 +235,17 @@ class TextEmbedding(tf.Module):
         """The distinct (text row, linear feature) pairs: words, and word
         pairs and triples hashed into the linear model's own buckets, many
         more than the table's (a weight is 4 bytes, a table row 200)."""
-        firsts, pair_hashes = pairs
-        thirds = tf.where(tf.equal(token_rows[:-2], token_rows[2:]))[:, 0]
-        triple_hashes = _pair_hash(
-            tf.gather(pair_hashes, tf.searchsorted(firsts, thirds)), tf.gather(hashes, thirds + 2)
-        )
-        n_grams = tf.concat([pair_hashes, triple_hashes], axis=0) % max(self._linear_buckets, 1) + self._bigram_offset
-        feature_ids = tf.concat([ids, n_grams], axis=0)
-        feature_rows = tf.concat([token_rows, tf.gather(token_rows, firsts), tf.gather(token_rows, thirds)], axis=0)
+        feature_ids, feature_rows = [ids], [token_rows]
+        if self._linear_buckets:  # else words only (a module without a linear score)
+            firsts, pair_hashes = pairs
+            thirds = tf.where(tf.equal(token_rows[:-2], token_rows[2:]))[:, 0]
+            triple_hashes = _pair_hash(
+                tf.gather(pair_hashes, tf.searchsorted(firsts, thirds)), tf.gather(hashes, thirds + 2)
+            )
+            n_grams = tf.concat([pair_hashes, triple_hashes], axis=0)
+            feature_ids.append(n_grams % self._linear_buckets + self._bigram_offset)
+            feature_rows += [tf.gather(token_rows, firsts), tf.gather(token_rows, thirds)]
+        feature_ids, feature_rows = tf.concat(feature_ids, axis=0), tf.concat(feature_rows, axis=0)
         linear_rows = self._bigram_offset + self._linear_buckets
         keys, _ = tf.unique(feature_rows * linear_rows + feature_ids)
         return keys // linear_rows, keys % linear_rows

@@ -199,6 +199,11 @@ def test_linear_buckets_add_a_last_column_summing_the_weights_of_each_distinct_n
     # 'great movie! great movie!': 3 distinct pairs (great movie, movie !, ! great) and 3 triples at most.
     assert 4 <= len(per_text[0]) <= 3 + 6 and len(per_text[1]) == 3 and len(per_text[3]) == 1
 
+    plain_found = tf.saved_model.load(plain).feature_ids(tf.constant(texts))
+    assert sorted(zip(plain_found['rows'].numpy().tolist(), plain_found['ids'].numpy().tolist())) == [
+        (row, i) for row, ids in enumerate(words_of) for i in ids
+    ]  # a module without a linear score: words only
+
     weights = np.arange(1, module.linear_weights.shape[0] + 1, dtype=np.float32)
     module.linear_weights.assign(weights)
     for batch in (texts, texts * 20):  # the same whether the batch is sliced or not
