@@ -1,9 +1,10 @@
 """The model's linear half: NBSVM-style logistic regression over each text's
 distinct n-gram features (Wang & Manning, 2012), stacked with the network.
 
-The text module's features (its words, OOV and bigram buckets) are counted
-once per text; each is scaled by its naive-Bayes log-count ratio r (how much
-more often positive texts have it than negative ones, add-one smoothed, from
+The text module's features (its words and OOV buckets, and its own buckets
+of word pairs and triples) are counted once per text; each is scaled by its
+naive-Bayes log-count ratio r (how much more often positive texts have it
+than negative ones, add-one smoothed, from
 the labels of the texts it is fitted on), and a logistic regression is
 fitted on them. Its score is the module's last output column (the sum of
 per-feature weights coefficient * r over the text's features), which the

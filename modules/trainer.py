@@ -5,7 +5,9 @@ With `self_training_confidence` set, the first model (the teacher) labels
 the unlabeled reviews the SemiSupervisedTrainer hands over, and a fresh model
 (the student) learns from the labelled reviews plus those the teacher
 labelled confidently; for `self_training_rounds` rounds, each student
-teaching the next. The last student is exported."""
+teaching the next. The last student is exported. With a module that has a
+linear score, a linear n-gram model is fitted beside it and stacked with it
+on the valid split (modules/linear_score.py)."""
 
 import dataclasses
 import json
@@ -16,6 +18,7 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
+from scipy import sparse
 from tfx import v1 as tfx
 
 from core import names
@@ -161,24 +164,26 @@ def fit_calibration(model: tf.keras.Model, validation: tf.data.Dataset) -> dict:
     return calibration.summary(np.concatenate(logits), np.concatenate(labels))
 
 
-def texts_and_labels(patterns: List[str]) -> Tuple[np.ndarray, np.ndarray]:
-    """The labelled examples' texts (bytes) and 0/1 labels, as numpy arrays."""
+def labelled_features(module, patterns: List[str]) -> Tuple[np.ndarray, sparse.csr_matrix, np.ndarray]:
+    """The labelled examples' texts (bytes), their linear-score features
+    (modules/linear_score.py) and their 0/1 labels."""
     texts, labels = [], []
     for batch_texts, batch_labels in labelled_examples(patterns).batch(_PREDICT_BATCH):
         texts.append(batch_texts.numpy())
         labels.append(batch_labels.numpy())
-    return np.concatenate(texts), np.concatenate(labels)
+    texts = np.concatenate(texts)
+    return texts, linear_score.feature_matrix(module, texts), np.concatenate(labels)
 
 
-def fit_stack(
-    model: tf.keras.Model, train: Tuple[np.ndarray, np.ndarray], valid: Tuple[np.ndarray, np.ndarray]
-) -> Tuple[linear_score.Stack, dict]:
+def fit_stack(model: tf.keras.Model, train: tuple, valid: tuple) -> Tuple[linear_score.Stack, dict]:
     """The linear model fitted on train, and the weights that stack it with
-    MODEL's network (its linear score still zero) on valid."""
-    module = model.get_layer(model_lib.EMBEDDING_LAYER).resolved_object
-    linear = linear_score.fit(linear_score.feature_matrix(module, train[0]), train[1])
-    network = model.predict(tf.data.Dataset.from_tensor_slices(valid[0]).batch(_PREDICT_BATCH), verbose=0)[:, 0]
-    return linear_score.fit_stack(network, linear.scores(linear_score.feature_matrix(module, valid[0])), valid[1])
+    MODEL's network (its linear score still zero) on valid; both
+    labelled_features."""
+    _, train_features, train_labels = train
+    valid_texts, valid_features, valid_labels = valid
+    linear = linear_score.fit(train_features, train_labels)
+    network = model.predict(tf.data.Dataset.from_tensor_slices(valid_texts).batch(_PREDICT_BATCH), verbose=0)[:, 0]
+    return linear_score.fit_stack(network, linear.scores(valid_features), valid_labels)
 
 
 def _write_json(directory: str, name: str, content: dict) -> None:
@@ -237,8 +242,10 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     stack = None
     if model_lib.has_linear_score(model.get_layer(model_lib.EMBEDDING_LAYER)):
         # Stacking weighs the network against the linear model and calibrates their sum.
-        train_labelled = texts_and_labels(fn_args.train_files)
-        valid_labelled = texts_and_labels(fn_args.eval_files)
+        # The features depend on the module's vocabulary and hashes only: the refit's are the same.
+        module = model.get_layer(model_lib.EMBEDDING_LAYER).resolved_object
+        train_labelled = labelled_features(module, fn_args.train_files)
+        valid_labelled = labelled_features(module, fn_args.eval_files)
         stack, fitted = fit_stack(model, train_labelled, valid_labelled)
         logging.info('Network and linear score stacked on valid: %s', fitted)
         _write_json(run_dir, CALIBRATION_FILE, fitted)
@@ -258,10 +265,11 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         _write_json(run_dir, REFIT_FILE, {'epochs': epochs, 'final_accuracy': refit_history['accuracy'][-1]})
     if stack:
         # The exported linear model learns from what the exported network did.
-        texts, labels = train_labelled
+        _, features, labels = train_labelled
         if hp.refit:
-            texts, labels = np.concatenate([texts, valid_labelled[0]]), np.concatenate([labels, valid_labelled[1]])
-        module = model.get_layer(model_lib.EMBEDDING_LAYER).resolved_object
-        linear = linear_score.fit(linear_score.feature_matrix(module, texts), labels)
+            features = sparse.vstack([features, valid_labelled[1]]).tocsr()
+            labels = np.concatenate([labels, valid_labelled[2]])
+        linear = linear_score.fit(features, labels)
+        module = model.get_layer(model_lib.EMBEDDING_LAYER).resolved_object  # the refit's own
         linear_score.install(model, module, linear, stack, model_lib.HEAD_LAYERS[-1])
     model_lib.export(model, fn_args.serving_model_dir, temperature)
