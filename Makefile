@@ -16,8 +16,8 @@ $(VENV)/installed: requirements.txt requirements-dev.txt constraints.txt setup.p
 	$(PIP) install -r requirements.txt -r requirements-dev.txt -c constraints.txt
 	# tfx 1.16 pins tensorflow-hub 0.15, which cannot import under TF 2.16.
 	$(PIP) install --no-deps tensorflow-hub==0.16.1
-	# compat mode: a .pth with the project folder, so new packages need no reinstall.
-	$(PIP) install --no-deps --no-build-isolation -e . --config-settings editable_mode=compat
+	# Editable: setuptools maps imdb_tfx.<folder> to the repository's folders (setup.py).
+	$(PIP) install --no-deps --no-build-isolation -e .
 	touch $@
 
 run: $(VENV)/installed
@@ -32,11 +32,13 @@ test-all: $(VENV)/installed chromium
 	$(PY) -m pytest
 
 # ruff's lint and format check (pyproject.toml [tool.ruff]; `ruff format .` fixes
-# the format), and the packages' layers (pyproject.toml [tool.importlinter]).
+# the format), and the packages' layers (pyproject.toml [tool.importlinter]),
+# read from the package as the wheel lays it out (setup.py's package_dir).
 lint: $(VENV)/installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	PYTHONPATH=. $(VENV)/bin/lint-imports
+	rm -rf build/lint && $(PY) setup.py -q build_py --build-lib build/lint && cp -r benchmarks build/lint/
+	cd build/lint && ../../$(VENV)/bin/lint-imports --no-cache --config ../../pyproject.toml
 
 # About 12 minutes on 2 idle cores (733 s, 2026-12-04); writes benchmarks/results.md and results.json.
 # BENCH_ARGS passes options, e.g. BENCH_ARGS=--dry-run or BENCH_ARGS="--parts serving".

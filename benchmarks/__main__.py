@@ -70,9 +70,9 @@ def parse(argv):
 
 
 def config_from(args, argv) -> run.Config:
-    from core.home import Home
     from imdb_tfx import inputs
-    from pipeline import configs, recipes
+    from imdb_tfx.core.home import Home
+    from imdb_tfx.pipeline import configs, recipes
 
     seed = recipes.get(runs.RECIPE)
     values = dict(SMOKE) if args.smoke else {}
@@ -115,7 +115,7 @@ def config_from(args, argv) -> run.Config:
 
 
 def main(argv=None):
-    from core.errors import UserInputError
+    from imdb_tfx.core.errors import UserInputError
 
     argv = sys.argv[1:] if argv is None else argv
     args = parse(argv)

@@ -21,7 +21,7 @@ import time
 from typing import Dict, List, Optional
 
 from benchmarks import measure, report
-from core import names
+from imdb_tfx.core import names
 
 MODES: Dict[str, List[str]] = {
     'in_memory': ['--direct_running_mode=in_memory', '--direct_num_workers=1'],
@@ -46,9 +46,9 @@ def _pipeline(component: str, mode: str, examples: str, schema: str, model: str,
     from tfx import v1 as tfx
     from tfx.types import artifact_utils, standard_artifacts
 
-    from components.evaluator_vs_serving.component import EvaluatorVsServing
-    from pipeline import configs
-    from pipeline.pipeline import eval_config
+    from imdb_tfx.components.evaluator_vs_serving.component import EvaluatorVsServing
+    from imdb_tfx.pipeline import configs
+    from imdb_tfx.pipeline.pipeline import eval_config
 
     imported_examples = tfx.dsl.Importer(
         source_uri=examples,

@@ -31,7 +31,7 @@ from tensorflow.core.protobuf import saved_model_pb2  # noqa: E402
 from tensorflow.tsl.profiler.protobuf import xplane_pb2  # noqa: E402
 
 from benchmarks import measure, report, serving  # noqa: E402
-from core import names  # noqa: E402
+from imdb_tfx.core import names  # noqa: E402
 
 DATA = 'home/data/*/train/*.tfrecord.gz'
 OUTPUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'text_module_profile.md')

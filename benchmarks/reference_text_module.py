@@ -9,7 +9,7 @@ for which bigrams share a bucket."""
 
 import tensorflow as tf
 
-from modules.text_embedding import TextEmbedding, tokenize
+from imdb_tfx.modules.text_embedding import TextEmbedding, tokenize
 
 
 class ReferenceTextEmbedding(TextEmbedding):

@@ -5,7 +5,7 @@ import json
 import os
 from typing import List, Optional, Sequence, Tuple
 
-from core import names
+from imdb_tfx.core import names
 
 GB = 1e9
 RATIO_TARGET = 1.5

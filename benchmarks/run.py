@@ -13,8 +13,8 @@ import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from benchmarks import beam_modes, components, measure, report, runs, scaling, serving, text_module, vs_plain
-from core import names
-from pipeline import configs
+from imdb_tfx.core import names
+from imdb_tfx.pipeline import configs
 
 PARTS = ('plain', 'components', 'scaling', 'serving', 'beam', 'text_module')
 # Parts that need no pipeline run.

@@ -11,9 +11,9 @@ from typing import List, Optional, Tuple
 import tensorflow as tf
 
 from benchmarks import measure
-from core import names
 from imdb_tfx import outcome, run_info
-from pipeline import configs
+from imdb_tfx.core import names
+from imdb_tfx.pipeline import configs
 
 IMDB_TFX = os.path.join(os.path.dirname(sys.executable), 'imdb-tfx')
 PLAIN_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'plain_keras.py')

@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from benchmarks import report
-from core import names
+from imdb_tfx.core import names
 
 BATCHES = (1, 64, 1000)
 WARMUP_CALLS = 3

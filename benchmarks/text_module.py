@@ -20,9 +20,9 @@ import tensorflow as tf
 
 from benchmarks import report, serving
 from benchmarks.reference_text_module import ReferenceTextEmbedding
-from components.embedding_builder import word_vectors
-from modules import text_embedding
-from pipeline import recipes
+from imdb_tfx.components.embedding_builder import word_vectors
+from imdb_tfx.modules import text_embedding
+from imdb_tfx.pipeline import recipes
 
 ROUNDS = 3
 MODULES = ('reference', 'today')

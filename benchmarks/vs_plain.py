@@ -7,7 +7,7 @@ from typing import List
 
 from benchmarks import report
 from benchmarks.runs import PipelineResult
-from core import names
+from imdb_tfx.core import names
 
 
 def collect(size: int, plains: List[dict], pipelines: List[PipelineResult]) -> dict:

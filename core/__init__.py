@@ -1,7 +1,7 @@
 """What every package shares and imports downward: names, errors, the pipeline
 home, the serving directory, atomic writes, s3:// and the gate's intervals.
-It imports nothing else of the project; every other package's __init__
-imports it first, so that the setting below precedes TensorFlow's import."""
+It imports nothing else of the project; imdb_tfx's __init__ imports it
+first, so that the setting below precedes TensorFlow's import."""
 
 import os
 

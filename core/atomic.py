@@ -18,7 +18,7 @@ from typing import Callable, Iterator, List
 import tensorflow as tf
 from tfx.dsl.io import fileio
 
-from core.errors import UserInputError
+from imdb_tfx.core.errors import UserInputError
 
 _STAGING = re.compile(r'^\.(?P<name>.+)\.(?P<tag>building|old|tmp)-[0-9a-f]{8}$')
 

@@ -8,8 +8,8 @@ import uuid
 import pytest
 from tfx.dsl.io import fileio
 
-from core import atomic
-from core.errors import UserInputError
+from imdb_tfx.core import atomic
+from imdb_tfx.core.errors import UserInputError
 
 
 @pytest.fixture(params=['local', 'ram'])

@@ -7,7 +7,7 @@ import os
 import time
 from typing import Iterator
 
-from core.errors import UserInputError
+from imdb_tfx.core.errors import UserInputError
 
 DEFAULT_HOME = 'home'
 

@@ -6,11 +6,11 @@ import sys
 
 import pytest
 
-from core.home import Home, HomeBusyError
+from imdb_tfx.core.home import Home, HomeBusyError
 
 HOLD = """
 import sys, time
-from core.home import Home
+from imdb_tfx.core.home import Home
 with Home.at(sys.argv[1]).locked('run r-1 (imdb-tfx run)'):
     print('held', flush=True)
     time.sleep(60)

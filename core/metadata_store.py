@@ -8,7 +8,7 @@ import os
 import sqlite3
 import struct
 
-from core.errors import UserInputError
+from imdb_tfx.core.errors import UserInputError
 
 _HEADER = b'SQLite format 3\x00'
 _HEADER_SIZE = 100

@@ -6,8 +6,8 @@ import sqlite3
 import pytest
 from tfx import v1 as tfx
 
-from core import metadata_store
-from core.errors import UserInputError
+from imdb_tfx.core import metadata_store
+from imdb_tfx.core.errors import UserInputError
 
 
 @pytest.fixture

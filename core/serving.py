@@ -29,9 +29,9 @@ from tensorflow.core.protobuf import saved_model_pb2
 from tfx.dsl.io import fileio
 from tfx.utils import io_utils
 
-from core import atomic
-from core.errors import UserInputError
-from core.names import EXAMPLES_SIGNATURE, OUTPUT_KEY, TEXT_SIGNATURE
+from imdb_tfx.core import atomic
+from imdb_tfx.core.errors import UserInputError
+from imdb_tfx.core.names import EXAMPLES_SIGNATURE, OUTPUT_KEY, TEXT_SIGNATURE
 
 SAVED_MODEL_FILE = 'saved_model.pb'
 # A staging folder older than this was left by a killed push (core/atomic.py).

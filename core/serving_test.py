@@ -12,7 +12,7 @@ from tfx.dsl.io import fileio
 from tfx.utils import io_utils
 
 from conftest import constant_model
-from core import atomic, serving
+from imdb_tfx.core import atomic, serving
 
 
 def test_publish_to_object_storage_leaves_whole_versions_only(ram_dir):
@@ -110,7 +110,7 @@ def test_what_is_not_a_version_is_named(tmp_path, foreign_model):
 # in the middle: many files of random bytes.
 _PUBLISH = """
 import sys
-from core import serving
+from imdb_tfx.core import serving
 serving.publish(sys.argv[1], sys.argv[2])
 """
 
@@ -150,7 +150,7 @@ def test_a_push_killed_midway_leaves_only_whole_versions(tmp_path):
 
 _PUBLISH_ON_A_FULL_DISK = """
 import resource, signal, sys
-from core import serving
+from imdb_tfx.core import serving
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead
 resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
 try:

@@ -9,14 +9,14 @@ import traceback
 
 import click
 
-from core import s3
-from core.errors import UserInputError
-from core.home import DEFAULT_HOME, Home
+from imdb_tfx.core import s3
+from imdb_tfx.core.errors import UserInputError
+from imdb_tfx.core.home import DEFAULT_HOME, Home
+from imdb_tfx.kubeflow import cli as kubeflow_cli
+from imdb_tfx.modules.hparams import PIPELINE_BUILT_HUB_HANDLE
+from imdb_tfx.pipeline import options as pipeline_options
+from imdb_tfx.pipeline import recipes
 from imdb_tfx.stopping import SignalStop
-from kubeflow import cli as kubeflow_cli
-from modules.hparams import PIPELINE_BUILT_HUB_HANDLE
-from pipeline import options as pipeline_options
-from pipeline import recipes
 
 log = logging.getLogger('imdb_tfx')
 
@@ -157,8 +157,8 @@ def build_embedding_command(
     output, vectors, max_words, oov_buckets, bigram_buckets, combiner, table_lr_multiplier, linear_buckets, home
 ):
     """Write a TF-Hub text-embedding module built from word vectors."""
-    from components.embedding_builder import word_vectors
-    from modules import text_embedding
+    from imdb_tfx.components.embedding_builder import word_vectors
+    from imdb_tfx.modules import text_embedding
 
     if vectors:
         words, table = word_vectors.load_word_vectors(vectors)
@@ -204,7 +204,7 @@ def run_command(data, home, from_nodes, to_nodes, retries, **options):
     # Bad options fail in a second, before TFX's imports.
     pipeline_options.hyperparameters(options['recipe'], dict(options))
     options['drift_thresholds'] = pipeline_options.drift_thresholds(options.pop('max_drift'))
-    from pipeline import configs, local_runner
+    from imdb_tfx.pipeline import configs, local_runner
 
     home = Home.at(home)
     run_id = local_runner.new_run_id()
@@ -229,7 +229,7 @@ def _run(home: Home, data, current: dict, options, from_nodes, to_nodes, retries
     import dataclasses
 
     from imdb_tfx import inputs, outcome, run_info, spans, warm_vs_cold
-    from pipeline import configs, local_runner
+    from imdb_tfx.pipeline import configs, local_runner
 
     preset = recipes.get(options['recipe'])
     confidence_given = options['self_training_confidence'] is not None
@@ -314,7 +314,7 @@ def _run(home: Home, data, current: dict, options, from_nodes, to_nodes, retries
 
 def _load_run(home: Home, run_id: str):
     from imdb_tfx import run_info
-    from pipeline import configs
+    from imdb_tfx.pipeline import configs
 
     try:
         return run_info.load_run(run_info.open_store(home.metadata_path), configs.PIPELINE_NAME, run_id)
@@ -335,7 +335,7 @@ def _write_report(home: Home, run_id: str, notes=()) -> None:
     """The run's report, also for a failed run; a report that cannot be
     written never hides the run's own result."""
     from imdb_tfx import report
-    from pipeline import configs
+    from imdb_tfx.pipeline import configs
 
     try:
         click.echo(f'Report: {report.write(home, configs.PIPELINE_NAME, run_id, notes=notes)}')
@@ -353,7 +353,7 @@ def report_command(home, run_id, output):
     """Write a run's report: one self-contained HTML file (training curves,
     evaluation against thresholds and the serving model, data, lineage)."""
     from imdb_tfx import report
-    from pipeline import configs
+    from imdb_tfx.pipeline import configs
 
     click.echo(report.write(Home.at(home), configs.PIPELINE_NAME, run_id, output))
 
@@ -369,7 +369,7 @@ def gate_command(home, as_json):
     run failed.
     """
     from imdb_tfx import outcome, run_info
-    from pipeline import configs
+    from imdb_tfx.pipeline import configs
 
     home = Home.at(home)
     verdict = f'no run of {configs.PIPELINE_NAME} under {home.root}'
@@ -443,7 +443,7 @@ def _serving_dir(home: str, serving_dir) -> str:
 def rollback_command(home, serving_dir, version):
     """Serve a previous pushed version again: it is re-published as the newest
     version; nothing is deleted."""
-    from core import serving
+    from imdb_tfx.core import serving
 
     serving_dir = _serving_dir(home, serving_dir)
     with Home.at(home).locked('imdb-tfx rollback'):
@@ -464,7 +464,7 @@ def rollback_command(home, serving_dir, version):
 
 def _note_ignored(serving_dir: str) -> None:
     """Says which entries of the serving directory are not versions."""
-    from core import serving
+    from imdb_tfx.core import serving
 
     for path, why in serving.ignored_entries(serving_dir).items():
         click.echo(f'Note: {path}: {why}; ignored', err=True)
@@ -476,7 +476,7 @@ def _note_ignored(serving_dir: str) -> None:
 @click.argument('texts', nargs=-1, required=True)
 def predict_command(home, serving_dir, texts):
     """Print P(positive) for each TEXT from the newest pushed model."""
-    from core import serving
+    from imdb_tfx.core import serving
 
     serving_dir = _serving_dir(home, serving_dir)
     _note_ignored(serving_dir)

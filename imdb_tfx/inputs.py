@@ -5,14 +5,14 @@ import logging
 import os
 from typing import Optional
 
-from components.embedding_builder import word_vectors
-from core import names
-from core.errors import UserInputError
-from core.home import Home
 from imdb_tfx import prepare_data, spans
-from modules import text_embedding
-from pipeline import configs
-from pipeline.recipes import EmbeddingSpec
+from imdb_tfx.components.embedding_builder import word_vectors
+from imdb_tfx.core import names
+from imdb_tfx.core.errors import UserInputError
+from imdb_tfx.core.home import Home
+from imdb_tfx.modules import text_embedding
+from imdb_tfx.pipeline import configs
+from imdb_tfx.pipeline.recipes import EmbeddingSpec
 
 log = logging.getLogger(__name__)
 

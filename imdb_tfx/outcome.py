@@ -11,7 +11,7 @@ from typing import Dict, List, Optional, Tuple
 
 from google.protobuf import json_format
 
-from core import intervals, names
+from imdb_tfx.core import intervals, names
 from imdb_tfx.run_info import PipelineRun
 
 # `imdb-tfx gate` exit codes.
@@ -91,7 +91,7 @@ class Outcome:
         """Why the data gate failed, from the artifacts it judged."""
         if self.data_gate != 'failed':
             return []
-        from components.data_gate import checks
+        from imdb_tfx.components.data_gate import checks
 
         inputs = self.run.nodes[names.DATA_GATE].inputs
         return [
@@ -107,7 +107,7 @@ class Outcome:
         node = self.run.nodes.get(names.DRIFT_GATE)
         if node is None:
             return None
-        from components.drift_gate import component as drift_gate  # deferred: TensorFlow
+        from imdb_tfx.components.drift_gate import component as drift_gate  # deferred: TensorFlow
 
         if node.state in ('COMPLETE', 'CACHED'):
             accepted = self.run.output(names.DRIFT_GATE, 'accepted')

@@ -5,9 +5,9 @@ import json
 
 from google.protobuf import json_format
 
-from core import names
 from imdb_tfx import outcome
-from pipeline import pipeline
+from imdb_tfx.core import names
+from imdb_tfx.pipeline import pipeline
 
 
 def test_the_gate_reads_back_the_thresholds_it_was_given():

@@ -29,8 +29,8 @@ import zlib
 import tensorflow as tf
 from google.protobuf.message import DecodeError
 
-from core import atomic, names
-from core.errors import UserInputError
+from imdb_tfx.core import atomic, names
+from imdb_tfx.core.errors import UserInputError
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from typing import Dict, List, Optional
 import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2
 
-from core import metadata_store
-from core.errors import UserInputError
+from imdb_tfx.core import metadata_store
+from imdb_tfx.core.errors import UserInputError
 
 _STATE_NAMES = {v: k for k, v in metadata_store_pb2.Execution.State.items()}
 _EVENT_INPUTS = (metadata_store_pb2.Event.INPUT, metadata_store_pb2.Event.DECLARED_INPUT)

@@ -24,10 +24,10 @@ from typing import Callable, List, Optional
 
 import tensorflow as tf
 
-from core import atomic, names, serving
-from core.errors import UserInputError
-from core.home import Home
 from imdb_tfx import spans as spans_lib
+from imdb_tfx.core import atomic, names, serving
+from imdb_tfx.core.errors import UserInputError
+from imdb_tfx.core.home import Home
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +74,8 @@ def run(
     """Feeds SOURCE's K spans to the pipeline one by one; run_span(data,
     span) runs it once on the spans folder (raising when the run fails)."""
     from imdb_tfx import outcome
+    from imdb_tfx.pipeline import configs
     from imdb_tfx.run_info import load_run, open_store
-    from pipeline import configs
 
     if not 2 <= drifted_span <= spans:
         raise UserInputError(f'--drifted-span {drifted_span}: must be between 2 and {spans} (span 1 has no reference)')

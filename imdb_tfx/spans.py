@@ -21,9 +21,9 @@ import os
 import re
 from typing import Dict, List, Optional, Tuple
 
-from core import atomic, names
-from core.errors import UserInputError
 from imdb_tfx import prepare_data
+from imdb_tfx.core import atomic, names
+from imdb_tfx.core.errors import UserInputError
 
 log = logging.getLogger(__name__)
 

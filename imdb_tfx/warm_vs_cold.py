@@ -5,8 +5,8 @@ import json
 import os
 from typing import Optional
 
-from core import names
 from imdb_tfx import outcome, run_info
+from imdb_tfx.core import names
 from imdb_tfx.run_info import PipelineRun
 
 

@@ -7,12 +7,12 @@ import tempfile
 
 import click
 
-from core.errors import UserInputError
-from kubeflow import locations
-from kubeflow.image import DEFAULT_TAG, IMAGE_ROOT, SCHEMA_FILE
-from kubeflow.s3_settings import S3Settings
-from pipeline import options as pipeline_options
-from pipeline import recipes
+from imdb_tfx.core.errors import UserInputError
+from imdb_tfx.kubeflow import locations
+from imdb_tfx.kubeflow.image import DEFAULT_TAG, IMAGE_ROOT, SCHEMA_FILE
+from imdb_tfx.kubeflow.s3_settings import S3Settings
+from imdb_tfx.pipeline import options as pipeline_options
+from imdb_tfx.pipeline import recipes
 
 _COMPILE_OPTIONS = [
     click.option(
@@ -94,7 +94,7 @@ def _compile(
     locations.check(pipeline_root, data, serving_dir, options['hub'], None)
     if options['max_drift'] and not options['window']:
         raise UserInputError('--max-drift: only with --window (a pipeline over spans)')
-    from kubeflow import runner
+    from imdb_tfx.kubeflow import runner
 
     hyperparameters = pipeline_options.hyperparameters(options['recipe'], options)
     overrides = {
@@ -149,7 +149,7 @@ def compile_kfp_command(output, **options):
 @_compile_options
 def submit_command(host, experiment, wait, **options):
     """Compile the pipeline, send it to Kubeflow Pipelines and start a run."""
-    from kubeflow import submit
+    from imdb_tfx.kubeflow import submit
 
     with tempfile.TemporaryDirectory() as scratch:
         package = _compile(os.path.join(scratch, 'pipeline.yaml'), **options)
@@ -190,7 +190,7 @@ def _pairs(values, option: str) -> dict:
     multiple=True,
     metavar='IMAGE_PATH=LOCAL_PATH',
     help='A local folder standing in for a path of the image or of a --volume (repeat), e.g. '
-    f'{IMAGE_ROOT}=build/image-files (see `python -m kubeflow.image_files`).',
+    f'{IMAGE_ROOT}=build/image-files (see `python -m imdb_tfx.kubeflow.image_files`).',
 )
 @click.option(
     '--work-dir',
@@ -209,7 +209,7 @@ def kfp_local_command(package, params, env, mounts, work_dir, no_cache):
     """
     import sys
 
-    from kubeflow import local_run
+    from imdb_tfx.kubeflow import local_run
 
     run_id, results = local_run.run_package(
         package,

@@ -1,6 +1,6 @@
 """The command every task of the compiled pipeline runs in the image:
 
-    python -m kubeflow.entrypoint --executor_class_path ... --json_serialized_invocation_args ...
+    python -m imdb_tfx.kubeflow.entrypoint --executor_class_path ... --json_serialized_invocation_args ...
 
 TFX's own entrypoint (kubeflow_v2_run_executor, same arguments), with s3://
 registered first and, for an ExampleGen reading spans, {SPAN} resolved by
@@ -14,8 +14,8 @@ import traceback
 from absl import app
 from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_run_executor
 
-from core import s3
-from kubeflow import span_driver
+from imdb_tfx.core import s3
+from imdb_tfx.kubeflow import span_driver
 
 
 def main() -> None:

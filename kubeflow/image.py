@@ -3,7 +3,7 @@ points the pods at these paths, and tests/test_kubeflow.py checks the
 Dockerfile against them."""
 
 DEFAULT_TAG = 'imdb-tfx:0.1.0'
-# What `python -m kubeflow.image_files IMAGE_ROOT` writes in the image.
+# What `python -m imdb_tfx.kubeflow.image_files IMAGE_ROOT` writes in the image.
 IMAGE_ROOT = '/opt/imdb-tfx'
 SCHEMA_FILE = f'{IMAGE_ROOT}/schema.pbtxt'
 # The GloVe 6B 50d module of each recipe whose module does not depend on the

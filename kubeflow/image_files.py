@@ -3,7 +3,7 @@ internet: the curated schema, the GloVe 6B 50d wheel (EmbeddingBuilder builds
 a data-vocabulary recipe's module from it in the pipeline) and the module of
 every other recipe.
 
-    python -m kubeflow.image_files DIR
+    python -m imdb_tfx.kubeflow.image_files DIR
 
 kubeflow/Dockerfile runs it with DIR = image.IMAGE_ROOT; run here, it makes a
 local copy for `imdb-tfx kfp-local --mount /opt/imdb-tfx=DIR`."""
@@ -13,11 +13,11 @@ import os
 import shutil
 from typing import Dict
 
-from components.embedding_builder import word_vectors
-from kubeflow import image
-from kubeflow.runner import image_hub_handle
-from modules import text_embedding
-from pipeline import configs, recipes
+from imdb_tfx.components.embedding_builder import word_vectors
+from imdb_tfx.kubeflow import image
+from imdb_tfx.kubeflow.runner import image_hub_handle
+from imdb_tfx.modules import text_embedding
+from imdb_tfx.pipeline import configs, recipes
 
 
 def _local(root: str, image_path: str) -> str:

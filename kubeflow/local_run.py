@@ -34,7 +34,7 @@ import yaml
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
-from core.errors import UserInputError
+from imdb_tfx.core.errors import UserInputError
 
 EXECUTOR_INPUT_PLACEHOLDER = '{{$}}'
 LOG_TAIL_LINES = 40

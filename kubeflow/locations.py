@@ -3,7 +3,7 @@ imported or compiled: one line naming the location and the reason."""
 
 from typing import Optional
 
-from core.errors import UserInputError
+from imdb_tfx.core.errors import UserInputError
 
 # Where artifacts can live: what TensorFlow, Beam and KFP's launcher all read.
 # A local folder only works with `imdb-tfx kfp-local` (tasks on this machine).

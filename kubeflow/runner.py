@@ -11,19 +11,19 @@ from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 from tfx import v1 as tfx
 
-from core import names, s3
-from core.errors import UserInputError
-from kubeflow import locations
-from kubeflow.image import EMBEDDINGS_DIR, GLOVE_DIR, SCHEMA_FILE
-from kubeflow.s3_settings import S3Settings
-from modules.hparams import PIPELINE_BUILT_HUB_HANDLE
-from pipeline import configs, recipes
-from pipeline.pipeline import ALWAYS_RUN, create_pipeline
-from pipeline.recipes import EmbeddingSpec
+from imdb_tfx.core import names, s3
+from imdb_tfx.core.errors import UserInputError
+from imdb_tfx.kubeflow import locations
+from imdb_tfx.kubeflow.image import EMBEDDINGS_DIR, GLOVE_DIR, SCHEMA_FILE
+from imdb_tfx.kubeflow.s3_settings import S3Settings
+from imdb_tfx.modules.hparams import PIPELINE_BUILT_HUB_HANDLE
+from imdb_tfx.pipeline import configs, recipes
+from imdb_tfx.pipeline.pipeline import ALWAYS_RUN, create_pipeline
+from imdb_tfx.pipeline.recipes import EmbeddingSpec
 
 # What every task runs: TFX's executor entrypoint, s3:// registered and its
 # exit status kept (kubeflow/entrypoint.py).
-ENTRYPOINT = ['python', '-m', 'kubeflow.entrypoint']
+ENTRYPOINT = ['python', '-m', 'imdb_tfx.kubeflow.entrypoint']
 
 # The run-time parameters, as named in the KFP UI and in submit(arguments=...).
 DATA_ROOT = 'data-root'

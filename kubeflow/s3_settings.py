@@ -4,7 +4,7 @@ runner.py so that the CLI can read its defaults without importing TFX."""
 import dataclasses
 from typing import Dict, Optional
 
-from core.errors import UserInputError
+from imdb_tfx.core.errors import UserInputError
 
 
 @dataclasses.dataclass(frozen=True)

@@ -8,7 +8,7 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 from tfx.proto import example_gen_pb2
 from tfx.utils import proto_utils
 
-from kubeflow import span_driver
+from imdb_tfx.kubeflow import span_driver
 
 
 def _executor_input(data: str, output_file: str, pattern: str) -> pipeline_spec_pb2.ExecutorInput:

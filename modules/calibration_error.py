@@ -12,7 +12,7 @@ from typing import Any, Dict, Optional
 from tensorflow_model_analysis.metrics import calibration_histogram, metric_types, metric_util
 from tensorflow_model_analysis.proto import config_pb2
 
-from core import names
+from imdb_tfx.core import names
 
 NAME = names.EXPECTED_CALIBRATION_ERROR
 DEFAULT_BUCKETS = 20

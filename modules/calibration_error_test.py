@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow_model_analysis as tfma
 
-from modules import calibration, calibration_error
+from imdb_tfx.modules import calibration, calibration_error
 
 
 def _tfma_ece(labels: np.ndarray, predictions: np.ndarray, num_buckets: int = 20) -> float:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy import special
 
-from modules import calibration
+from imdb_tfx.modules import calibration
 
 
 def _overconfident(n=20_000, true_temperature=3.0, seed=0):

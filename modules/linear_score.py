@@ -27,7 +27,7 @@ import tensorflow as tf
 from scipy import sparse, special
 from sklearn.linear_model import LogisticRegression
 
-from modules import calibration
+from imdb_tfx.modules import calibration
 
 # Naive Bayes' add-one smoothing, and the inverse L2 strength of the
 # regression (NBSVM's defaults; 0.3 measured no better).

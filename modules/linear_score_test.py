@@ -6,10 +6,10 @@ import pytest
 import tensorflow as tf
 from scipy import sparse
 
-from modules import linear_score
-from modules import model as model_lib
-from modules.hparams import Hyperparameters
-from modules.text_embedding import build_text_embedding
+from imdb_tfx.modules import linear_score
+from imdb_tfx.modules import model as model_lib
+from imdb_tfx.modules.hparams import Hyperparameters
+from imdb_tfx.modules.text_embedding import build_text_embedding
 
 WORDS = ['great', 'awful', 'movie', 'plot', '.', 'not']
 TEXTS = ['great movie .', 'awful plot .', 'not great .', 'great great plot', 'awful movie', 'not awful']

@@ -4,8 +4,8 @@ small Keras head, plus the two serving signatures it is exported with."""
 import tensorflow as tf
 import tensorflow_hub as hub
 
-from core.names import EXAMPLES_SIGNATURE, OUTPUT_KEY, TEXT_FEATURE, TEXT_SIGNATURE
-from modules.hparams import Hyperparameters
+from imdb_tfx.core.names import EXAMPLES_SIGNATURE, OUTPUT_KEY, TEXT_FEATURE, TEXT_SIGNATURE
+from imdb_tfx.modules.hparams import Hyperparameters
 
 EMBEDDING_LAYER = 'embedding'
 HEAD_LAYERS = ('hidden', 'logits')

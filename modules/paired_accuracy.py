@@ -19,7 +19,7 @@ from tensorflow_model_analysis.metrics import metric_types, metric_util
 from tensorflow_model_analysis.proto import config_pb2
 from tensorflow_model_analysis.utils import model_util
 
-from core import intervals, names
+from imdb_tfx.core import intervals, names
 
 DIFFERENCE = names.ACCURACY_DIFFERENCE
 LOWER = names.ACCURACY_DIFFERENCE_LOWER

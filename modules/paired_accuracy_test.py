@@ -6,9 +6,9 @@ import pytest
 import tensorflow_model_analysis as tfma
 from scipy import stats
 
-from core import names
-from modules import paired_accuracy
-from modules.paired_accuracy import LOWER, P_VALUE, UPPER, PairedCounts, paired_difference
+from imdb_tfx.core import names
+from imdb_tfx.modules import paired_accuracy
+from imdb_tfx.modules.paired_accuracy import LOWER, P_VALUE, UPPER, PairedCounts, paired_difference
 
 
 def test_identical_answers_are_no_difference():

@@ -28,8 +28,8 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
-from core import atomic, names
-from core.errors import UserInputError
+from imdb_tfx.core import atomic, names
+from imdb_tfx.core.errors import UserInputError
 
 logger = logging.getLogger(__name__)
 

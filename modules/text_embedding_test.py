@@ -8,8 +8,8 @@ import pytest
 import tensorflow as tf
 import tensorflow_hub as hub
 
-from core.errors import UserInputError
-from modules.text_embedding import build_text_embedding, tokenize
+from imdb_tfx.core.errors import UserInputError
+from imdb_tfx.modules.text_embedding import build_text_embedding, tokenize
 
 WORDS = ['the', 'great', 'movie', '!', 'loved', 'it', ',', 'really', '.', 'été']
 DIM = 4

@@ -21,8 +21,8 @@ import tensorflow as tf
 from scipy import sparse
 from tfx import v1 as tfx
 
-from core import names
-from core.names import (
+from imdb_tfx.core import names
+from imdb_tfx.core.names import (
     CALIBRATION_FILE,
     HISTORY_FILE,
     REFIT_FILE,
@@ -31,9 +31,9 @@ from core.names import (
     UNLABELED_FILES_KEY,
     WARM_START_FILE,
 )
-from modules import calibration, linear_score, warm_start
-from modules import model as model_lib
-from modules.hparams import Hyperparameters
+from imdb_tfx.modules import calibration, linear_score, warm_start
+from imdb_tfx.modules import model as model_lib
+from imdb_tfx.modules.hparams import Hyperparameters
 
 _PREDICT_BATCH = 2048
 

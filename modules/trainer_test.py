@@ -12,10 +12,10 @@ import tensorflow_hub as hub
 from tfx import v1 as tfx
 
 from conftest import sample_texts
-from core import names
-from core.names import UNLABELED_FILES_KEY
-from modules import trainer
-from modules.hparams import Hyperparameters
+from imdb_tfx.core import names
+from imdb_tfx.core.names import UNLABELED_FILES_KEY
+from imdb_tfx.modules import trainer
+from imdb_tfx.modules.hparams import Hyperparameters
 
 
 def sample_fn_args(prepared_sample: str, out, hp: Hyperparameters, **config) -> tfx.components.FnArgs:
@@ -184,7 +184,7 @@ def test_patience_is_at_least_a_hundred_steps_so_small_data_leaves_the_majority_
 @pytest.fixture(scope='module')
 def stacked(tmp_path_factory, prepared_sample, tiny_vectors):
     """run_fn with a module that has a linear score, refitted on train + valid."""
-    from modules.text_embedding import build_text_embedding
+    from imdb_tfx.modules.text_embedding import build_text_embedding
 
     out = tmp_path_factory.mktemp('stacked')
     module = str(out / 'module')

@@ -15,8 +15,8 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
-from modules.model import EMBEDDING_LAYER, HEAD_LAYERS
-from modules.text_embedding import VOCAB_FILE_NAME
+from imdb_tfx.modules.model import EMBEDDING_LAYER, HEAD_LAYERS
+from imdb_tfx.modules.text_embedding import VOCAB_FILE_NAME
 
 
 def _words(path: str) -> list:

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from modules import model as model_lib
-from modules import text_embedding, warm_start
-from modules.hparams import Hyperparameters
+from imdb_tfx.modules import model as model_lib
+from imdb_tfx.modules import text_embedding, warm_start
+from imdb_tfx.modules.hparams import Hyperparameters
 
 
 @pytest.fixture(scope='module')

@@ -2,7 +2,7 @@
 
 import os
 
-import modules
+from imdb_tfx import modules
 
 PIPELINE_NAME = 'imdb-sentiment'
 
@@ -86,5 +86,5 @@ SCHEMA_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'schema',
 
 # The Trainer's run_fn: by file for local runs (its content keys the cache), by
 # import path where the modules are installed (the Kubeflow image).
-TRAINER_RUN_FN = 'modules.trainer.run_fn'
+TRAINER_RUN_FN = 'imdb_tfx.modules.trainer.run_fn'
 TRAINER_MODULE_FILE = os.path.join(os.path.dirname(modules.__file__), 'trainer.py')

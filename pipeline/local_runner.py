@@ -11,13 +11,13 @@ from tfx.dsl.compiler import compiler, constants
 from tfx.orchestration.portable import runtime_parameter_utils
 from tfx.proto.orchestration import pipeline_pb2
 
-from core import metadata_store
-from core.errors import UserInputError
-from core.home import Home
-from modules.hparams import Hyperparameters
-from pipeline import configs
-from pipeline.pipeline import ALWAYS_RUN, create_pipeline
-from pipeline.recipes import EmbeddingSpec
+from imdb_tfx.core import metadata_store
+from imdb_tfx.core.errors import UserInputError
+from imdb_tfx.core.home import Home
+from imdb_tfx.modules.hparams import Hyperparameters
+from imdb_tfx.pipeline import configs
+from imdb_tfx.pipeline.pipeline import ALWAYS_RUN, create_pipeline
+from imdb_tfx.pipeline.recipes import EmbeddingSpec
 
 log = logging.getLogger(__name__)
 

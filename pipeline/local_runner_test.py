@@ -8,8 +8,8 @@ import tempfile
 import pytest
 
 from conftest import default_pipeline
-from core.errors import UserInputError
-from pipeline import configs, local_runner
+from imdb_tfx.core.errors import UserInputError
+from imdb_tfx.pipeline import configs, local_runner
 
 
 @pytest.fixture(scope='module')

@@ -9,9 +9,9 @@ from typing import Any, Callable, Dict
 
 import click
 
-from core.errors import UserInputError
-from modules.hparams import Hyperparameters
-from pipeline import configs, recipes
+from imdb_tfx.core.errors import UserInputError
+from imdb_tfx.modules.hparams import Hyperparameters
+from imdb_tfx.pipeline import configs, recipes
 
 _HYPERPARAMETER_FIELDS = [f for f in dataclasses.fields(Hyperparameters) if 'help' in f.metadata]
 

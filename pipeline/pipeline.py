@@ -9,19 +9,19 @@ from tfx import v1 as tfx
 from tfx.dsl.input_resolution.canned_resolver_functions import latest_created, rolling_range
 from tfx.proto import example_gen_pb2
 
-from components.atomic_pusher.component import AtomicPusher
-from components.data_gate.component import DataGate
-from components.drift_gate.component import DriftGate
-from components.embedding_builder.component import EmbeddingBuilder
-from components.evaluator_vs_serving.component import EvaluatorVsServing
-from components.semi_supervised_trainer.component import SemiSupervisedTrainer
-from components.serving_baseline.component import ServingBaseline
-from components.serving_canary.component import ServingCanary
-from core import names
-from modules import calibration_error, paired_accuracy
-from modules.hparams import Hyperparameters
-from pipeline.configs import SPLIT_MOVIE, SPLIT_SOURCE, SPLITS
-from pipeline.recipes import EmbeddingSpec
+from imdb_tfx.components.atomic_pusher.component import AtomicPusher
+from imdb_tfx.components.data_gate.component import DataGate
+from imdb_tfx.components.drift_gate.component import DriftGate
+from imdb_tfx.components.embedding_builder.component import EmbeddingBuilder
+from imdb_tfx.components.evaluator_vs_serving.component import EvaluatorVsServing
+from imdb_tfx.components.semi_supervised_trainer.component import SemiSupervisedTrainer
+from imdb_tfx.components.serving_baseline.component import ServingBaseline
+from imdb_tfx.components.serving_canary.component import ServingCanary
+from imdb_tfx.core import names
+from imdb_tfx.modules import calibration_error, paired_accuracy
+from imdb_tfx.modules.hparams import Hyperparameters
+from imdb_tfx.pipeline.configs import SPLIT_MOVIE, SPLIT_SOURCE, SPLITS
+from imdb_tfx.pipeline.recipes import EmbeddingSpec
 
 # prepare-data's folder of reviews without labels, and its one split name.
 UNLABELED_PATTERN = 'unsup/*'

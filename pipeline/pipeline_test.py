@@ -2,8 +2,8 @@
 
 import pytest
 
-from core import names
-from pipeline import configs, pipeline
+from imdb_tfx.core import names
+from imdb_tfx.pipeline import configs, pipeline
 
 
 @pytest.mark.parametrize('split', [configs.SPLIT_MOVIE, configs.SPLIT_RANDOM])

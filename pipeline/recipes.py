@@ -5,7 +5,7 @@ text-embedding layer on raw strings, a small Keras head, two signatures."""
 import dataclasses
 from typing import Dict
 
-from modules.hparams import Hyperparameters
+from imdb_tfx.modules.hparams import Hyperparameters
 
 # The offline modules' base: GloVe 6B 50d (components/embedding_builder/word_vectors.py).
 GLOVE_MODULE = 'glove-6b-50d'

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from modules.hparams import Hyperparameters
-from pipeline import recipes
+from imdb_tfx.modules.hparams import Hyperparameters
+from imdb_tfx.pipeline import recipes
 
 
 def test_seed_is_the_tutorial_exactly():

@@ -113,8 +113,8 @@ def test_growth_tells_linear_from_fixed_and_superlinear():
 
 
 def test_plain_model_is_the_pipeline_model(tiny_embedding):
-    from modules import model as model_lib
-    from modules.hparams import Hyperparameters
+    from imdb_tfx.modules import model as model_lib
+    from imdb_tfx.modules.hparams import Hyperparameters
 
     hp = Hyperparameters(hub_handle=tiny_embedding)
     plain = plain_keras.build_model(tiny_embedding, hp.hidden_units, hp.learning_rate)

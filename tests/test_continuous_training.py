@@ -9,9 +9,9 @@ import shutil
 import pytest
 
 from conftest import SAMPLE_ARCHIVE, SHORT_TRAINING, imdb_tfx, newest_run
-from core import names
-from core.home import Home
 from imdb_tfx import simulate, spans
+from imdb_tfx.core import names
+from imdb_tfx.core.home import Home
 
 # The sample's spans are small (500 reviews): a floor they can all clear.
 # One training a run (no self-training, no refit): the loop is under test, not the recipe.

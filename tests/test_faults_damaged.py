@@ -14,7 +14,7 @@ import sqlite3
 import pytest
 
 from conftest import constant_model, imdb_tfx, newest_run, run_args
-from core import serving
+from imdb_tfx.core import serving
 
 
 def test_a_partial_run_reruns_from_the_evaluator_on_the_previous_artifacts(own_home, prepared_sample, tiny_embedding):
@@ -134,7 +134,7 @@ def test_a_transient_io_error_is_retried_and_the_report_shows_it(own_home, prepa
     (hooks / 'sitecustomize.py').write_text(
         f"""
 import errno, os
-from core import serving
+from imdb_tfx.core import serving
 _newest, _marker = serving.newest, {str(tmp_path / 'failed-once')!r}
 def newest(serving_dir):
     if not os.path.exists(_marker):

@@ -17,10 +17,10 @@ import time
 import pytest
 
 from conftest import IMDB_TFX, constant_model, imdb_tfx, newest_run, run_args
-from core import atomic, serving
-from core.home import Home
 from imdb_tfx import run_info
-from pipeline import configs
+from imdb_tfx.core import atomic, serving
+from imdb_tfx.core.home import Home
+from imdb_tfx.pipeline import configs
 
 # Until a killed or interrupted run reaches the Trainer: training on the
 # sample takes 10-30 s, the components before it come from the cache.

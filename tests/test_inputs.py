@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from core.errors import UserInputError
 from imdb_tfx import inputs
+from imdb_tfx.core.errors import UserInputError
 
 
 def prepared(tmp_path, splits) -> str:

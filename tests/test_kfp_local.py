@@ -17,14 +17,14 @@ import pytest
 import tensorflow as tf
 from tensorflow_metadata.proto.v0 import statistics_pb2
 
-from components.data_gate import component as data_gate
-from components.drift_gate import component as drift_gate
-from components.drift_gate import ledger
 from conftest import SAMPLE_ARCHIVE, imdb_tfx
 from imdb_tfx import simulate, spans
-from kubeflow import image, runner
-from modules import trainer
-from pipeline import configs
+from imdb_tfx.components.data_gate import component as data_gate
+from imdb_tfx.components.drift_gate import component as drift_gate
+from imdb_tfx.components.drift_gate import ledger
+from imdb_tfx.kubeflow import image, runner
+from imdb_tfx.modules import trainer
+from imdb_tfx.pipeline import configs
 
 # The test's own credentials: they must never land in a package or a log.
 ACCESS_KEY = 'kfp-local-test-access-key-93c1'
@@ -486,7 +486,7 @@ def test_the_entrypoint_keeps_the_executors_exit_status_after_s3_writes(s3_serve
         [
             sys.executable,
             '-m',
-            'kubeflow.entrypoint',
+            'imdb_tfx.kubeflow.entrypoint',
             '--executor_class_path',
             'no.such.Executor',
             '--json_serialized_invocation_args',

@@ -21,14 +21,14 @@ from tfx.proto import example_gen_pb2, pusher_pb2
 from tfx.utils import dependency_utils, import_utils, name_utils, proto_utils
 
 from conftest import default_pipeline, imdb_tfx
-from core.errors import UserInputError
 from imdb_tfx import cli
-from kubeflow import cli as kfp_cli
-from kubeflow import image, image_files, runner
-from kubeflow import submit as kfp_submit
-from modules.hparams import PIPELINE_BUILT_HUB_HANDLE, Hyperparameters
-from pipeline import configs, recipes
-from pipeline.pipeline import ALWAYS_RUN
+from imdb_tfx.core.errors import UserInputError
+from imdb_tfx.kubeflow import cli as kfp_cli
+from imdb_tfx.kubeflow import image, image_files, runner
+from imdb_tfx.kubeflow import submit as kfp_submit
+from imdb_tfx.modules.hparams import PIPELINE_BUILT_HUB_HANDLE, Hyperparameters
+from imdb_tfx.pipeline import configs, recipes
+from imdb_tfx.pipeline.pipeline import ALWAYS_RUN
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IMAGE = 'registry.example.com/ml/imdb-tfx:test'
@@ -424,7 +424,7 @@ def test_dockerfile_copies_existing_paths_and_installs_the_local_pins():
 
 def test_dockerfile_bakes_the_schema_and_every_recipes_embedding_module():
     commands = _run_commands(_dockerfile_instructions())
-    assert f'python -m kubeflow.image_files {image.IMAGE_ROOT}' in commands
+    assert f'python -m imdb_tfx.kubeflow.image_files {image.IMAGE_ROOT}' in commands
     modules = image_files.embedding_modules()
     baked = [r for r in recipes.RECIPES.values() if not r.embedding.data_vocabulary]
     assert baked and {os.path.join(image.IMAGE_ROOT, path) for path in modules} == {

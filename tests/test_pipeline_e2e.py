@@ -9,10 +9,10 @@ import pytest
 import tensorflow as tf
 
 from conftest import imdb_tfx
-from core import names, serving
 from imdb_tfx import outcome
-from modules import trainer
-from pipeline import recipes
+from imdb_tfx.core import names, serving
+from imdb_tfx.modules import trainer
+from imdb_tfx.pipeline import recipes
 
 COMPONENTS = [
     'ImportExampleGen',

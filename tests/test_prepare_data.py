@@ -13,8 +13,8 @@ import pytest
 import tensorflow as tf
 
 from conftest import read_split
-from core.errors import UserInputError
 from imdb_tfx import prepare_data
+from imdb_tfx.core.errors import UserInputError
 
 SAMPLE = os.path.join(os.path.dirname(__file__), 'data', 'aclImdb_sample.tar.gz')
 _REVIEW = re.compile(r'aclImdb/(train|test)/(pos|neg|unsup)/(\d+)_(\d+)\.txt')

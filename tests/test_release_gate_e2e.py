@@ -13,10 +13,10 @@ import tensorflow as tf
 from scipy import stats
 
 from conftest import SHORT_TRAINING, imdb_tfx
-from core import serving
-from core.home import Home
 from imdb_tfx import run_info
-from pipeline import configs
+from imdb_tfx.core import serving
+from imdb_tfx.core.home import Home
+from imdb_tfx.pipeline import configs
 
 
 def rewrite(prepared: str, output: str, change) -> str:

@@ -17,8 +17,8 @@ from PIL import Image
 
 from conftest import imdb_tfx
 from imdb_tfx import outcome
+from imdb_tfx.modules import trainer
 from imdb_tfx.report import default_path
-from modules import trainer
 
 SECTIONS = ('run', 'training', 'evaluation', 'data', 'lineage')
 

@@ -3,8 +3,8 @@
 import os
 
 from conftest import constant_model, imdb_tfx
-from core import serving
-from core.home import Home
+from imdb_tfx.core import serving
+from imdb_tfx.core.home import Home
 
 
 def test_rollback_serves_the_previous_version_again(tmp_path):

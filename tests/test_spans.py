@@ -9,8 +9,8 @@ import os
 import pytest
 
 from conftest import SAMPLE_ARCHIVE, imdb_tfx, read_split
-from core.errors import UserInputError
 from imdb_tfx import prepare_data, spans
+from imdb_tfx.core.errors import UserInputError
 
 
 def _movies(folder, split):
@@ -91,7 +91,7 @@ def test_spans_need_movie_ids(tmp_path, prepared_sample):
 
 
 def test_run_refuses_a_window_without_spans_and_unknown_drift_measures(prepared_sample, tmp_path):
-    from pipeline import options
+    from imdb_tfx.pipeline import options
 
     assert options.drift_thresholds(['rating=0.5'])['rating'] == 0.5
     with pytest.raises(UserInputError, match="no measure 'length'"):

@@ -9,8 +9,8 @@ import pytest
 import tensorflow as tf
 
 from conftest import SHORT_TRAINING, imdb_tfx
-from core.errors import UserInputError
 from imdb_tfx import prepare_data
+from imdb_tfx.core.errors import UserInputError
 
 
 def _examples(prepared: str, split: str = 'train'):

@@ -4,7 +4,7 @@ an executor that publishes whole versions and never pushes a model twice."""
 from tfx.components import Pusher
 from tfx.dsl.components.base import executor_spec
 
-from components.atomic_pusher import executor
+from imdb_tfx.components.atomic_pusher import executor
 
 
 class AtomicPusher(Pusher):

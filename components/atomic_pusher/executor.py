@@ -12,7 +12,7 @@ from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
-from core import names, serving
+from imdb_tfx.core import names, serving
 
 
 class Executor(pusher_executor.Executor):

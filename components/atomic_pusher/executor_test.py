@@ -11,9 +11,9 @@ from tfx.proto import pusher_pb2
 from tfx.types import standard_artifacts
 from tfx.utils import proto_utils
 
-from components.atomic_pusher import executor
 from conftest import constant_model
-from core import names, serving
+from imdb_tfx.components.atomic_pusher import executor
+from imdb_tfx.core import names, serving
 
 
 @pytest.fixture(params=['local', 'ram'])

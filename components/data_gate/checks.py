@@ -24,7 +24,7 @@ from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2, statistics_p
 from tfx.dsl.io import fileio
 from tfx.utils import io_utils
 
-from core import names
+from imdb_tfx.core import names
 
 # ExampleValidator's output, per split (its DEFAULT_FILE_NAME, deprecated to import).
 ANOMALIES_FILE = 'SchemaDiff.pb'

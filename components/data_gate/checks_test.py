@@ -11,7 +11,7 @@ import tensorflow_data_validation as tfdv
 from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx.utils import io_utils
 
-from components.data_gate import checks
+from imdb_tfx.components.data_gate import checks
 
 # The curated schema (pipeline/configs.SCHEMA_FILE; a component does not import the pipeline).
 SCHEMA_FILE = os.path.join(os.path.dirname(__file__), '..', '..', 'pipeline', 'schema', 'schema.pbtxt')

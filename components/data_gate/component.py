@@ -10,7 +10,7 @@ from tfx.dsl.component.experimental.decorators import component
 from tfx.types import standard_artifacts
 from tfx.utils import io_utils
 
-from components.data_gate import checks
+from imdb_tfx.components.data_gate import checks
 
 REPORT_FILE = 'data_gate.json'
 
@@ -19,7 +19,7 @@ class DataGateResult(types.Artifact):
     """What the data gate checked; only written when the data passed."""
 
     # Kubeflow imports a custom type by this `module.Class` name in the pod.
-    TYPE_NAME = 'components.DataGateResult'
+    TYPE_NAME = 'imdb_tfx.DataGateResult'
 
 
 @component

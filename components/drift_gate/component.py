@@ -20,9 +20,9 @@ from tfx.dsl.io import fileio
 from tfx.types import artifact_utils, standard_artifacts
 from tfx.utils import io_utils
 
-from components.drift_gate import ledger
-from components.drift_gate import profile as span_profile
-from core import names
+from imdb_tfx.components.drift_gate import ledger
+from imdb_tfx.components.drift_gate import profile as span_profile
+from imdb_tfx.core import names
 
 REPORT_FILE = 'drift.json'  # in the accepted artifact: what it was compared with, and the measures
 WINDOW_SPANS = 'spans'  # the window's custom property: its span numbers, e.g. "1,3"

@@ -10,8 +10,8 @@ import pytest
 import tensorflow as tf
 from tfx.types import artifact_utils, standard_artifacts
 
-from components.drift_gate import component, ledger, profile
-from core import names
+from imdb_tfx.components.drift_gate import component, ledger, profile
+from imdb_tfx.core import names
 
 THRESHOLDS = json.dumps({**dict.fromkeys(profile.MEASURES, 1.0), profile.LABEL_BALANCE: 0.05})
 

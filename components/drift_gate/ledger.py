@@ -17,7 +17,7 @@ from typing import List
 from tfx.dsl.io import fileio
 from tfx.types import standard_artifacts
 
-from core import atomic, names
+from imdb_tfx.core import atomic, names
 
 _ENTRY = re.compile(r'^(?P<created>\d+)-span-(?P<span>\d+)-[0-9a-f]{8}\.json$')
 

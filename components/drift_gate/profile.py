@@ -13,8 +13,8 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
-from core import names
-from modules import text_embedding
+from imdb_tfx.core import names
+from imdb_tfx.modules import text_embedding
 
 # Distances and their thresholds, by name (pipeline/configs.py DRIFT_THRESHOLDS).
 LABEL_BALANCE = 'label_balance'  # |share of positive reviews, newest - reference|

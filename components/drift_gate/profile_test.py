@@ -7,7 +7,7 @@ import os
 import pytest
 import tensorflow as tf
 
-from components.drift_gate import profile
+from imdb_tfx.components.drift_gate import profile
 
 THRESHOLDS = dict.fromkeys(profile.MEASURES, 0.05)
 

@@ -19,9 +19,9 @@ from tfx.dsl.component.experimental.decorators import component
 from tfx.types import artifact_utils, standard_artifacts
 from tfx.utils import io_utils
 
-from components.embedding_builder import word_vectors
-from core import names
-from modules import text_embedding
+from imdb_tfx.components.embedding_builder import word_vectors
+from imdb_tfx.core import names
+from imdb_tfx.modules import text_embedding
 
 # The split of ExampleGen's output whose words make the vocabulary.
 VOCABULARY_SPLIT = names.TRAIN
@@ -31,7 +31,7 @@ class TextEmbeddingModule(types.Artifact):
     """A TF-Hub text-embedding SavedModel (hub.KerasLayer loads its URI)."""
 
     # Kubeflow imports a custom type by this `module.Class` name in the pod.
-    TYPE_NAME = 'components.TextEmbeddingModule'
+    TYPE_NAME = 'imdb_tfx.TextEmbeddingModule'
 
 
 def vocabulary_files(examples: List[types.Artifact], unlabeled: Optional[List[types.Artifact]]) -> list:

@@ -8,7 +8,7 @@ import tensorflow as tf
 import tensorflow_hub as hub
 from tfx.types import artifact_utils, standard_artifacts
 
-from components.embedding_builder import component
+from imdb_tfx.components.embedding_builder import component
 
 
 def _examples(uri, prepared, splits):

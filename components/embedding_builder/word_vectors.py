@@ -13,8 +13,8 @@ import zipfile
 import numpy as np
 import pyarrow.parquet as pq
 
-from core.errors import UserInputError
-from modules.text_embedding import check_vectors
+from imdb_tfx.core.errors import UserInputError
+from imdb_tfx.modules.text_embedding import check_vectors
 
 logger = logging.getLogger(__name__)
 

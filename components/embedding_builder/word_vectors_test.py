@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from components.embedding_builder import word_vectors
-from components.embedding_builder.word_vectors import load_glove_6b_50d, load_word_vectors, read_kumo_wheel
 from conftest import fake_kumo_wheel
-from core.errors import UserInputError
+from imdb_tfx.components.embedding_builder import word_vectors
+from imdb_tfx.components.embedding_builder.word_vectors import load_glove_6b_50d, load_word_vectors, read_kumo_wheel
+from imdb_tfx.core.errors import UserInputError
 
 
 def test_loads_word2vec_text_format_with_header(tmp_path):

@@ -5,7 +5,7 @@ is serving yet."""
 from tfx.components import Evaluator
 from tfx.dsl.components.base import executor_spec
 
-from components.evaluator_vs_serving import executor
+from imdb_tfx.components.evaluator_vs_serving import executor
 
 
 class EvaluatorVsServing(Evaluator):

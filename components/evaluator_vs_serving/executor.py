@@ -7,7 +7,7 @@ from tfx import types
 from tfx.components.evaluator import executor as evaluator_executor
 from tfx.types import standard_component_specs
 
-from core.names import HAS_MODEL
+from imdb_tfx.core.names import HAS_MODEL
 
 
 def without_empty_baseline(input_dict: Dict[str, List[types.Artifact]]) -> Dict[str, List[types.Artifact]]:

@@ -2,8 +2,8 @@
 
 from tfx.types import standard_artifacts, standard_component_specs
 
-from components.evaluator_vs_serving import executor
-from core import names
+from imdb_tfx.components.evaluator_vs_serving import executor
+from imdb_tfx.core import names
 
 BASELINE = standard_component_specs.BASELINE_MODEL_KEY
 MODEL = standard_component_specs.MODEL_KEY

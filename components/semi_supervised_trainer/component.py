@@ -12,8 +12,8 @@ from tfx.types import standard_artifacts, standard_component_specs
 from tfx.types.component_spec import ChannelParameter
 from tfx.utils import json_utils
 
-from components.embedding_builder.component import TextEmbeddingModule
-from components.semi_supervised_trainer import executor
+from imdb_tfx.components.embedding_builder.component import TextEmbeddingModule
+from imdb_tfx.components.semi_supervised_trainer import executor
 
 
 class SemiSupervisedTrainerSpec(standard_component_specs.TrainerSpec):
@@ -34,7 +34,7 @@ class SemiSupervisedTrainer(base_component.BaseComponent):
     The run_fn comes, as in TFX's Trainer, from module_file (a file whose
     content TFX fingerprints for caching, and packages into a wheel for
     remote runners) or from run_fn, an import path such as
-    'modules.trainer.run_fn' (a module already installed where it runs)."""
+    'imdb_tfx.modules.trainer.run_fn' (a module already installed where it runs)."""
 
     SPEC_CLASS = SemiSupervisedTrainerSpec
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)

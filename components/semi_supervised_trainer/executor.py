@@ -9,7 +9,7 @@ from tfx.components.trainer import fn_args_utils
 from tfx.types import artifact_utils
 from tfx.utils import io_utils
 
-from core.names import UNLABELED, UNLABELED_FILES_KEY
+from imdb_tfx.core.names import UNLABELED, UNLABELED_FILES_KEY
 
 UNLABELED_EXAMPLES_KEY = 'unlabeled_examples'
 # An optional TextEmbeddingModule (EmbeddingBuilder's): its URI becomes the

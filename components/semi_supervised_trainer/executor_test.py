@@ -5,8 +5,8 @@ import os
 import pytest
 from tfx.types import artifact_utils, standard_artifacts, standard_component_specs
 
-from components.semi_supervised_trainer import executor
-from core import names
+from imdb_tfx.components.semi_supervised_trainer import executor
+from imdb_tfx.core import names
 
 
 def _examples(uri, splits):

@@ -12,7 +12,7 @@ from tfx.dsl.component.experimental.decorators import component
 from tfx.types import standard_artifacts
 from tfx.utils import io_utils
 
-from core import names, serving
+from imdb_tfx.core import names, serving
 
 
 @component

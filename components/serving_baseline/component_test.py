@@ -7,9 +7,9 @@ import os
 from tfx.dsl.io import fileio
 from tfx.types import standard_artifacts
 
-from components.serving_baseline.component import ServingBaseline
 from conftest import constant_model
-from core import names, serving
+from imdb_tfx.components.serving_baseline.component import ServingBaseline
+from imdb_tfx.core import names, serving
 
 
 def _baseline(ram_dir: str, serving_dir: str) -> standard_artifacts.Model:

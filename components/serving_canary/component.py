@@ -15,7 +15,7 @@ from tfx.dsl.component.experimental.decorators import component
 from tfx.types import standard_artifacts
 from tfx.utils import io_utils, path_utils
 
-from core import names, serving
+from imdb_tfx.core import names, serving
 
 REPORT_FILE = 'canary.json'
 SAMPLE_SIZE = 200
@@ -50,7 +50,7 @@ def ServingCanary(
             [
                 sys.executable,
                 '-m',
-                'components.serving_canary.probe',
+                'imdb_tfx.components.serving_canary.probe',
                 '--model',
                 model_dir,
                 '--sample',

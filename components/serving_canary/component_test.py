@@ -10,8 +10,8 @@ import tensorflow as tf
 from tfx.types import standard_artifacts
 from tfx.utils import io_utils
 
-from components.serving_canary import component
-from components.serving_canary.probe_test import length_score, save
+from imdb_tfx.components.serving_canary import component
+from imdb_tfx.components.serving_canary.probe_test import length_score, save
 
 
 def _examples(uri: str, texts) -> standard_artifacts.Examples:

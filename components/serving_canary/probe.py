@@ -17,7 +17,7 @@ from typing import Dict, List
 import numpy as np
 import tensorflow as tf
 
-from core.names import EXAMPLES_SIGNATURE, OUTPUT_KEY, TEXT_FEATURE, TEXT_SIGNATURE
+from imdb_tfx.core.names import EXAMPLES_SIGNATURE, OUTPUT_KEY, TEXT_FEATURE, TEXT_SIGNATURE
 
 AGREEMENT_TOLERANCE = 1e-4
 

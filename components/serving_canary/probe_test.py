@@ -3,7 +3,7 @@
 import pytest
 import tensorflow as tf
 
-from components.serving_canary import probe
+from imdb_tfx.components.serving_canary import probe
 
 SAMPLE = ['A fine film.', 'Dreadful.', 'Ok, I guess.']
 

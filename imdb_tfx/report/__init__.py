@@ -7,10 +7,10 @@ from typing import Optional, Sequence
 
 import jinja2
 
-from core import atomic
-from core.errors import UserInputError
-from core.home import Home
 from imdb_tfx import run_info
+from imdb_tfx.core import atomic
+from imdb_tfx.core.errors import UserInputError
+from imdb_tfx.core.home import Home
 from imdb_tfx.report import collect, plots
 
 _TEMPLATE = 'template.html.j2'

@@ -14,9 +14,9 @@ import numpy as np
 from tfx.dsl.io import fileio
 from tfx.utils import io_utils
 
-from core import intervals, names
-from core.names import CALIBRATION_FILE, HISTORY_FILE, REFIT_FILE, SELF_TRAINING_FILE
 from imdb_tfx import outcome as outcome_lib
+from imdb_tfx.core import intervals, names
+from imdb_tfx.core.names import CALIBRATION_FILE, HISTORY_FILE, REFIT_FILE, SELF_TRAINING_FILE
 from imdb_tfx.run_info import Artifact, PipelineRun
 
 

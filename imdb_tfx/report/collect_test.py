@@ -7,8 +7,8 @@ import uuid
 
 from tfx.utils import io_utils
 
-from core import names
-from core.names import HISTORY_FILE, SELF_TRAINING_FILE
+from imdb_tfx.core import names
+from imdb_tfx.core.names import HISTORY_FILE, SELF_TRAINING_FILE
 from imdb_tfx.report import collect
 from imdb_tfx.run_info import Artifact, NodeRun, PipelineRun
 
