@@ -16,7 +16,7 @@ from imdb_tfx.kubeflow import cli as kubeflow_cli
 from imdb_tfx.modules.hparams import PIPELINE_BUILT_HUB_HANDLE
 from imdb_tfx.pipeline import options as pipeline_options
 from imdb_tfx.pipeline import recipes
-from imdb_tfx.stopping import SignalStop
+from imdb_tfx.signals import SignalStop
 
 log = logging.getLogger('imdb_tfx')
 
