@@ -1,7 +1,8 @@
 """Confidence intervals of the release gate's figures, exact or analytic,
-from counts: deterministic and free, where TFMA's jackknife
-(compute_confidence_intervals) made the Evaluator 10-20x slower on this
-machine (every slice and plot resampled 20 times) and moved between runs."""
+from counts the Evaluator already has. They are deterministic and cost no
+extra pass; TFMA's own compute_confidence_intervals resamples every slice and
+plot (a jackknife over random buckets), which multiplies the Evaluator's work
+and gives intervals that differ from run to run."""
 
 import math
 from typing import Tuple

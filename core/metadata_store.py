@@ -13,7 +13,8 @@ from imdb_tfx.core.errors import UserInputError
 _HEADER = b'SQLite format 3\x00'
 _HEADER_SIZE = 100
 # How long a read waits for another process's write lock before the store is
-# called locked: MLMD's own writes take milliseconds.
+# called locked: MLMD holds that lock for one short transaction at a time, so
+# a longer wait means another process keeps it.
 _LOCK_TIMEOUT_SECONDS = 5.0
 
 
