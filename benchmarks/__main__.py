@@ -7,7 +7,7 @@ import sys
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
-from benchmarks import run, runs  # noqa: E402
+from benchmarks import runs, suite  # noqa: E402
 
 # --smoke: every part, tiny: one size of at most 1,000 reviews, one epoch, one
 # run per Beam mode, a few serving calls.
@@ -20,9 +20,9 @@ def _sizes(text: str):
 
 def _parts(text: str):
     parts = tuple(p.strip() for p in text.split(',') if p.strip())
-    unknown = set(parts) - set(run.PARTS)
+    unknown = set(parts) - set(suite.PARTS)
     if unknown:
-        raise argparse.ArgumentTypeError(f'unknown part(s) {sorted(unknown)}: choose from {", ".join(run.PARTS)}')
+        raise argparse.ArgumentTypeError(f'unknown part(s) {sorted(unknown)}: choose from {", ".join(suite.PARTS)}')
     return parts
 
 
@@ -56,7 +56,7 @@ def parse(argv):
         default=os.path.dirname(os.path.abspath(__file__)),
         help='Where results.md and results.json go. Default: benchmarks/.',
     )
-    parser.add_argument('--parts', type=_parts, help=f'Comma-separated subset of {",".join(run.PARTS)}.')
+    parser.add_argument('--parts', type=_parts, help=f'Comma-separated subset of {",".join(suite.PARTS)}.')
     parser.add_argument('--sizes', type=_sizes, help='Labelled reviews per scaling run, e.g. 2500,10000,25000.')
     parser.add_argument('--repeats', type=int, help='Runs of the plain script and the pipeline per size.')
     parser.add_argument('--epochs', type=int)
@@ -69,7 +69,7 @@ def parse(argv):
     return parser.parse_args(argv)
 
 
-def config_from(args, argv) -> run.Config:
+def config_from(args, argv) -> suite.Config:
     from imdb_tfx import inputs
     from imdb_tfx.core.home import Home
     from imdb_tfx.pipeline import configs, recipes
@@ -100,7 +100,7 @@ def config_from(args, argv) -> run.Config:
         data = inputs.prepared_data(args.data, home)
         inputs.check_split(data, configs.SPLIT_MOVIE)
         hub = inputs.hub_handle(args.hub, home, seed.embedding)
-    return run.Config(
+    return suite.Config(
         data=data,
         hub=hub,
         glove_dir=args.glove_dir or home.downloads_dir,
@@ -128,10 +128,10 @@ def main(argv=None):
             print(f'{field.name:<20} {getattr(config, field.name)}')
         from imdb_tfx import prepare_data
 
-        sizes = run.plan_sizes(config) if prepare_data.is_prepared(config.data) else config.sizes
+        sizes = suite.plan_sizes(config) if prepare_data.is_prepared(config.data) else config.sizes
         print(f'{"sizes to run":<20} {sizes}')
         return
-    run.main(config)
+    suite.main(config)
 
 
 if __name__ == '__main__':

@@ -1,4 +1,4 @@
-"""Runs the selected parts and writes results.md and results.json.
+"""The benchmark suite: runs the selected parts and writes results.md and results.json.
 
 Every size gets its runs back to back (plain script and pipeline alternate
 which goes first across repeats); parts 1, 2, 4 and 5 use the largest size,
@@ -12,7 +12,7 @@ import tempfile
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from benchmarks import beam_modes, components, measure, report, runs, scaling, serving, text_module, vs_plain
+from benchmarks import beam_modes, component_costs, measure, report, runs, scaling, serving, text_module, vs_plain
 from imdb_tfx.core import names
 from imdb_tfx.pipeline import configs
 
@@ -134,8 +134,8 @@ def _run_parts(config: Config, work_dir: str, results: dict) -> List[Tuple[str, 
         results['plain_vs_pipeline'] = vs_plain.collect(largest, plains[largest], pipelines[largest])
         sections.append(('1. Pipeline vs plain script', vs_plain.table(results['plain_vs_pipeline'])))
     if 'components' in config.parts:
-        results['components'] = components.collect(largest, pipelines[largest])
-        sections.append(('2. Where the time goes', components.table(results['components'])))
+        results['components'] = component_costs.collect(largest, pipelines[largest])
+        sections.append(('2. Where the time goes', component_costs.table(results['components'])))
     if 'scaling' in config.parts:
         results['scaling'] = scaling.collect(plains, pipelines)
         sections.append(('3. Scaling with data', scaling.table(results['scaling'])))

@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from benchmarks import plain_keras, scaling
-from benchmarks.run import PARTS
+from benchmarks.suite import PARTS
 
 TABLE_HEADERS = {
     'plain': '| plain script | pipeline |',
