@@ -18,6 +18,7 @@ the machine) and prints the same.
 
 import argparse
 import collections
+import dataclasses
 import glob
 import os
 import re
@@ -210,7 +211,7 @@ def markdown(batch: int, big: collections.Counter, single: collections.Counter) 
     )
 
 
-def main(argv=None) -> None:
+def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--model', required=True, help='the pushed SavedModel (home/serving/<version>)')
     parser.add_argument('--batch', type=int, default=1000)
@@ -223,8 +224,18 @@ def main(argv=None) -> None:
     parser.add_argument('--data', default=DATA, help='prepared gzip TFRecords with a bytes `text` feature')
     parser.add_argument('--output', default=OUTPUT)
     parser.add_argument('--title', default="today's text module", help='what the profile is of, for its heading')
-    args = parser.parse_args(argv)
-    machine = measure.machine()
+    return parser.parse_args(argv)
+
+
+@dataclasses.dataclass(frozen=True)
+class Measurements:
+    big: collections.Counter  # (stage, op type) -> self seconds per call at --batch
+    single: collections.Counter  # the same at batch 1
+    rates: dict  # batch -> reviews/s of the whole signature, without the profiler
+
+
+def measure_model(args) -> Measurements:
+    """Profiles serving_text at --batch and at batch 1, then times it unprofiled."""
     texts = read_texts(args.data, args.batch * serving.DISTINCT_BATCHES)
     function = tf.saved_model.load(args.model).signatures[names.TEXT_SIGNATURE]
     patterns = regex_patterns(args.model)
@@ -235,8 +246,13 @@ def main(argv=None) -> None:
     rates = {
         batch: throughput(function, inputs, batch) for batch, inputs in ((args.batch, big_inputs), (1, single_inputs))
     }
-    command = 'python -m benchmarks.profile_text_module ' + ' '.join(argv or sys.argv[1:])
-    text = '\n'.join(
+    return Measurements(big=big, single=single, rates=rates)
+
+
+def profile_page(args, command: str, machine: dict, measured: Measurements) -> str:
+    """The profile as markdown: how it was taken, the table, what it shows."""
+    big, single, rates = measured.big, measured.single, measured.rates
+    return '\n'.join(
         [
             f'# serving_text per op: {args.title}',
             '',
@@ -270,6 +286,14 @@ def main(argv=None) -> None:
             '',
         ]
     )
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    machine = measure.machine()  # before the work, for the load average at start
+    measured = measure_model(args)
+    command = 'python -m benchmarks.profile_text_module ' + ' '.join(argv or sys.argv[1:])
+    text = profile_page(args, command, machine, measured)
     print(text)
     with open(args.output, 'w', encoding='utf-8') as f:
         f.write(text)

@@ -115,30 +115,37 @@ def pipeline(setup: Setup, data: str, name: str) -> PipelineResult:
     peak RSS is the sampled peak of the run's process tree while it ran."""
     home = os.path.join(setup.work_dir, name, 'home')
     measured = measure.run(
-        [
-            IMDB_TFX,
-            'run',
-            '--recipe',
-            RECIPE,
-            '--home',
-            home,
-            '--data',
-            data,
-            '--hub',
-            setup.hub,
-            '--no-cache',
-            '--min-accuracy',
-            '0',
-            *_hyperparameter_args(setup),
-        ],
+        _pipeline_command(setup, data, home),
         log=os.path.join(setup.work_dir, name, 'pipeline.log'),
         timeout=setup.timeout,
     )
     _check(measured, 'imdb-tfx run')
     run = run_info.load_run(run_info.open_store(os.path.join(home, 'metadata.sqlite')), configs.PIPELINE_NAME)
-    result = outcome.of_run(run)
-    nodes = list(run.nodes.values())
-    components = [
+    return PipelineResult(summary=_pipeline_summary(run, measured), home=home, run=run, measured=measured)
+
+
+def _pipeline_command(setup: Setup, data: str, home: str) -> list:
+    return [
+        IMDB_TFX,
+        'run',
+        '--recipe',
+        RECIPE,
+        '--home',
+        home,
+        '--data',
+        data,
+        '--hub',
+        setup.hub,
+        '--no-cache',
+        '--min-accuracy',
+        '0',
+        *_hyperparameter_args(setup),
+    ]
+
+
+def _component_costs(nodes: list, measured: measure.Measured) -> List[dict]:
+    """Each component's MLMD time and the process tree's RSS while it ran."""
+    return [
         {
             'component': n.node_id,
             'state': n.state,
@@ -148,16 +155,26 @@ def pipeline(setup: Setup, data: str, name: str) -> PipelineResult:
         }
         for n in nodes
     ]
-    span = max(n.started + n.seconds for n in nodes) - min(n.started for n in nodes)
-    examples = run.output(names.EXAMPLE_GEN, 'examples').uri
+
+
+def _trainer_history(run: run_info.PipelineRun) -> dict:
+    """The Trainer's Keras history: its metrics per epoch."""
     history_dir = run.output(names.TRAINER, 'model_run').uri
     with tf.io.gfile.GFile(os.path.join(history_dir, names.HISTORY_FILE)) as f:
-        history = json.load(f)
-    summary = {
+        return json.load(f)
+
+
+def _pipeline_summary(run: run_info.PipelineRun, measured: measure.Measured) -> dict:
+    """What results.json keeps of a pipeline run."""
+    result = outcome.of_run(run)
+    nodes = list(run.nodes.values())
+    span = max(n.started + n.seconds for n in nodes) - min(n.started for n in nodes)
+    examples = run.output(names.EXAMPLE_GEN, 'examples').uri
+    return {
         'seconds': measured.seconds,
         'peak_rss_bytes': measured.peak_rss,
         'peak_process_rss_bytes': measured.peak_process_rss,
-        'components': components,
+        'components': _component_costs(nodes, measured),
         # Process start, imports, compiling the pipeline, the summary: before
         # the first component started and after the last one ended.
         'outside_dag_seconds': measured.seconds - span,
@@ -166,7 +183,6 @@ def pipeline(setup: Setup, data: str, name: str) -> PipelineResult:
         'train_examples': _count(examples, 'train'),
         'eval_examples': _count(examples, 'eval'),
         'eval_accuracy': result.metrics.get('binary_accuracy'),  # TFMA
-        'eval_accuracy_keras': history['val_accuracy'][-1],  # Trainer's last epoch
+        'eval_accuracy_keras': _trainer_history(run)['val_accuracy'][-1],  # Trainer's last epoch
         'pushed': result.pushed_path,
     }
-    return PipelineResult(summary=summary, home=home, run=run, measured=measured)
