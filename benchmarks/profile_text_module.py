@@ -8,7 +8,7 @@ trace back from its temporary logdir: every TensorFlow op is an event named
 proto). An op's self time is its event minus the op events nested in it, so
 nothing counts twice. Ops are grouped into the module's stages by the name
 scope of their node (SCOPES), the two regex passes by their pattern, read from
-the SavedModel's graph. Times are summed over threads, so with the module's 2
+the SavedModel's graph. Times are summed over threads, so with the module's
 parallel slices they add up to more than the wall time of a call. Throughput
 of the whole signature is timed separately, without the profiler.
 
@@ -36,7 +36,7 @@ from imdb_tfx.core import names  # noqa: E402
 
 DATA = 'home/data/*/train/*.tfrecord.gz'
 OUTPUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'text_module_profile.md')
-# Batch-1 calls are about 1,000x shorter: profile more of them.
+# A batch-1 call is far shorter than a large batch's: profile more of them.
 SINGLE_CALLS_PER_REPEAT = 20
 THROUGHPUT_SECONDS = 3.0
 THROUGHPUT_CALLS = 20
@@ -52,7 +52,8 @@ SCOPES = {
     'bigram_ids': 'bigram ids from the word hashes',
     'gather_and_sum': 'gather + combine (fused)',
     'linear_score': 'linear score: distinct words, pairs and triples, gather + sum',
-    # The module before the speed work (benchmarks/text_module_profile_before.md).
+    # The reference module (benchmarks/reference_text_module.py) names no
+    # scopes, so its ops go by their own names; then the slicing and the head.
     'StringLower': 'lower-case',
     'StaticRegexReplace': 'regex replace',
     'StringSplit': 'split on whitespace (+ row partition)',

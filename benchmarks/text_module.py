@@ -1,14 +1,14 @@
 """Part 6: the text module against its reference, side by side.
 
-Today's module (modules/text_embedding.py) and the reference one, the module
-before the speed work (benchmarks/reference_text_module.py), are built from
-the same words, vectors and options: the default recipe's module (GloVe
-6B 50d restricted to the words of the prepared reviews, as EmbeddingBuilder
-does, with its bigram buckets, combiner and table multiplier). Each is saved
-and loaded back, as serving loads it, and called in a graph on the same real
-reviews; the two take turns, round after round, so that a busy moment of the
-machine falls on both. The head costs nothing (part 4), so the module's rate
-is the model's."""
+Today's module (modules/text_embedding.py) and the reference one, the
+straightforward way to the same features (benchmarks/reference_text_module.py),
+are built from the same words, vectors and options: the default recipe's
+module (GloVe 6B 50d restricted to the words of the prepared reviews, as
+EmbeddingBuilder does, with its bigram buckets, combiner and table
+multiplier). Each is saved and loaded back, as serving loads it, and called
+in a graph on the same real reviews; the two take turns, round after round,
+so that a busy moment of the machine falls on both. The head costs nothing
+(part 4), so the module's rate is the model's."""
 
 import glob
 import os
