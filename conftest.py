@@ -271,30 +271,18 @@ def own_home(pipeline_runs, tmp_path):
     return Home.at(str(tmp_path / 'home'))
 
 
-def default_pipeline(root: str = '/local'):
-    """create_pipeline(...) as `imdb-tfx run` builds it for the default recipe,
-    with its paths under ROOT (compiled, never run: they need not exist)."""
-    from imdb_tfx.modules.hparams import Hyperparameters
-    from imdb_tfx.pipeline import configs, recipes
+def default_pipeline(root: str = '/local', gate=None):
+    """create_pipeline(...) as `imdb-tfx run` builds it for the default recipe
+    (or with another gate), its paths under ROOT (compiled, never run: they
+    need not exist)."""
+    from imdb_tfx.pipeline import recipes
+    from imdb_tfx.pipeline.config import DataConfig, GateConfig, Locations, TrainingConfig
     from imdb_tfx.pipeline.pipeline import create_pipeline
 
     default = recipes.get(recipes.DEFAULT_RECIPE)
-    return create_pipeline(
-        pipeline_name=configs.PIPELINE_NAME,
-        pipeline_root=f'{root}/tfx',
-        data_root=f'{root}/data',
-        trainer_module_file=configs.TRAINER_MODULE_FILE,
-        serving_dir=f'{root}/serving',
-        schema_file=configs.SCHEMA_FILE,
-        hyperparameters=Hyperparameters(),
-        min_accuracy=configs.MIN_ACCURACY,
-        max_accuracy_drop=configs.MAX_ACCURACY_DROP,
-        regression_confidence=configs.REGRESSION_CONFIDENCE,
-        canary_max_batch_seconds=configs.CANARY_MAX_BATCH_SECONDS,
-        split=configs.SPLIT,
-        split_buckets=configs.SPLIT_BUCKETS,
-        # as compiled for the default recipe, which self-trains and builds its module
-        use_unlabeled=default.hyperparameters.self_trains,
-        embedding=default.embedding,
-        glove_dir=f'{root}/glove',
+    # as compiled for the default recipe, which self-trains and builds its module
+    training = TrainingConfig(
+        use_unlabeled=default.hyperparameters.self_trains, embedding=default.embedding, glove_dir=f'{root}/glove'
     )
+    locations = Locations(pipeline_root=f'{root}/tfx', data_root=f'{root}/data', serving_dir=f'{root}/serving')
+    return create_pipeline(locations, DataConfig(), training, gate or GateConfig())

@@ -13,9 +13,7 @@ from imdb_tfx.core import s3
 from imdb_tfx.core.errors import UserInputError
 from imdb_tfx.core.home import DEFAULT_HOME, Home
 from imdb_tfx.kubeflow import cli as kubeflow_cli
-from imdb_tfx.modules.hparams import PIPELINE_BUILT_HUB_HANDLE
 from imdb_tfx.pipeline import options as pipeline_options
-from imdb_tfx.pipeline import recipes
 from imdb_tfx.signals import SignalStop
 
 log = logging.getLogger('imdb_tfx')
@@ -201,18 +199,18 @@ def build_embedding_command(
 )
 def run_command(data, home, from_nodes, to_nodes, retries, **options):
     """Run the pipeline locally (LocalDagRunner) and print a summary."""
-    # Bad options fail in a second, before TFX's imports.
-    pipeline_options.hyperparameters(options['recipe'], dict(options))
-    options['drift_thresholds'] = pipeline_options.drift_thresholds(options.pop('max_drift'))
+    config = pipeline_options.from_options(options)  # bad options fail in a second, before TFX's imports
     from imdb_tfx.pipeline import configs, local_runner
 
     home = Home.at(home)
-    run_id = local_runner.new_run_id()
-    # Before any work: one run per home at a time.
     retries = configs.LOCAL_RETRIES if retries is None else retries
-    current = {'run_id': run_id}
-    with home.locked(f'run {run_id} (imdb-tfx run)'), SignalStop(lambda: _where(home, current['run_id'])) as stop:
-        _run(home, data, current, options, from_nodes, to_nodes, retries, stop)
+    current = {'run_id': local_runner.new_run_id()}
+    # Before any work: one run per home at a time.
+    with (
+        home.locked(f'run {current["run_id"]} (imdb-tfx run)'),
+        SignalStop(lambda: _where(home, current['run_id'])) as stop,
+    ):
+        _run(home, data, config, current, from_nodes, to_nodes, retries, stop)
     if stop:  # stopped while it prepared the inputs
         stop.report()
         sys.exit(stop.exit_code)
@@ -225,91 +223,68 @@ def _where(home: Home, run_id: str) -> str:
     return f'{node}, run {run_id}' if node else f'the start of run {run_id}'
 
 
-def _run(home: Home, data, current: dict, options, from_nodes, to_nodes, retries: int, stop: SignalStop) -> None:
+def _local_run(home: Home, data, config, from_nodes, to_nodes):
+    """The local run for this data: the defaults fitted to it (with notes on
+    what changed, printed) and the Trainer's module resolved."""
     import dataclasses
 
-    from imdb_tfx import inputs, outcome, run_info, spans, warm_vs_cold
-    from imdb_tfx.pipeline import configs, local_runner
+    from imdb_tfx import inputs
+    from imdb_tfx.pipeline import config as pipeline_config
+    from imdb_tfx.pipeline import local_runner
 
-    preset = recipes.get(options['recipe'])
-    confidence_given = options['self_training_confidence'] is not None
-    split_given = options['split'] is not None
-    hyperparameters = pipeline_options.hyperparameters(options['recipe'], options)
-    gate = pipeline_options.gate_settings(options)
     data_root = inputs.prepared_data(data, home)
-    # The defaults bend to the data at hand; what the user asked for does not.
-    notes = []
-    if not split_given and gate['split'] == configs.SPLIT_MOVIE and not inputs.has_movie_ids(data_root):
-        gate['split'] = configs.SPLIT_RANDOM
-        notes.append(
-            f'no movie_id in {data_root}: split at random, so reviews of one movie may be on '
-            'both sides (eval accuracy flatters by about 1-2 points)'
-        )
-    inputs.check_split(data_root, gate['split'])
-    window = None
-    if spans.is_spans(data_root):
-        window = options['window'] or configs.SPAN_WINDOW
-    elif options['window']:
-        raise UserInputError(f'--window: {data_root} is not a spans folder (prepare-data --spans K)')
-    if hyperparameters.self_trains and not inputs.has_unlabeled(data_root):
-        if confidence_given:
-            inputs.check_unlabeled(data_root)
-        hyperparameters = dataclasses.replace(hyperparameters, self_training_confidence=0.0)
-        notes.append(
-            f'no unlabeled reviews in {data_root}: trained without self-training '
-            f'(the {options["recipe"]} recipe self-trains)'
-        )
+    config, spans, notes = pipeline_config.fit_to_data(config, inputs.data_facts(data_root))
     for note in notes:
         click.echo(f'Note: {note}')
-    hub_handle = inputs.hub_handle(options['hub'], home, preset.embedding)
-    hyperparameters = dataclasses.replace(hyperparameters, hub_handle=hub_handle or PIPELINE_BUILT_HUB_HANDLE)
+    config = dataclasses.replace(config, training=inputs.local_training(config.training, config.hub, home))
+    local = local_runner.LocalRun(home, data_root, config, spans, from_nodes=from_nodes, to_nodes=to_nodes)
+    return local, notes
+
+
+def _run(home: Home, data, config, current: dict, from_nodes, to_nodes, retries: int, stop: SignalStop) -> None:
+    from imdb_tfx.pipeline import local_runner
+
+    local, notes = _local_run(home, data, config, from_nodes, to_nodes)
     started = time.time()
-    run_id = current['run_id']
-    for attempt in range(retries + 1):
-        if attempt:
-            run_id = current['run_id'] = local_runner.new_run_id()
-        error = None
-        try:
-            local_runner.run(
-                home,
-                data_root,
-                hyperparameters,
-                run_id,
-                **gate,
-                embedding=None if hub_handle else preset.embedding,
-                schema_file=None if options['infer_schema'] else configs.SCHEMA_FILE,
-                enable_cache=not options['no_cache'],
-                window=window,
-                drift_thresholds=options['drift_thresholds'],
-                from_nodes=from_nodes,
-                to_nodes=to_nodes,
-            )
-        except UserInputError:
-            raise
-        except Exception as e:  # the component's error is in the log; summarise what ran
-            error = e
+
+    def run_once(run_id: str) -> None:
+        current['run_id'] = run_id
+        local_runner.run(local, run_id)
+
+    def report(attempt: int, run_id: str, error, will_retry: bool) -> bool:
         run = _load_run(home, run_id)
         if run is not None:  # None: it failed before its first component
-            comparison = warm_vs_cold.comparison(run_info.open_store(home.metadata_path), configs.PIPELINE_NAME, run)
-            if comparison:
-                notes.append(comparison)
-            click.echo('\n'.join([outcome.summary(outcome.of_run(run)), *(f'Note: {n}' for n in notes)]))
-        if error is None or stop or attempt == retries or not _transient(error):
-            break
-        where = run.failed_nodes[0].node_id if run is not None and run.failed_nodes else 'the start'
-        notes.append(
-            f'run {run_id} failed at {where} with a transient error ({type(error).__name__}: {error}); '
-            f'retried as the next run, which reused what had completed'
-        )
-        click.echo(f'Retry {attempt + 1} of {retries}: {notes[-1]}')
+            _echo_summary(home, run, notes)
+        if will_retry and not stop:
+            where = run.failed_nodes[0].node_id if run is not None and run.failed_nodes else 'the start'
+            notes.append(
+                f'run {run_id} failed at {where} with a transient error ({type(error).__name__}: {error}); '
+                f'retried as the next run, which reused what had completed'
+            )
+            click.echo(f'Retry {attempt + 1} of {retries}: {notes[-1]}')
+        return not stop
+
+    run_id, error = local_runner.run_with_retries(run_once, current['run_id'], retries, report)
     if stop:
         stop.report()
         sys.exit(stop.exit_code)
-    if run is not None:
-        _write_report(home, run.run_id, notes)
+    if _load_run(home, run_id) is not None:
+        _write_report(home, run_id, notes)
     click.echo(f'Pipeline time: {time.time() - started:.0f} s')
     if error is not None:
         raise click.ClickException(f'pipeline failed: {error}')
+
+
+def _echo_summary(home: Home, run, notes: list) -> None:
+    """The run's summary, with the notes so far and, after a warm start, how
+    it compares with the cold one."""
+    from imdb_tfx import outcome, run_info, warm_vs_cold
+    from imdb_tfx.pipeline import configs
+
+    comparison = warm_vs_cold.comparison(run_info.open_store(home.metadata_path), configs.PIPELINE_NAME, run)
+    if comparison:
+        notes.append(comparison)
+    click.echo('\n'.join([outcome.summary(outcome.of_run(run)), *(f'Note: {n}' for n in notes)]))
 
 
 def _load_run(home: Home, run_id: str):
@@ -320,15 +295,6 @@ def _load_run(home: Home, run_id: str):
         return run_info.load_run(run_info.open_store(home.metadata_path), configs.PIPELINE_NAME, run_id)
     except UserInputError:  # no store yet: the run failed before it began
         return None
-
-
-def _transient(error: Exception) -> bool:
-    """An I/O error that may not happen again (a flaky disk or network)."""
-    import tensorflow as tf
-
-    return isinstance(
-        error, (OSError, tf.errors.UnavailableError, tf.errors.AbortedError, tf.errors.DeadlineExceededError)
-    )
 
 
 def _write_report(home: Home, run_id: str, notes=()) -> None:

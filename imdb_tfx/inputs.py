@@ -1,6 +1,7 @@
 """The two inputs of a run, resolved offline by default: prepared TFRecords
 (from whatever IMDB source is at hand) and the TF-Hub embedding handle."""
 
+import dataclasses
 import logging
 import os
 from typing import Optional
@@ -11,7 +12,7 @@ from imdb_tfx.core import names
 from imdb_tfx.core.errors import UserInputError
 from imdb_tfx.core.home import Home
 from imdb_tfx.modules import text_embedding
-from imdb_tfx.pipeline import configs
+from imdb_tfx.pipeline.config import DataFacts, TrainingConfig, check_split_of
 from imdb_tfx.pipeline.recipes import EmbeddingSpec
 
 log = logging.getLogger(__name__)
@@ -60,43 +61,46 @@ def newest_prepared(data_root: str) -> str:
     return data_root
 
 
-def has_movie_ids(data_root: str) -> bool:
-    manifest = prepare_data.read_manifest(newest_prepared(data_root))
-    return names.MOVIE_FEATURE in manifest['splits']['train']['features']
-
-
-def has_unlabeled(data_root: str) -> bool:
-    manifest = prepare_data.read_manifest(newest_prepared(data_root))
-    return bool(manifest['splits'].get('unsup', {}).get('examples', 0))
+def data_facts(data_root: str) -> DataFacts:
+    """What the prepared data (or a spans folder's newest span) offers, from its manifest."""
+    splits = prepare_data.read_manifest(newest_prepared(data_root))['splits']
+    return DataFacts(
+        root=data_root,
+        is_spans=spans.is_spans(data_root),
+        has_movie_ids=names.MOVIE_FEATURE in splits['train']['features'],
+        has_unlabeled=bool(splits.get('unsup', {}).get('examples', 0)),
+        has_test_split='test' in splits,
+        train_shards=len(splits['train'].get('files', ())),
+    )
 
 
 def check_split(data_root: str, split: str) -> None:
     """The data must have what the split is made from."""
-    if split == configs.SPLIT_MOVIE and not has_movie_ids(data_root):
-        raise UserInputError(f'{data_root}: no movie_id in this data (a tfds source?): use --split random')
-    if split == configs.SPLIT_SOURCE and spans.is_spans(data_root):
-        raise UserInputError(f'{data_root}: spans have no test split of their own: use --split movie or random')
-    if split == configs.SPLIT_SOURCE:
-        splits = prepare_data.read_manifest(data_root)['splits']
-        if 'test' not in splits:
-            raise UserInputError(f'{data_root}: no test split in this data: use --split movie or random')
-        if len(splits['train']['files']) < 2:
-            raise UserInputError(
-                f'{data_root}: one train shard, and --split source takes valid from the first of several: '
-                'prepare the data again with more shards, or use --split movie or random'
-            )
+    check_split_of(split, data_facts(data_root))
 
 
 def check_unlabeled(data_root: str) -> None:
     """Self-training needs reviews without labels."""
-    if not has_unlabeled(data_root):
+    if not data_facts(data_root).has_unlabeled:
         raise UserInputError(
             f'{data_root}: no unlabeled reviews (unsup/) in this data, which '
             'self-training needs: use --self-training-confidence 0'
         )
 
 
-def hub_handle(hub: Optional[str], home: Home, spec: EmbeddingSpec) -> Optional[str]:
+def local_training(training: TrainingConfig, hub: Optional[str], home: Home) -> TrainingConfig:
+    """The Trainer's module for a local run: `hub` as given, or the recipe's
+    module, built once under the home, or built by the pipeline's
+    EmbeddingBuilder from the GloVe wheel in the home's downloads when the
+    module depends on the data."""
+    handle = hub_handle(hub, home, training.embedding)
+    if handle is None:
+        return dataclasses.replace(training, glove_dir=home.downloads_dir)
+    hyperparameters = dataclasses.replace(training.hyperparameters, hub_handle=handle)
+    return dataclasses.replace(training, hyperparameters=hyperparameters, embedding=None)
+
+
+def hub_handle(hub: Optional[str], home: Home, spec: Optional[EmbeddingSpec]) -> Optional[str]:
     """`hub` as given (a tfhub.dev/Kaggle URL or a local module), else the
     recipe's module from GloVe 6B 50d, built once under the home; None when
     the module depends on the data (the pipeline's EmbeddingBuilder builds it

@@ -12,7 +12,7 @@ from imdb_tfx.kubeflow import locations
 from imdb_tfx.kubeflow.image import DEFAULT_TAG, IMAGE_ROOT, SCHEMA_FILE
 from imdb_tfx.kubeflow.s3_settings import S3Settings
 from imdb_tfx.pipeline import options as pipeline_options
-from imdb_tfx.pipeline import recipes
+from imdb_tfx.pipeline.config import Locations
 
 _COMPILE_OPTIONS = [
     click.option(
@@ -90,35 +90,21 @@ def _volumes(values) -> dict:
 def _compile(
     output, image, pipeline_root, data, serving_dir, s3_endpoint, s3_region, s3_secret, beam_args, volumes, **options
 ) -> str:
-    # Bad locations fail in a second, before TFX's imports.
-    locations.check(pipeline_root, data, serving_dir, options['hub'], None)
+    # Bad options and locations fail in a second, before TFX's imports.
+    config = pipeline_options.from_options(options, schema_file=SCHEMA_FILE)
+    locations.check(pipeline_root, data, serving_dir, config.hub, None)
     if options['max_drift'] and not options['window']:
         raise UserInputError('--max-drift: only with --window (a pipeline over spans)')
     from imdb_tfx.kubeflow import runner
 
-    hyperparameters = pipeline_options.hyperparameters(options['recipe'], options)
-    overrides = {
-        k: v
-        for k, v in hyperparameters.to_custom_config().items()
-        if k != 'hub_handle' and v != getattr(recipes.get(options['recipe']).hyperparameters, k)
-    }
     return runner.compile_pipeline(
         output,
         image,
-        pipeline_root,
-        data,
-        serving_dir,
-        hub_handle=options['hub'],
-        recipe=options['recipe'],
-        hyperparameters=overrides,
-        **pipeline_options.gate_settings(options),
-        window=options['window'],
-        drift_thresholds=pipeline_options.drift_thresholds(options['max_drift']),
-        schema_file=None if options['infer_schema'] else SCHEMA_FILE,
-        beam_pipeline_args=beam_args,
+        Locations(pipeline_root=pipeline_root, data_root=data, serving_dir=serving_dir),
+        config,
         volumes=_volumes(volumes),
         s3_settings=S3Settings(endpoint=s3_endpoint, region=s3_region, **S3Settings.parse_secret(s3_secret)),
-        enable_cache=not options['no_cache'],
+        beam_pipeline_args=beam_args,
     )
 
 

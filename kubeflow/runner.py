@@ -4,7 +4,7 @@ package that open-source Kubeflow Pipelines 2.x runs (kfp.Client())."""
 import dataclasses
 import json
 import os
-from typing import Any, List, Mapping, Optional, Sequence
+from typing import List, Mapping, Optional, Sequence
 
 import yaml
 from google.protobuf import json_format
@@ -13,11 +13,11 @@ from tfx import v1 as tfx
 
 from imdb_tfx.core import names, s3
 from imdb_tfx.core.errors import UserInputError
-from imdb_tfx.kubeflow import locations
-from imdb_tfx.kubeflow.image import EMBEDDINGS_DIR, GLOVE_DIR, SCHEMA_FILE
+from imdb_tfx.kubeflow.image import EMBEDDINGS_DIR, GLOVE_DIR
+from imdb_tfx.kubeflow.locations import check as locations_check
 from imdb_tfx.kubeflow.s3_settings import S3Settings
-from imdb_tfx.modules.hparams import PIPELINE_BUILT_HUB_HANDLE
-from imdb_tfx.pipeline import configs, recipes
+from imdb_tfx.pipeline import configs
+from imdb_tfx.pipeline.config import GateConfig, Locations, PipelineConfig, TrainingConfig
 from imdb_tfx.pipeline.pipeline import ALWAYS_RUN, create_pipeline
 from imdb_tfx.pipeline.recipes import EmbeddingSpec
 
@@ -57,128 +57,109 @@ def image_hub_handle(embedding: EmbeddingSpec) -> str:
     return f'{EMBEDDINGS_DIR}/{embedding.module_name}'
 
 
-def compile_pipeline(
-    output_path: str,
-    image: str,
-    pipeline_root: str,
-    data_root: str,
-    serving_dir: str,
-    hub_handle: Optional[str] = None,
-    recipe: str = recipes.DEFAULT_RECIPE,
-    hyperparameters: Optional[Mapping[str, Any]] = None,
-    min_accuracy: float = configs.MIN_ACCURACY,
-    max_accuracy_drop: float = configs.MAX_ACCURACY_DROP,
-    regression_confidence: float = configs.REGRESSION_CONFIDENCE,
-    canary_max_batch_seconds: float = configs.CANARY_MAX_BATCH_SECONDS,
-    split: str = configs.SPLIT,
-    window: Optional[int] = None,
-    drift_thresholds: Optional[Mapping[str, float]] = None,
-    schema_file: Optional[str] = SCHEMA_FILE,
-    beam_pipeline_args: Optional[Sequence[str]] = None,
-    volumes: Optional[Mapping[str, str]] = None,
-    s3_settings: Optional[S3Settings] = None,
-    enable_cache: bool = True,
-) -> str:
-    """Writes the package to output_path (.yaml) and returns that path.
+def image_training(training: TrainingConfig) -> TrainingConfig:
+    """The Trainer as the image runs it: run_fn by import path, and the
+    recipe's module built in the pipeline from the image's GloVe wheel when
+    it depends on the data, else baked into the image."""
+    training = dataclasses.replace(training, module_file=None, run_fn=configs.TRAINER_RUN_FN, glove_dir=GLOVE_DIR)
+    if training.embedding is None or training.embedding.data_vocabulary:
+        return training
+    hyperparameters = dataclasses.replace(training.hyperparameters, hub_handle=image_hub_handle(training.embedding))
+    return dataclasses.replace(training, hyperparameters=hyperparameters, embedding=None)
 
-    Paths are as the pods see them: pipeline_root, data_root and serving_dir
-    are gs:// or s3:// URLs or absolute paths (inside the image or on a
-    volume); hub_handle and schema_file URLs or absolute paths. volumes maps
-    PersistentVolumeClaim names to mount paths, mounted into every task.
-    When any location is on s3://, every task gets s3_settings (default:
-    S3Settings(), KFP's MinIO secret). hyperparameters overrides fields of the
-    recipe's Hyperparameters; without hub_handle the recipe's module is used,
-    built in the pipeline (EmbeddingBuilder, from the image's GloVe wheel)
-    when it depends on the data, else baked into the image; schema_file None infers the schema with SchemaGen.
-    window compiles continuous training (data_root a spans folder, as
-    `imdb-tfx run --window`): ExampleGen reads the newest span (our
-    entrypoint resolves {SPAN} as TFX's driver does), DriftGate keeps the
-    accepted spans in span_ledger(pipeline_root), under drift_thresholds
-    (default configs.DRIFT_THRESHOLDS).
-    The Trainer's run_fn is named by import path (the image holds it), so
-    compiling reads and writes nothing but output_path.
 
-    data_root, the hyperparameters and the canary's latency bound stay
-    run-time parameters (DATA_ROOT, HYPERPARAMETERS, CANARY_MAX_BATCH_SECONDS)
-    with these values as defaults."""
-    if not output_path.endswith(('.yaml', '.yml')):
-        # KubeflowV2DagRunner's other form, a PipelineJob JSON, is for Vertex AI.
-        raise UserInputError(f'{output_path}: the package must be a .yaml file')
-    locations.check(pipeline_root, data_root, serving_dir, hub_handle, schema_file)
-    uses_s3 = any(s3.is_s3(p) for p in (pipeline_root, data_root, serving_dir, hub_handle))
-
-    preset = recipes.get(recipe)
-    # A data-vocabulary module is built in the pipeline, from the image's GloVe wheel.
-    build_embedding = not hub_handle and preset.embedding.data_vocabulary
-    default_hub = PIPELINE_BUILT_HUB_HANDLE if build_embedding else image_hub_handle(preset.embedding)
-    try:
-        hparams = dataclasses.replace(
-            preset.hyperparameters, **{'hub_handle': hub_handle or default_hub, **(hyperparameters or {})}
-        )
-    except ValueError as e:
-        raise UserInputError(str(e)) from e
-    parameters = [
+def _runtime_parameters(locations: Locations, training: TrainingConfig, gate: GateConfig):
+    """DATA_ROOT, HYPERPARAMETERS and CANARY_MAX_BATCH_SECONDS, with the
+    compiled values as their defaults."""
+    return [
         tfx.dsl.experimental.RuntimeParameter(
             name=DATA_ROOT,
             ptype=str,
-            default=data_root,
+            default=locations.data_root,
             description='Prepared TFRecords (imdb-tfx prepare-data), as the pods see them',
         ),
         tfx.dsl.experimental.RuntimeParameter(
             name=HYPERPARAMETERS,
             ptype=str,
-            default=json.dumps(hparams.to_custom_config()),
+            default=json.dumps(training.hyperparameters.to_custom_config()),
             description="The Trainer's hyperparameters (modules/hparams.py), all fields as JSON",
         ),
         tfx.dsl.experimental.RuntimeParameter(
             name=CANARY_MAX_BATCH_SECONDS,
             ptype=float,
-            default=float(canary_max_batch_seconds),
+            default=float(gate.canary_max_batch_seconds),
             description="The serving canary's latency bound per batch",
         ),
     ]
+
+
+def compile_pipeline(
+    output_path: str,
+    image: str,
+    locations: Locations,
+    config: PipelineConfig,
+    *,
+    volumes: Optional[Mapping[str, str]] = None,
+    s3_settings: Optional[S3Settings] = None,
+    beam_pipeline_args: Optional[Sequence[str]] = None,
+) -> str:
+    """Writes the package to output_path (.yaml) and returns that path.
+
+    Locations are as the pods see them: gs:// or s3:// URLs or absolute paths
+    (inside the image or on a volume), and so are the config's hub and
+    schema_file. volumes maps PersistentVolumeClaim names to mount paths,
+    mounted into every task. When any location is on s3://, every task gets
+    s3_settings (default: S3Settings(), KFP's MinIO secret). The Trainer runs
+    as image_training says, so compiling reads and writes nothing but
+    output_path. With --window among the options given, it compiles
+    continuous training over a spans folder: ExampleGen reads the newest span
+    (our entrypoint resolves {SPAN} as TFX's driver does) and DriftGate keeps
+    the accepted spans in span_ledger(pipeline_root).
+
+    data_root, the hyperparameters and the canary's latency bound stay
+    run-time parameters (DATA_ROOT, HYPERPARAMETERS, CANARY_MAX_BATCH_SECONDS)
+    with the compiled values as defaults."""
+    if not output_path.endswith(('.yaml', '.yml')):
+        # KubeflowV2DagRunner's other form, a PipelineJob JSON, is for Vertex AI.
+        raise UserInputError(f'{output_path}: the package must be a .yaml file')
+    hub, schema_file = config.hub, config.data.schema_file
+    locations_list = (locations.pipeline_root, locations.data_root, locations.serving_dir, hub)
+    locations_check(*locations_list, schema_file)
+    training = image_training(config.training)
+    parameters = _runtime_parameters(locations, training, config.gate)
+    spans = None
+    if 'window' in config.given:
+        spans = dataclasses.replace(config.spans, ledger=span_ledger(locations.pipeline_root))
     pipeline = create_pipeline(
-        pipeline_name=configs.PIPELINE_NAME,
-        pipeline_root=pipeline_root,
-        data_root=parameters[0],
-        trainer_run_fn=configs.TRAINER_RUN_FN,
-        serving_dir=serving_dir,
-        schema_file=schema_file,
-        hyperparameters=parameters[1],
-        min_accuracy=min_accuracy,
-        max_accuracy_drop=max_accuracy_drop,
-        regression_confidence=regression_confidence,
-        canary_max_batch_seconds=parameters[2],
-        split=split,
-        split_buckets=configs.SPLIT_BUCKETS,
-        # Compiled in for the default hyperparameters; a run that turns
-        # self-training off just leaves the unlabeled examples unread.
-        use_unlabeled=hparams.self_trains,
-        embedding=preset.embedding if build_embedding else None,
-        glove_dir=GLOVE_DIR,
-        window=window,
-        drift_thresholds=dict(drift_thresholds or configs.DRIFT_THRESHOLDS) if window else None,
-        span_ledger=span_ledger(pipeline_root) if window else None,
+        dataclasses.replace(locations, data_root=parameters[0]),
+        config.data,
+        dataclasses.replace(training, hyperparameters=parameters[1]),
+        dataclasses.replace(config.gate, canary_max_batch_seconds=parameters[2]),
+        spans,
         # No metadata_connection_config: KFP brings its own ML Metadata.
         beam_pipeline_args=list(beam_pipeline_args or default_beam_args(image)),
-        enable_cache=enable_cache,
+        enable_cache=config.enable_cache,
     )
     # Spec 2.1 (typed parameters, parameterValues) is what the KFP 2 backend
     # reads; its driver ignores 2.0's constantValue inputs.
     dag_runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
         config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=image, use_pipeline_spec_2_1=True)
     )
-    job = dag_runner.run(pipeline, write_out=False)
-    spec = json_format.ParseDict(job['pipelineSpec'], pipeline_spec_pb2.PipelineSpec())
-    s3_settings = (s3_settings or S3Settings()) if uses_s3 else None
-    _adapt_for_kfp(spec, pipeline_root, parameters, s3_settings, ALWAYS_RUN + (SPANS_ALWAYS_RUN if window else ()))
-
+    spec = json_format.ParseDict(
+        dag_runner.run(pipeline, write_out=False)['pipelineSpec'], pipeline_spec_pb2.PipelineSpec()
+    )
+    s3_settings = (s3_settings or S3Settings()) if any(s3.is_s3(p) for p in locations_list) else None
+    always_run = ALWAYS_RUN + (SPANS_ALWAYS_RUN if spans else ())
+    _adapt_for_kfp(spec, locations.pipeline_root, parameters, s3_settings, always_run)
     platform = _platform_spec(spec, volumes or {}, s3_settings)
-    documents = [spec] + ([platform] if platform else [])
-    os.makedirs(os.path.dirname(os.path.abspath(output_path)), exist_ok=True)
-    with open(output_path, 'w', encoding='utf-8') as f:
-        yaml.safe_dump_all([json_format.MessageToDict(d) for d in documents], f, sort_keys=True)
+    _write_yaml(output_path, [spec] + ([platform] if platform else []))
     return output_path
+
+
+def _write_yaml(path: str, documents) -> None:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, 'w', encoding='utf-8') as f:
+        yaml.safe_dump_all([json_format.MessageToDict(d) for d in documents], f, sort_keys=True)
 
 
 def _adapt_for_kfp(

@@ -1,10 +1,12 @@
 """Runs create_pipeline(...) with LocalDagRunner: MLMD on SQLite, Beam's
-DirectRunner, every output under one home folder."""
+DirectRunner, every output under one home folder; and again after a
+transient error (LocalDagRunner itself never retries)."""
 
+import dataclasses
 import datetime
 import logging
 import sys
-from typing import Dict, Optional, Sequence
+from typing import Callable, Optional, Sequence, Tuple
 
 from tfx import v1 as tfx
 from tfx.dsl.compiler import compiler, constants
@@ -14,10 +16,9 @@ from tfx.proto.orchestration import pipeline_pb2
 from imdb_tfx.core import metadata_store
 from imdb_tfx.core.errors import UserInputError
 from imdb_tfx.core.home import Home
-from imdb_tfx.modules.hparams import Hyperparameters
 from imdb_tfx.pipeline import configs
+from imdb_tfx.pipeline.config import Locations, PipelineConfig, SpansConfig
 from imdb_tfx.pipeline.pipeline import ALWAYS_RUN, create_pipeline
-from imdb_tfx.pipeline.recipes import EmbeddingSpec
 
 log = logging.getLogger(__name__)
 
@@ -27,59 +28,47 @@ def new_run_id() -> str:
     return datetime.datetime.now().isoformat()
 
 
-def run(
-    home: Home,
-    data_root: str,
-    hyperparameters: Hyperparameters,
-    run_id: str,
-    min_accuracy: float = configs.MIN_ACCURACY,
-    max_accuracy_drop: float = configs.MAX_ACCURACY_DROP,
-    regression_confidence: float = configs.REGRESSION_CONFIDENCE,
-    split: str = configs.SPLIT,
-    schema_file: Optional[str] = configs.SCHEMA_FILE,
-    embedding: Optional[EmbeddingSpec] = None,
-    beam_pipeline_args: Optional[Sequence[str]] = None,
-    enable_cache: bool = True,
-    window: Optional[int] = None,
-    drift_thresholds: Optional[Dict[str, float]] = None,
-    from_nodes: Sequence[str] = (),
-    to_nodes: Sequence[str] = (),
-) -> None:
+@dataclasses.dataclass(frozen=True)
+class LocalRun:
+    """A local run of the pipeline: its home, data and configuration (the
+    training's module already resolved, inputs.local_training), the spans
+    settings when data_root is a spans folder, and Beam's arguments (None:
+    DirectRunner in this process, configs.LOCAL_BEAM_ARGS). from_nodes /
+    to_nodes: a partial run (TFX's RunOptions) of the nodes between them, on
+    the upstream artifacts of the newest earlier run."""
+
+    home: Home
+    data_root: str
+    config: PipelineConfig
+    spans: Optional[SpansConfig] = None
+    beam_pipeline_args: Optional[Sequence[str]] = None
+    from_nodes: Sequence[str] = ()
+    to_nodes: Sequence[str] = ()
+
+    def pipeline(self) -> tfx.dsl.Pipeline:
+        home, config = self.home, self.config
+        return create_pipeline(
+            Locations(pipeline_root=home.pipeline_root, data_root=self.data_root, serving_dir=home.serving_dir),
+            config.data,
+            config.training,
+            config.gate,
+            self.spans,
+            metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(home.metadata_path),
+            beam_pipeline_args=list(self.beam_pipeline_args or configs.LOCAL_BEAM_ARGS),
+            enable_cache=config.enable_cache,
+        )
+
+
+def run(local: LocalRun, run_id: str) -> None:
     """Runs the pipeline as run RUN_ID (new_run_id(): the caller knows its
     own run in ML Metadata). Raises when a component fails; the run's record
-    stays in MLMD. embedding: the recipe's data-vocabulary module, built in
-    the pipeline from the GloVe wheel under the home's downloads. window:
-    data_root is a spans folder; train on the newest `window` accepted spans.
-
-    from_nodes / to_nodes: a partial run (TFX's RunOptions) of the nodes
-    between them, on the upstream artifacts of the newest earlier run."""
+    stays in MLMD."""
+    home = local.home
     metadata_store.check(home.metadata_path)
-    pipeline = create_pipeline(
-        pipeline_name=configs.PIPELINE_NAME,
-        pipeline_root=home.pipeline_root,
-        data_root=data_root,
-        trainer_module_file=configs.TRAINER_MODULE_FILE,
-        serving_dir=home.serving_dir,
-        schema_file=schema_file,
-        hyperparameters=hyperparameters,
-        min_accuracy=min_accuracy,
-        max_accuracy_drop=max_accuracy_drop,
-        regression_confidence=regression_confidence,
-        canary_max_batch_seconds=configs.CANARY_MAX_BATCH_SECONDS,
-        split=split,
-        split_buckets=configs.SPLIT_BUCKETS,
-        use_unlabeled=hyperparameters.self_trains,
-        embedding=embedding,
-        glove_dir=home.downloads_dir,
-        window=window,
-        drift_thresholds=dict(drift_thresholds or configs.DRIFT_THRESHOLDS),
-        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(home.metadata_path),
-        beam_pipeline_args=list(beam_pipeline_args or configs.LOCAL_BEAM_ARGS),
-        enable_cache=enable_cache,
-    )
-    ir = compile_ir(pipeline)
+    ir = compile_ir(local.pipeline())
     runtime_parameter_utils.substitute_runtime_parameter(ir, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: run_id})
-    run_options = partial_run_options(ir, from_nodes, to_nodes) if from_nodes or to_nodes else None
+    partial = local.from_nodes or local.to_nodes
+    run_options = partial_run_options(ir, local.from_nodes, local.to_nodes) if partial else None
     log.info('Running %s under %s as run %s', configs.PIPELINE_NAME, home.root, run_id)
     # TFX's Beam executors parse sys.argv as absl flags (b/174174381): hide the
     # caller's command line from them (`-v` would be read as --verbosity).
@@ -90,6 +79,45 @@ def run(
         raise UserInputError(f'{home.metadata_path}: no earlier run for a partial run to reuse ({e})') from e
     finally:
         sys.argv = argv
+
+
+def is_transient(error: Exception) -> bool:
+    """An I/O error that may not happen again (a flaky disk or network)."""
+    import tensorflow as tf
+
+    return isinstance(
+        error, (OSError, tf.errors.UnavailableError, tf.errors.AbortedError, tf.errors.DeadlineExceededError)
+    )
+
+
+# report(attempt, run_id, error, will_retry) -> whether to go on.
+AttemptReport = Callable[[int, str, Optional[Exception], bool], bool]
+
+
+def run_with_retries(
+    run_once: Callable[[str], None], first_run_id: str, retries: int, report: AttemptReport
+) -> Tuple[str, Optional[Exception]]:
+    """Calls run_once(run_id) until it succeeds, fails for good (an error that
+    is not transient) or has been retried `retries` times. Each retry is a new
+    run, which reuses what completed from ML Metadata's cache. After each
+    attempt, report says what happened and whether to go on (False: stop, as
+    on a signal). Returns the last run's id and error (None: it succeeded);
+    bad input (UserInputError) is raised at once."""
+    run_id = first_run_id
+    for attempt in range(retries + 1):
+        if attempt:
+            run_id = new_run_id()
+        error = None
+        try:
+            run_once(run_id)
+        except UserInputError:
+            raise
+        except Exception as e:  # the component's error is in the log; the caller summarises what ran
+            error = e
+        will_retry = error is not None and attempt < retries and is_transient(error)
+        if not report(attempt, run_id, error, will_retry) or not will_retry:
+            break
+    return run_id, error
 
 
 def partial_run_options(ir, from_nodes: Sequence[str], to_nodes: Sequence[str]) -> pipeline_pb2.RunOptions:

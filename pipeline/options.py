@@ -2,16 +2,18 @@
 `compile-kfp`, `submit`), defined once so that they cannot drift apart: the
 recipe, the embedding, every hyperparameter with a `help` in
 modules/hparams.py, the release gate's thresholds, the split, the spans
-window and drift thresholds, and caching."""
+window and drift thresholds, and caching; and from_options, the one place
+where they become the pipeline's configuration (pipeline/config.py)."""
 
 import dataclasses
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, Iterable, Mapping, Sequence
 
 import click
 
 from imdb_tfx.core.errors import UserInputError
-from imdb_tfx.modules.hparams import Hyperparameters
+from imdb_tfx.modules.hparams import PIPELINE_BUILT_HUB_HANDLE, Hyperparameters
 from imdb_tfx.pipeline import configs, recipes
+from imdb_tfx.pipeline.config import DataConfig, GateConfig, PipelineConfig, SpansConfig, TrainingConfig
 
 _HYPERPARAMETER_FIELDS = [f for f in dataclasses.fields(Hyperparameters) if 'help' in f.metadata]
 
@@ -53,6 +55,13 @@ def _options():
         f'reviews (exact paired interval), to be rejected [{configs.REGRESSION_CONFIDENCE}].',
     )
     yield click.option(
+        '--min-metric',
+        'min_metric',
+        multiple=True,
+        metavar='METRIC=VALUE',
+        help='One more floor for the blessing, on any TFMA metric by class name, e.g. AUC=0.95 (repeatable).',
+    )
+    yield click.option(
         '--split',
         type=click.Choice(configs.SPLITS),
         help=f"Train/valid/eval split: by movie, random (the tutorial's), or the source's own test split as "
@@ -85,44 +94,94 @@ def pipeline_options(command: Callable) -> Callable:
     return command
 
 
-def hyperparameters(recipe: str, options: Dict[str, Any], **fields) -> Hyperparameters:
-    """The recipe's hyperparameters with the given options (and fields) on
-    top; takes the hyperparameter options out of `options`."""
-    given = {f.name: options.pop(f.name) for f in _HYPERPARAMETER_FIELDS}
+def parse_options(args: Sequence[str] = ()) -> Dict[str, Any]:
+    """The shared options' values for command-line ARGS, as a command gets
+    them: `from_options(parse_options(['--epochs', '3']))` is the
+    configuration `imdb-tfx run --epochs 3` starts from."""
+
+    @click.command()
+    @pipeline_options
+    def options(**values):
+        return values
+
+    return options.main(list(args), standalone_mode=False)
+
+
+def given_options(options: Mapping[str, Any]) -> frozenset:
+    """The options the user set (click gives None, () or a flag's False otherwise)."""
+    return frozenset(
+        name for name, value in options.items() if value is not None and value is not False and value != ()
+    )
+
+
+def from_options(options: Mapping[str, Any], schema_file: str = configs.SCHEMA_FILE) -> PipelineConfig:
+    """The pipeline's configuration from the shared options: the recipe's
+    preset with the options given on top, every other knob at its default in
+    pipeline/configs.py. schema_file: the curated schema as the run sees it
+    (unless --infer-schema). Bad values fail here, before TFX's imports."""
+    preset = recipes.get(options['recipe'])
+    hub = options.get('hub')
+    hyperparameters = _hyperparameters(preset.hyperparameters, options, hub or PIPELINE_BUILT_HUB_HANDLE)
+    return PipelineConfig(
+        recipe=options['recipe'],
+        hub=hub,
+        data=DataConfig(
+            split=options['split'] or configs.SPLIT, schema_file=None if options['infer_schema'] else schema_file
+        ),
+        training=TrainingConfig(
+            hyperparameters=hyperparameters,
+            use_unlabeled=hyperparameters.self_trains,
+            # The recipe's module when no hub is given; each runner says where it comes from.
+            embedding=None if hub else preset.embedding,
+        ),
+        gate=_gate(options),
+        spans=SpansConfig(
+            window=options['window'] or configs.SPAN_WINDOW, drift_thresholds=drift_thresholds(options['max_drift'])
+        ),
+        enable_cache=not options['no_cache'],
+        given=given_options(options),
+    )
+
+
+def _hyperparameters(preset: Hyperparameters, options: Mapping[str, Any], hub_handle: str) -> Hyperparameters:
+    given = {f.name: options[f.name] for f in _HYPERPARAMETER_FIELDS if options[f.name] is not None}
     try:
-        return dataclasses.replace(
-            recipes.get(recipe).hyperparameters, **fields, **{k: v for k, v in given.items() if v is not None}
-        )
+        return dataclasses.replace(preset, hub_handle=hub_handle, **given)
     except ValueError as e:
         raise UserInputError(str(e)) from e
 
 
-def gate_settings(options: Dict[str, Any]) -> Dict[str, Any]:
-    """min_accuracy, max_accuracy_drop, regression_confidence and split,
-    defaults filled in."""
-    return dict(
-        min_accuracy=configs.MIN_ACCURACY if options['min_accuracy'] is None else options['min_accuracy'],
-        max_accuracy_drop=(
-            configs.MAX_ACCURACY_DROP if options['max_accuracy_drop'] is None else options['max_accuracy_drop']
-        ),
-        regression_confidence=(
-            configs.REGRESSION_CONFIDENCE
-            if options['regression_confidence'] is None
-            else options['regression_confidence']
-        ),
-        split=options['split'] or configs.SPLIT,
+def _gate(options: Mapping[str, Any]) -> GateConfig:
+    def given_or(name: str, default: float) -> float:
+        return default if options[name] is None else options[name]
+
+    return GateConfig(
+        min_accuracy=given_or('min_accuracy', configs.MIN_ACCURACY),
+        max_accuracy_drop=given_or('max_accuracy_drop', configs.MAX_ACCURACY_DROP),
+        regression_confidence=given_or('regression_confidence', configs.REGRESSION_CONFIDENCE),
+        metric_floors=_pairs(options['min_metric'], '--min-metric'),
     )
 
 
-def drift_thresholds(given) -> Dict[str, float]:
+def _pairs(given: Iterable[str], option: str) -> Dict[str, float]:
+    """{NAME: number} from NAME=NUMBER values."""
+    pairs = {}
+    for pair in given:
+        name, _, value = pair.partition('=')
+        try:
+            pairs[name] = float(value)
+        except ValueError:
+            raise UserInputError(f'{option} {pair}: {value!r} is not a number') from None
+    return pairs
+
+
+def drift_thresholds(given: Iterable[str]) -> Dict[str, float]:
     """DRIFT_THRESHOLDS with the given --max-drift MEASURE=DISTANCE pairs on top."""
     thresholds = dict(configs.DRIFT_THRESHOLDS)
-    for pair in given:
-        measure, _, value = pair.partition('=')
+    for measure, value in _pairs(given, '--max-drift').items():
         if measure not in thresholds:
-            raise UserInputError(f'--max-drift {pair}: no measure {measure!r} (measures: {", ".join(thresholds)})')
-        try:
-            thresholds[measure] = float(value)
-        except ValueError:
-            raise UserInputError(f'--max-drift {pair}: {value!r} is not a number') from None
+            raise UserInputError(
+                f'--max-drift {measure}={value:g}: no measure {measure!r} (measures: {", ".join(thresholds)})'
+            )
+        thresholds[measure] = value
     return thresholds

@@ -27,7 +27,8 @@ from imdb_tfx.kubeflow import cli as kfp_cli
 from imdb_tfx.kubeflow import image, image_files, runner
 from imdb_tfx.kubeflow import submit as kfp_submit
 from imdb_tfx.modules.hparams import PIPELINE_BUILT_HUB_HANDLE, Hyperparameters
-from imdb_tfx.pipeline import configs, recipes
+from imdb_tfx.pipeline import configs, options, recipes
+from imdb_tfx.pipeline.config import Locations
 from imdb_tfx.pipeline.pipeline import ALWAYS_RUN
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -49,15 +50,12 @@ def compiled(tmp_path_factory, prepared_sample):
         serving_dir=str(root / 'serving'),
     )
     # The curated schema as this machine sees it: tasks run here, not in the image.
-    path = runner.compile_pipeline(
-        str(root / 'pipeline.yaml'),
-        **settings,
-        recipe='best',
-        hyperparameters={'epochs': 3},
-        min_accuracy=0.7,
+    config = options.from_options(
+        options.parse_options(['--recipe', 'best', '--epochs', '3', '--min-accuracy', '0.7']),
         schema_file=configs.SCHEMA_FILE,
-        volumes=VOLUMES,
     )
+    locations = Locations(settings['pipeline_root'], settings['data_root'], settings['serving_dir'])
+    path = runner.compile_pipeline(str(root / 'pipeline.yaml'), IMAGE, locations, config, volumes=VOLUMES)
     with open(path, encoding='utf-8') as f:
         documents = list(yaml.safe_load_all(f))
     spec = json_format.ParseDict(documents[0], pipeline_spec_pb2.PipelineSpec())
