@@ -48,7 +48,8 @@ def _pipeline(component: str, mode: str, examples: str, schema: str, model: str,
 
     from imdb_tfx.components.evaluator_vs_serving.component import EvaluatorVsServing
     from imdb_tfx.pipeline import configs
-    from imdb_tfx.pipeline.pipeline import eval_config
+    from imdb_tfx.pipeline.config import GateConfig
+    from imdb_tfx.pipeline.eval_config import eval_config
 
     imported_examples = tfx.dsl.Importer(
         source_uri=examples,
@@ -65,7 +66,7 @@ def _pipeline(component: str, mode: str, examples: str, schema: str, model: str,
         node = EvaluatorVsServing(
             examples=imported_examples.outputs['result'],
             model=imported.outputs['result'],
-            eval_config=eval_config(configs.MIN_ACCURACY, configs.MAX_ACCURACY_DROP),
+            eval_config=eval_config(GateConfig()),
         ).with_id(names.EVALUATOR)
     return tfx.dsl.Pipeline(
         pipeline_name=_pipeline_name(component),
