@@ -66,37 +66,113 @@ def findings(
 
 
 def _labelled_files(examples_uri: str):
-    return [io_utils.all_files_pattern(os.path.join(examples_uri, f'Split-{s}')) for s in names.LABELLED_SPLITS]
+    return [io_utils.all_files_pattern(_split_dir(examples_uri, s)) for s in names.LABELLED_SPLITS]
 
 
-def _copy_window(spans: list, window) -> None:
-    """Every span's window splits into one artifact, files renamed by span."""
-    splits = [split for split in WINDOW_SPLITS if all(split in _splits(a) for a in spans)]
-    for split in splits:
-        target = os.path.join(window.uri, f'Split-{split}')
-        for artifact in spans:
-            source = os.path.join(artifact.uri, f'Split-{split}')
-            span = artifact.get_int_custom_property(names.SPAN_PROPERTY)
-            for name in fileio.listdir(source):
-                io_utils.copy_file(os.path.join(source, name), os.path.join(target, f'span-{span}-{name}'))
-    window.split_names = artifact_utils.encode_split_names(splits)
-    window.set_string_custom_property(
-        WINDOW_SPANS, ','.join(str(n) for n in sorted(a.get_int_custom_property(names.SPAN_PROPERTY) for a in spans))
-    )
+def _split_dir(uri: str, split: str) -> str:
+    return os.path.join(uri, f'Split-{split}')
+
+
+def _span(artifact) -> int:
+    return artifact.get_int_custom_property(names.SPAN_PROPERTY)
+
+
+def _created(artifact) -> int:
+    return artifact.mlmd_artifact.create_time_since_epoch
 
 
 def _splits(artifact) -> list:
     return artifact_utils.decode_split_names(artifact.split_names)
 
 
+def _spans_from_ledger(span_ledger: str):
+    """(reference, earlier) as the resolver functions would give them over ML
+    Metadata: the newest accepted span, and every accepted span."""
+    earlier = ledger.accepted_spans(span_ledger)
+    return max(earlier, key=_created, default=None), earlier
+
+
+def _compare_with_reference(examples, reference, baseline, thresholds: str):
+    """findings() for DriftGate's artifacts; reference is None on the first span."""
+    return findings(
+        examples.uri,
+        _span(examples),
+        reference.uri if reference is not None else None,
+        _span(reference) if reference is not None else None,
+        baseline.uri,
+        json.loads(thresholds),
+    )
+
+
+def _stop_if_drifted(span: int, compared, measures: list) -> None:
+    """Raises DriftError naming each measure over its threshold."""
+    drifted = [m for m in measures if m.drifted]
+    if drifted:
+        # Raising fails the execution on every runner; `imdb-tfx gate`
+        # recomputes the measures from the same inputs to say why.
+        raise DriftError(f'span {span} drifted from span {compared[0]}: ' + '; '.join(str(m) for m in drifted))
+
+
+def _accept(examples, unlabeled_examples, accepted) -> None:
+    """The span's labelled splits and, when given, its unlabeled reviews as one
+    more split, with the span's number and version: what later runs compare
+    with and train on."""
+    splits = list(names.LABELLED_SPLITS)
+    for split in names.LABELLED_SPLITS:
+        _copy_split(examples, split, accepted)
+    if unlabeled_examples is not None:
+        _copy_split(unlabeled_examples, names.UNLABELED, accepted)
+        splits.append(names.UNLABELED)
+    accepted.split_names = artifact_utils.encode_split_names(splits)
+    accepted.set_int_custom_property(names.SPAN_PROPERTY, _span(examples))
+    accepted.set_int_custom_property(names.VERSION_PROPERTY, examples.get_int_custom_property(names.VERSION_PROPERTY))
+
+
+def _copy_split(source, split: str, target) -> None:
+    io_utils.copy_dir(_split_dir(source.uri, split), _split_dir(target.uri, split))
+
+
+def _window_spans(accepted, earlier: Optional[list], window_spans: int) -> list:
+    """This span and the newest `window_spans - 1` other accepted spans: a
+    re-run span is in the window once, as this run's artifact."""
+    return [accepted, *newest_spans(earlier or [], window_spans - 1, besides=_span(accepted))]
+
+
 def newest_spans(spans: list, count: int, besides: int) -> list:
     """The newest COUNT accepted spans other than span BESIDES (the newest
     artifact of a span accepted more than once), newest first."""
     by_span = {}
-    for artifact in sorted(spans, key=lambda a: a.mlmd_artifact.create_time_since_epoch):
-        by_span[artifact.get_int_custom_property(names.SPAN_PROPERTY)] = artifact
+    for artifact in sorted(spans, key=_created):
+        by_span[_span(artifact)] = artifact
     by_span.pop(besides, None)
     return [by_span[span] for span in sorted(by_span, reverse=True)[:count]]
+
+
+def _write_window(spans: list, window) -> None:
+    """Every span's window splits into one artifact. Each span's ExampleGen
+    names its files alike, so the copies are prefixed with the span number."""
+    splits = [split for split in WINDOW_SPLITS if all(split in _splits(a) for a in spans)]
+    for split in splits:
+        for artifact in spans:
+            source = _split_dir(artifact.uri, split)
+            for name in fileio.listdir(source):
+                target = os.path.join(_split_dir(window.uri, split), f'span-{_span(artifact)}-{name}')
+                io_utils.copy_file(os.path.join(source, name), target)
+    window.split_names = artifact_utils.encode_split_names(splits)
+    window.set_string_custom_property(WINDOW_SPANS, ','.join(str(n) for n in sorted(_span(a) for a in spans)))
+
+
+def _write_report(accepted, compared, measures: list) -> None:
+    """REPORT_FILE: what the span was compared with (a re-run of it is compared
+    with the same span), and every measure."""
+    reference_span, reference_uri = compared or (None, None)
+    report = {
+        'span': _span(accepted),
+        'reference_span': reference_span,
+        'reference_uri': reference_uri,
+        'measures': [dict(vars(m), drifted=m.drifted) for m in measures],
+    }
+    io_utils.write_string_file(os.path.join(accepted.uri, REPORT_FILE), json.dumps(report, indent=2))
 
 
 @component
@@ -119,47 +195,12 @@ def DriftGate(
     their place, where nothing resolves earlier runs' artifacts): a folder
     where accepted spans are recorded (ledger.py), read for both."""
     if span_ledger:
-        earlier = ledger.accepted_spans(span_ledger)
-        reference = max(earlier, key=lambda a: a.mlmd_artifact.create_time_since_epoch, default=None)
-    span = examples.get_int_custom_property(names.SPAN_PROPERTY)
-    reference_span = reference.get_int_custom_property(names.SPAN_PROPERTY) if reference is not None else None
-    compared, measures = findings(
-        examples.uri,
-        span,
-        reference.uri if reference is not None else None,
-        reference_span,
-        baseline.uri,
-        json.loads(thresholds),
-    )
-    drifted = [m for m in measures if m.drifted]
-    if drifted:
-        # Raising fails the execution on every runner; `imdb-tfx gate`
-        # recomputes the measures from the same inputs to say why.
-        raise DriftError(f'span {span} drifted from span {compared[0]}: ' + '; '.join(str(m) for m in drifted))
-    splits = list(names.LABELLED_SPLITS)
-    for split in names.LABELLED_SPLITS:
-        io_utils.copy_dir(os.path.join(examples.uri, f'Split-{split}'), os.path.join(accepted.uri, f'Split-{split}'))
-    if unlabeled_examples is not None:
-        io_utils.copy_dir(
-            os.path.join(unlabeled_examples.uri, f'Split-{names.UNLABELED}'),
-            os.path.join(accepted.uri, f'Split-{names.UNLABELED}'),
-        )
-        splits.append(names.UNLABELED)
-    accepted.split_names = artifact_utils.encode_split_names(splits)
-    accepted.set_int_custom_property(names.SPAN_PROPERTY, span)
-    accepted.set_int_custom_property(names.VERSION_PROPERTY, examples.get_int_custom_property(names.VERSION_PROPERTY))
-    _copy_window([accepted, *newest_spans(earlier or [], window_spans - 1, besides=span)], window)
-    io_utils.write_string_file(
-        os.path.join(accepted.uri, REPORT_FILE),
-        json.dumps(
-            {
-                'span': span,
-                'reference_span': compared[0] if compared else None,
-                'reference_uri': compared[1] if compared else None,
-                'measures': [dict(vars(m), drifted=m.drifted) for m in measures],
-            },
-            indent=2,
-        ),
-    )
+        reference, earlier = _spans_from_ledger(span_ledger)
+    span = _span(examples)
+    compared, measures = _compare_with_reference(examples, reference, baseline, thresholds)
+    _stop_if_drifted(span, compared, measures)
+    _accept(examples, unlabeled_examples, accepted)
+    _write_window(_window_spans(accepted, earlier, window_spans), window)
+    _write_report(accepted, compared, measures)
     if span_ledger:  # last: only a complete accepted span is recorded
         ledger.record(span_ledger, accepted)
