@@ -14,6 +14,9 @@ PIPELINE_NAME = 'imdb-sentiment'
 MIN_ACCURACY = 0.85
 MAX_ACCURACY_DROP = 0.0
 REGRESSION_CONFIDENCE = 0.95
+# More floors for the blessing, on the overall slice, by TFMA metric class
+# name (for example {'AUC': 0.95}); `--min-metric NAME=VALUE` adds to them.
+METRIC_FLOORS = {}
 # The serving canary's latency bound for one batch of reviews.
 CANARY_MAX_BATCH_SECONDS = 2.0
 

@@ -159,7 +159,7 @@ def _gate(options: Mapping[str, Any]) -> GateConfig:
         min_accuracy=given_or('min_accuracy', configs.MIN_ACCURACY),
         max_accuracy_drop=given_or('max_accuracy_drop', configs.MAX_ACCURACY_DROP),
         regression_confidence=given_or('regression_confidence', configs.REGRESSION_CONFIDENCE),
-        metric_floors=_pairs(options['min_metric'], '--min-metric'),
+        metric_floors={**configs.METRIC_FLOORS, **_pairs(options['min_metric'], '--min-metric')},
     )
 
 
