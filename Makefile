@@ -40,7 +40,7 @@ lint: $(VENV)/installed
 	rm -rf build/lint && $(PY) setup.py -q build_py --build-lib build/lint && cp -r benchmarks build/lint/
 	cd build/lint && ../../$(VENV)/bin/lint-imports --no-cache --config ../../pyproject.toml
 
-# About 12 minutes on 2 idle cores (733 s, 2026-12-04); writes benchmarks/results.md and results.json.
+# Writes benchmarks/results.md and results.json (its duration is in results.md).
 # BENCH_ARGS passes options, e.g. BENCH_ARGS=--dry-run or BENCH_ARGS="--parts serving".
 bench: $(VENV)/installed
 	$(PY) -m benchmarks $(BENCH_ARGS)

@@ -30,23 +30,20 @@ SPLITS = (SPLIT_RANDOM, SPLIT_MOVIE, SPLIT_SOURCE)
 SPLIT = SPLIT_MOVIE
 
 # Hash buckets of train, valid and eval: 70/10/20. eval is what the gate's
-# figure stands on: 20% of the 25,000 labelled reviews is 4,400-5,000 (movies
-# come in groups), whose 95% interval is +-0.85 to +-0.9 points at 0.90
-# accuracy (1.96 sqrt(0.9 * 0.1 / n); +-1 point needs n >= 3,460). valid only
-# picks epochs and self-training's choices: 2,500 reviews (one standard error
-# 0.6 points) tell apart the epochs that matter, and the exported model is
-# refitted on train + valid (Hyperparameters.refit), so training sees 80%.
+# figure stands on, so it is the largest held-out part: on IMDB's 25,000
+# labelled reviews its 95% interval is under a point wide on either side
+# (docs/release-gating.md). valid only picks epochs and self-training's
+# choices, and the exported model is refitted on train + valid
+# (Hyperparameters.refit), so training sees 80%.
 SPLIT_BUCKETS = (7, 1, 2)
 
 # Continuous training (data in spans, imdb_tfx/spans.py): the Trainer reads
 # the newest SPAN_WINDOW accepted spans. DriftGate stops a span that drifted
 # from the newest accepted one by more than these distances
-# (components/drift_gate/profile.py). Between the five spans the shared
-# archive makes (movies in title-id order, 5,000 labelled reviews each) the
-# largest natural distances were: label balance 0.091 (the positive share
-# falls from 0.64 for old films to 0.40 for new ones), rating 0.095, review
-# length 0.153, OOV rate 0.0003, top tokens 0.0043 bits. The thresholds leave
-# room above those; a span of only 1- and 10-star reviews crosses the rating one.
+# (components/drift_gate/profile.py). They leave room above the natural
+# drift between spans of real reviews cut by movie in title-id order (older
+# films are reviewed more kindly), which docs/continuous-training.md
+# measures; a span of only 1- and 10-star reviews crosses the rating one.
 SPAN_WINDOW = 3
 DRIFT_THRESHOLDS = {
     'label_balance': 0.15,
@@ -62,14 +59,12 @@ DRIFT_THRESHOLDS = {
 # rerun reuses what completed from ML Metadata's cache.
 LOCAL_RETRIES = 1
 
-# Beam DirectRunner for local runs, chosen by benchmarks/results.md (part 5):
-# in_memory is the fastest for StatisticsGen and within noise of
-# multi_threading for the Evaluator, with the least memory; multi_processing
-# is the slowest and largest here (and can hang TFDV: data-validation#133).
+# Beam DirectRunner for local runs, in one process: the mode
+# benchmarks/results.md (Beam modes) finds fastest with the least memory;
+# multi_processing can also hang TFDV (data-validation#133).
 # cloudpickle: dill's pickler sets a logger's level on every pickle, which
-# clears the cache of every logger of the process each time (about 6,000
-# times a run); on the committed sample ImportExampleGen 7.5 -> 3.5 s and
-# StatisticsGen 13.3 -> 8.0 s, the same statistics and model.
+# clears the cache of every logger of the process each time, and slows the
+# Beam components down for the same statistics and model.
 DIRECT_RUNNER_ARGS = [
     '--direct_running_mode=in_memory',
     '--direct_num_workers=1',
@@ -77,9 +72,8 @@ DIRECT_RUNNER_ARGS = [
 ]
 # Where Beam workers get this project's code and, through its requirements,
 # TFX. DirectRunner ignores it, but without such a flag each of TFX's Beam
-# executors assumes a remote runner and repackages TFX into a 50 MB sdist in
-# the temp folder (2 s a component run, never deleted: 1,000 runs filled this
-# machine's disk).
+# executors assumes a remote runner and packages TFX into an sdist in the
+# temp folder on every component run, and never deletes it.
 SETUP_FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'setup.py')
 LOCAL_DEPENDENCY_ARGS = [f'--setup_file={SETUP_FILE}']
 LOCAL_BEAM_ARGS = DIRECT_RUNNER_ARGS + LOCAL_DEPENDENCY_ARGS
