@@ -3,15 +3,14 @@ and drift between each pair of labelled splits (train, valid, eval) in what
 the schema's drift comparators express (the label distribution).
 
 A comparator's distance alone cannot tell drift from the noise of small
-splits (100 reviews of a dozen movies differ by 0.15 in label share by chance),
-so a drift finding also needs the value counts to differ beyond noise: a
-chi-square test of homogeneity with p < DRIFT_P_VALUE. Reviews of one movie
-tend to agree, and the splits are made of whole movies, so each split's counts
-are first scaled to its effective number of independent reviews (Kish's
-n^2 / sum of squared reviews per movie, from StatisticsGen's movie_id
-histogram; conservative: as if a movie's reviews always agreed). A span's
-eval split of 1,037 reviews of 171 movies, many with 20-30 reviews, weighs as
-67 reviews; the full archive's eval split of 4,956 reviews as 302."""
+splits, whose label share moves by chance, so a drift finding also needs the
+value counts to differ beyond noise: a chi-square test of homogeneity with
+p < DRIFT_P_VALUE. Reviews of one movie tend to agree, and the splits are made
+of whole movies, so each split's counts are first scaled to its effective
+number of independent reviews (Kish's n^2 / sum of squared reviews per movie,
+from StatisticsGen's movie_id histogram; conservative: as if a movie's reviews
+always agreed). A split of a few movies with many reviews each weighs as far
+fewer reviews than it holds."""
 
 import dataclasses
 import itertools

@@ -8,7 +8,8 @@ Outputs, only when the span passed:
   with it and train on it; a stopped span is neither.
 - `window`: what the Trainer reads, the train, valid and unlabeled splits of
   the newest `window_spans` accepted spans (this one and the earlier ones
-  TFX's rolling span range resolved), copied into one Examples artifact."""
+  TFX's rolling span range resolved, or the ledger recorded), copied into one
+  Examples artifact."""
 
 import json
 import os

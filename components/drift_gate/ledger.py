@@ -3,9 +3,11 @@ runners that cannot resolve earlier runs' artifacts from ML Metadata
 (open-source Kubeflow Pipelines runs no resolver nodes). LocalDagRunner uses
 TFX's span resolution instead (pipeline/pipeline.py).
 
-One small JSON file per accepted span, named `<created ms>-span-<N>.json`,
-written whole (core.atomic) on TFX's file layer (local, gs://, s3://) after
-the accepted artifact is complete; it points at that artifact."""
+One small JSON file per accepted span, named
+`<created ms>-span-<N>-<id>.json` (a random id, so that two entries of one
+millisecond never share a name), written whole (core.atomic) on TFX's file
+layer (local, gs://, s3://) after the accepted artifact is complete; it
+points at that artifact."""
 
 import json
 import os

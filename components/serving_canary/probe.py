@@ -1,13 +1,13 @@
 """Loads a SavedModel the way a model server would (in a fresh process) and
 calls both serving signatures on real and edge-case inputs:
 
-    python -m components.serving_canary.probe --model DIR --sample JSON \
+    python -m imdb_tfx.components.serving_canary.probe --model DIR --sample JSON \
         --max-batch-seconds S --report JSON
 
 Checks: both signatures answer {"probability": float32 [batch, 1]}, finite and
-in [0, 1]; they agree; every batch (up to 1,000 reviews) is served within the bound. Writes a JSON
-report; exits 0 even when checks fail (the report says which), 1 when the probe
-itself could not run."""
+in [0, 1]; they agree within AGREEMENT_TOLERANCE; every batch (up to 1,000
+reviews) is served within the bound. Writes a JSON report; exits 0 even when
+checks fail (the report says which), 1 when the probe itself could not run."""
 
 import argparse
 import json
