@@ -1,13 +1,21 @@
 """TFX Trainer module: trains the hub-layer model on ExampleGen's splits and
 exports it for serving (see modules/model.py for the model and signatures).
 
-With `self_training_confidence` set, the first model (the teacher) labels
-the unlabeled reviews the SemiSupervisedTrainer hands over, and a fresh model
-(the student) learns from the labelled reviews plus those the teacher
-labelled confidently; for `self_training_rounds` rounds, each student
-teaching the next. The last student is exported. With a module that has a
-linear score, a linear n-gram model is fitted beside it and stacked with it
-on the valid split (modules/linear_score.py)."""
+run_fn's steps, every choice made on the valid split:
+- train one model on the labelled reviews; or, with `self_training_confidence`,
+  self-train: the first model (the teacher) labels the unlabeled reviews the
+  SemiSupervisedTrainer hands over, and a fresh model (the student) learns
+  from the labelled reviews plus those the teacher labelled confidently; for
+  `self_training_rounds` rounds, each student teaching the next. The last
+  student is the chosen model.
+- calibrate: with a module that has a linear score, a linear n-gram model is
+  fitted beside the network and stacked with it (modules/linear_score.py);
+  otherwise, with `calibrate`, a temperature (modules/calibration.py).
+- with `refit`, a fresh model fitted on train + valid takes the chosen one's
+  place.
+- export, with the stack folded into the model or the temperature in its
+  signatures.
+"""
 
 import dataclasses
 import json
@@ -36,6 +44,9 @@ from imdb_tfx.modules import model as model_lib
 from imdb_tfx.modules.hparams import Hyperparameters
 
 _PREDICT_BATCH = 2048
+
+# labelled_features: the texts (bytes), their linear-score features and their 0/1 labels.
+LabelledFeatures = Tuple[np.ndarray, sparse.csr_matrix, np.ndarray]
 
 
 def _files(patterns: List[str]) -> List[str]:
@@ -66,7 +77,8 @@ def labelled_examples(patterns: List[str]) -> tf.data.Dataset:
 
 
 def batches(examples: tf.data.Dataset, batch_size: int, shuffle_seed=None) -> tf.data.Dataset:
-    """Batches kept in memory across epochs (the IMDB splits are tens of MB)."""
+    """Batches kept in memory across epochs: the IMDB splits fit easily, and
+    reading and parsing them again every epoch would be wasted work."""
     examples = examples.cache()
     if shuffle_seed is not None:
         examples = examples.shuffle(100_000, seed=shuffle_seed, reshuffle_each_iteration=True)
@@ -138,11 +150,10 @@ def train(
 
 
 def patience(epochs: int, steps_per_epoch: int, min_steps: int) -> int:
-    """Early stopping's patience in epochs, at least min_steps optimizer
-    steps: a small training set (one span of a few thousand reviews: 7 steps
-    an epoch) still sits at the majority class after three epochs, and would
-    stop there. The full archive's 35 steps an epoch keep the recipe's
-    patience of 3 at the default 100 steps."""
+    """Early stopping's patience in epochs, stretched to at least min_steps
+    optimizer steps: a small training set (one span) has few steps an epoch,
+    still predicts the majority class after a few epochs, and would stop
+    there. A large training set keeps the patience it was given."""
     return max(epochs, math.ceil(min_steps / max(steps_per_epoch, 1)))
 
 
@@ -164,7 +175,7 @@ def fit_calibration(model: tf.keras.Model, validation: tf.data.Dataset) -> dict:
     return calibration.summary(np.concatenate(logits), np.concatenate(labels))
 
 
-def labelled_features(module, patterns: List[str]) -> Tuple[np.ndarray, sparse.csr_matrix, np.ndarray]:
+def labelled_features(module, patterns: List[str]) -> LabelledFeatures:
     """The labelled examples' texts (bytes), their linear-score features
     (modules/linear_score.py) and their 0/1 labels."""
     texts, labels = [], []
@@ -175,7 +186,9 @@ def labelled_features(module, patterns: List[str]) -> Tuple[np.ndarray, sparse.c
     return texts, linear_score.feature_matrix(module, texts), np.concatenate(labels)
 
 
-def fit_stack(model: tf.keras.Model, train: tuple, valid: tuple) -> Tuple[linear_score.Stack, dict]:
+def fit_stack(
+    model: tf.keras.Model, train: LabelledFeatures, valid: LabelledFeatures
+) -> Tuple[linear_score.Stack, dict]:
     """The linear model fitted on train, and the weights that stack it with
     MODEL's network (its linear score still zero) on valid; both
     labelled_features."""
@@ -191,85 +204,183 @@ def _write_json(directory: str, name: str, content: dict) -> None:
         json.dump(content, f)
 
 
-def run_fn(fn_args: tfx.components.FnArgs) -> None:
-    """Fits on fn_args.train_files; every choice (early stopping, each
-    self-training round's model) is made on fn_args.eval_files, the valid split."""
+@dataclasses.dataclass(frozen=True)
+class _Run:
+    """What every step of run_fn reads: the hyperparameters, the folders and
+    the data, each read once."""
+
+    hp: Hyperparameters
+    fn_args: tfx.components.FnArgs
+    unlabeled_files: Optional[List[str]]
+    train_examples: tf.data.Dataset  # the labelled reviews only
+    valid_examples: tf.data.Dataset
+    validation: tf.data.Dataset  # valid_examples batched, shared by every training that chooses
+    warm: Optional[warm_start.ServingWeights]
+
+    @property
+    def run_dir(self) -> str:
+        return self.fn_args.model_run_dir
+
+
+@dataclasses.dataclass(frozen=True)
+class _Chosen:
+    """The model chosen on valid, with what a refit repeats: the examples it
+    trained on (pseudo-labelled reviews included) and its seed."""
+
+    model: tf.keras.Model
+    history: dict
+    train_examples: tf.data.Dataset
+    seed: int
+
+
+@dataclasses.dataclass(frozen=True)
+class _Calibration:
+    """How the exported P(positive) is calibrated: by a temperature on the
+    logit, or by a stack of the network and the linear score that is folded
+    into the model. A stack keeps the labelled_features of train and valid,
+    on which the exported linear model is fitted."""
+
+    temperature: float = 1.0
+    stack: Optional[linear_score.Stack] = None
+    train_features: Optional[LabelledFeatures] = None
+    valid_features: Optional[LabelledFeatures] = None
+
+
+def _start(fn_args: tfx.components.FnArgs) -> _Run:
+    """Reads the hyperparameters and the splits, and the serving model's
+    weights when asked to warm-start (a cold start when nothing serves)."""
     config = dict(fn_args.custom_config or {})
     unlabeled_files: Optional[List[str]] = config.pop(UNLABELED_FILES_KEY, None)
     hp = Hyperparameters.from_custom_config(config)
     logging.info('Training with %s', hp)
-
     train_examples = labelled_examples(fn_args.train_files)
     valid_examples = labelled_examples(fn_args.eval_files)
     validation = batches(valid_examples, hp.batch_size)
-    run_dir = fn_args.model_run_dir
-    seed = hp.seed
     warm = warm_start.serving_weights(fn_args.base_model) if hp.warm_start else None
     if hp.warm_start and warm is None:
         logging.info('Warm start asked for, but no model is serving: a cold start')
-    if not hp.self_trains:
-        model, history = train(hp, train_examples, validation, run_dir, seed, warm)
-    else:
-        if not unlabeled_files:
-            raise ValueError(
-                'self_training_confidence is set but the Trainer got no unlabeled '
-                'examples (SemiSupervisedTrainer(unlabeled_examples=...))'
-            )
-        model, teacher_history = train(hp, train_examples, validation, os.path.join(run_dir, 'teacher'), seed, warm)
-        _write_json(run_dir, TEACHER_HISTORY_FILE, teacher_history)
-        texts = unlabeled_texts(unlabeled_files)
-        summary = {
-            'confidence': hp.self_training_confidence,
-            'unlabeled_reviews': int(len(texts)),
-            'teacher_best_val_accuracy': max(teacher_history['val_accuracy']),
-            'rounds': [],
-        }
-        for number in range(1, hp.self_training_rounds + 1):
-            pseudo, labelled = pseudo_labelled(model, texts, hp.self_training_confidence)
-            train_examples = labelled_examples(fn_args.train_files).concatenate(pseudo)
-            seed = hp.seed + number
-            model, history = train(hp, train_examples, validation, os.path.join(run_dir, f'round-{number}'), seed, warm)
-            summary['rounds'].append({**labelled, 'best_val_accuracy': max(history['val_accuracy'])})
-            logging.info('Self-training round %d: %s', number, summary['rounds'][-1])
-        _write_json(run_dir, SELF_TRAINING_FILE, summary)
-    # Per-epoch curves of the chosen model for reports, beside the TensorBoard logs.
-    _write_json(run_dir, HISTORY_FILE, history)
-    if warm:
-        _write_json(run_dir, WARM_START_FILE, warm.copied)
-    # Fitted on the chosen model while valid is still held out; a refit on
-    # train + valid keeps the same temperature (or stack weights).
-    temperature = 1.0
-    stack = None
-    if model_lib.has_linear_score(model.get_layer(model_lib.EMBEDDING_LAYER)):
-        # Stacking weighs the network against the linear model and calibrates their sum.
-        # The features depend on the module's vocabulary and hashes only: the refit's are the same.
-        module = model.get_layer(model_lib.EMBEDDING_LAYER).resolved_object
-        train_labelled = labelled_features(module, fn_args.train_files)
-        valid_labelled = labelled_features(module, fn_args.eval_files)
-        stack, fitted = fit_stack(model, train_labelled, valid_labelled)
-        logging.info('Network and linear score stacked on valid: %s', fitted)
-        _write_json(run_dir, CALIBRATION_FILE, fitted)
-    elif hp.calibrate:
-        fitted = fit_calibration(model, validation)
-        temperature = fitted['temperature']
-        logging.info('Calibration on valid: %s', fitted)
-        _write_json(run_dir, CALIBRATION_FILE, fitted)
+    return _Run(hp, fn_args, unlabeled_files, train_examples, valid_examples, validation, warm)
 
-    if hp.refit:
-        epochs = chosen_epochs(hp, history)
-        logging.info('Refitting on train + valid for %d epochs', epochs)
-        refit_hp = dataclasses.replace(hp, epochs=epochs, warm_start_epochs=epochs, early_stopping_patience=0)
-        model, refit_history = train(
-            refit_hp, train_examples.concatenate(valid_examples), None, os.path.join(run_dir, 'refit'), seed, warm
+
+def _train_on_labelled(run: _Run, log_dir: str) -> _Chosen:
+    """A model trained on the labelled reviews with the run's seed."""
+    model, history = train(run.hp, run.train_examples, run.validation, log_dir, run.hp.seed, run.warm)
+    return _Chosen(model, history, run.train_examples, run.hp.seed)
+
+
+def _self_train(run: _Run) -> _Chosen:
+    """The teacher, trained on the labelled reviews, then one student a round,
+    each taught by the model before it; the last student is chosen. Writes
+    the teacher's history and a summary of every round, for reports."""
+    if not run.unlabeled_files:
+        raise ValueError(
+            'self_training_confidence is set but the Trainer got no unlabeled '
+            'examples (SemiSupervisedTrainer(unlabeled_examples=...))'
         )
-        _write_json(run_dir, REFIT_FILE, {'epochs': epochs, 'final_accuracy': refit_history['accuracy'][-1]})
-    if stack:
-        # The exported linear model learns from what the exported network did.
-        _, features, labels = train_labelled
-        if hp.refit:
-            features = sparse.vstack([features, valid_labelled[1]]).tocsr()
-            labels = np.concatenate([labels, valid_labelled[2]])
-        linear = linear_score.fit(features, labels)
-        module = model.get_layer(model_lib.EMBEDDING_LAYER).resolved_object  # the refit's own
-        linear_score.install(model, module, linear, stack, model_lib.HEAD_LAYERS[-1])
-    model_lib.export(model, fn_args.serving_model_dir, temperature)
+    chosen = _train_on_labelled(run, os.path.join(run.run_dir, 'teacher'))
+    _write_json(run.run_dir, TEACHER_HISTORY_FILE, chosen.history)
+    texts = unlabeled_texts(run.unlabeled_files)
+    summary = {
+        'confidence': run.hp.self_training_confidence,
+        'unlabeled_reviews': int(len(texts)),
+        'teacher_best_val_accuracy': max(chosen.history['val_accuracy']),
+        'rounds': [],
+    }
+    for number in range(1, run.hp.self_training_rounds + 1):
+        chosen, round_summary = _train_student(run, chosen.model, texts, number)
+        summary['rounds'].append(round_summary)
+        logging.info('Self-training round %d: %s', number, round_summary)
+    _write_json(run.run_dir, SELF_TRAINING_FILE, summary)
+    return chosen
+
+
+def _train_student(run: _Run, teacher: tf.keras.Model, texts: np.ndarray, number: int) -> Tuple[_Chosen, dict]:
+    """Round NUMBER of self-training: a fresh model trained on the labelled
+    reviews plus the TEXTS the teacher labels confidently. Each round has its
+    own seed, so a student does not start from its teacher's initial weights."""
+    pseudo, labelled = pseudo_labelled(teacher, texts, run.hp.self_training_confidence)
+    train_examples = run.train_examples.concatenate(pseudo)
+    seed = run.hp.seed + number
+    log_dir = os.path.join(run.run_dir, f'round-{number}')
+    model, history = train(run.hp, train_examples, run.validation, log_dir, seed, run.warm)
+    round_summary = {**labelled, 'best_val_accuracy': max(history['val_accuracy'])}
+    return _Chosen(model, history, train_examples, seed), round_summary
+
+
+def _write_chosen(run: _Run, chosen: _Chosen) -> None:
+    """The chosen model's per-epoch curves for reports, beside the TensorBoard
+    logs, and what a warm start copied into it."""
+    _write_json(run.run_dir, HISTORY_FILE, chosen.history)
+    if run.warm:
+        _write_json(run.run_dir, WARM_START_FILE, run.warm.copied)
+
+
+def _calibrate(run: _Run, model: tf.keras.Model) -> _Calibration:
+    """Fits the calibration on the chosen model while valid is still held
+    out; a refit on train + valid keeps it. A module with a linear score is
+    stacked with it (the stack calibrates too); otherwise `calibrate` fits a
+    temperature. Writes what was fitted and how it scores on valid."""
+    if model_lib.has_linear_score(model.get_layer(model_lib.EMBEDDING_LAYER)):
+        calibrated, fitted = _stack(run, model)
+        logging.info('Network and linear score stacked on valid: %s', fitted)
+    elif run.hp.calibrate:
+        fitted = fit_calibration(model, run.validation)
+        calibrated = _Calibration(temperature=fitted['temperature'])
+        logging.info('Calibration on valid: %s', fitted)
+    else:
+        return _Calibration()
+    _write_json(run.run_dir, CALIBRATION_FILE, fitted)
+    return calibrated
+
+
+def _stack(run: _Run, model: tf.keras.Model) -> Tuple[_Calibration, dict]:
+    """A linear model fitted on train, stacked with MODEL's network on valid.
+    The features depend on the module's vocabulary and hashes only, so they
+    are computed once: a refit's module has the same ones."""
+    module = model.get_layer(model_lib.EMBEDDING_LAYER).resolved_object
+    train_features = labelled_features(module, run.fn_args.train_files)
+    valid_features = labelled_features(module, run.fn_args.eval_files)
+    stack, fitted = fit_stack(model, train_features, valid_features)
+    return _Calibration(stack=stack, train_features=train_features, valid_features=valid_features), fitted
+
+
+def _refit(run: _Run, chosen: _Chosen) -> tf.keras.Model:
+    """A fresh model fitted on the chosen one's training examples plus valid,
+    for as many epochs as the chosen one kept and with its seed: valid has
+    made every choice by now, so the exported model may learn from it too."""
+    epochs = chosen_epochs(run.hp, chosen.history)
+    logging.info('Refitting on train + valid for %d epochs', epochs)
+    refit_hp = dataclasses.replace(run.hp, epochs=epochs, warm_start_epochs=epochs, early_stopping_patience=0)
+    examples = chosen.train_examples.concatenate(run.valid_examples)
+    model, history = train(refit_hp, examples, None, os.path.join(run.run_dir, 'refit'), chosen.seed, run.warm)
+    _write_json(run.run_dir, REFIT_FILE, {'epochs': epochs, 'final_accuracy': history['accuracy'][-1]})
+    return model
+
+
+def _install_linear_score(run: _Run, model: tf.keras.Model, calibrated: _Calibration) -> None:
+    """Fits the exported linear model on the labelled reviews the exported
+    network learnt from (train, and valid after a refit), and folds it and
+    the stack into MODEL."""
+    _, features, labels = calibrated.train_features
+    if run.hp.refit:
+        _, valid_features, valid_labels = calibrated.valid_features
+        features = sparse.vstack([features, valid_features]).tocsr()
+        labels = np.concatenate([labels, valid_labels])
+    linear = linear_score.fit(features, labels)
+    # MODEL's own module: a refit has its own, not the chosen model's.
+    module = model.get_layer(model_lib.EMBEDDING_LAYER).resolved_object
+    linear_score.install(model, module, linear, calibrated.stack, model_lib.HEAD_LAYERS[-1])
+
+
+def run_fn(fn_args: tfx.components.FnArgs) -> None:
+    """Trains on fn_args.train_files and exports to fn_args.serving_model_dir.
+    Every choice (early stopping, each self-training round's model, the
+    calibration or stack) is made on fn_args.eval_files, the valid split."""
+    run = _start(fn_args)
+    chosen = _self_train(run) if run.hp.self_trains else _train_on_labelled(run, run.run_dir)
+    _write_chosen(run, chosen)
+    calibrated = _calibrate(run, chosen.model)
+    model = _refit(run, chosen) if run.hp.refit else chosen.model
+    if calibrated.stack:
+        _install_linear_score(run, model, calibrated)
+    model_lib.export(model, fn_args.serving_model_dir, calibrated.temperature)
