@@ -26,46 +26,49 @@ class Hyperparameters:
     batch_size: int = _option(512, 'Training batch size.')
     learning_rate: float = _option(0.001, "Adam's learning rate.")
     hidden_units: int = _option(16, 'Units of the hidden Dense layer.')
-    # Beyond the tutorial (0 = off): dropout before and after the hidden layer,
-    # and early stopping on eval accuracy, keeping the best epoch's weights.
     dropout: float = _option(0.0, 'Dropout before and after the hidden layer (0: none).')
     early_stopping_patience: int = _option(
         0,
-        'Stop after this many epochs without a better validation accuracy, keeping the best '
-        'epoch (0: train every epoch).',
+        'Stop after this many epochs without a better accuracy on the valid split (and at least '
+        '--min-patience-steps optimizer steps), keeping the best epoch (0: train every epoch).',
     )
     min_patience_steps: int = _option(
         100,
-        'Early stopping waits at least this many optimizer steps: a small training set (one span) '
-        'has few steps an epoch and would stop at the majority class.',
+        "Early stopping's patience lasts at least this many optimizer steps: a small training set (one "
+        'span) has few steps an epoch and would stop at the majority class.',
     )
-    # Self-training (confidence 0 = off): after training, the model labels the
-    # unlabeled reviews; those it labels with at least this confidence join
-    # the labelled ones to train a fresh model. Each round's model labels for
-    # the next; the last one is exported.
     self_training_confidence: float = _option(
         0.0,
         "Self-training on the unlabeled reviews: 0 turns it off, else the teacher's "
         'confidence in [0.5, 1) for a review to join training.',
     )
-    self_training_rounds: int = _option(1, "Rounds of self-training, each round's model labelling for the next.")
-    # The exported model: the chosen one, or a fresh one fitted on train + valid
-    # for as many epochs as the chosen one's best (valid then chooses nothing more).
+    self_training_rounds: int = _option(
+        1,
+        "Rounds of self-training, each round's model labelling for the next; the last one is exported "
+        '(or refitted, with --refit).',
+    )
+    # Valid has made every choice (epochs, calibration, stack) before the
+    # refit, so the exported model may learn from it too.
     refit: bool = _option(
-        False, 'Export a model refitted on train + valid for the epochs chosen on valid (a bigger training set).'
+        False,
+        'Export a fresh model fitted on train + valid (and the pseudo-labelled reviews when self-training) '
+        'for as many epochs as the chosen model kept (its best, with early stopping).',
     )
-    # Beyond the tutorial (the best recipe turns it on): P(positive) = sigmoid(logit / T),
-    # with T fitted on the valid split (modules/calibration.py); decisions are unchanged.
     calibrate: bool = _option(
-        False, 'Calibrate P(positive) by a temperature fitted on the valid split (decisions unchanged).'
+        False,
+        'Calibrate P(positive) by a temperature fitted on the valid split (decisions unchanged). A module '
+        'with a linear score is calibrated by its stack instead, with or without this.',
     )
-    # Continuous training: start every training of the run from the serving
-    # model's weights (modules/warm_start.py), for at most warm_start_epochs.
+    # For continuous training: a new window of spans continues from what serves.
     warm_start: bool = _option(
-        False, "Start from the serving model's weights (cold when nothing serves), with --warm-start-epochs."
+        False,
+        "Start every training of the run from the serving model's weights (cold when nothing serves), "
+        'each for at most --warm-start-epochs.',
     )
-    warm_start_epochs: int = _option(3, 'Epochs (the most, with early stopping) of a warm-started training.')
-    seed: int = _option(42, 'Random seed of the weights, dropout and shuffling.')
+    warm_start_epochs: int = _option(
+        3, 'Epochs (the most, with early stopping) of a warm-started training, in place of --epochs.'
+    )
+    seed: int = _option(42, 'Random seed of the weights, dropout and shuffling (self-training round N uses seed + N).')
 
     def __post_init__(self):
         if self.epochs < 1 or self.warm_start_epochs < 1 or self.batch_size < 1 or self.hidden_units < 1:
