@@ -55,7 +55,7 @@ class Evaluation:
     buckets: Optional[Dict[str, List[float]]]  # edges, negatives, positives, mean_predicted
     slices: List[Tuple[str, float, int]]  # (rating, accuracy, reviews)
     min_accuracy: Optional[float]
-    rules: List[dict]  # the gate's floor and no-regression rules (outcome.Outcome.rules)
+    rules: List[dict]  # the gate's metric rules: the floors and no regression (Outcome.metric_rules)
     serving_accuracy: Optional[Tuple[float, float, float]]  # value, 95% interval
     comparison: Optional[outcome_lib.Comparison]
     max_accuracy_drop: float
@@ -164,64 +164,88 @@ def _evaluation(run: PipelineRun, result: outcome_lib.Outcome) -> Optional[Evalu
         return None
     import tensorflow_model_analysis as tfma  # deferred: heavy import
 
-    values: Dict[Tuple[Tuple, str, str, bool], object] = {}
-    for metrics_for_slice in tfma.load_metrics(evaluation.uri):
+    values = _tfma_values(evaluation.uri)
+    return Evaluation(
+        rows=_metric_rows(values, result),
+        blessed=result.blessed,
+        failed_thresholds=result.failed_thresholds,
+        confusion=_confusion(values.get((), 'confusion_matrix_at_thresholds')),
+        buckets=_calibration_buckets(tfma.load_plots(evaluation.uri), values.model),
+        slices=_rating_slices(values),
+        min_accuracy=result.floors.get('binary_accuracy'),
+        rules=result.metric_rules(),
+        serving_accuracy=_with_interval(result.baseline_metrics.get('binary_accuracy'), result.example_count),
+        comparison=result.comparison,
+        max_accuracy_drop=result.thresholds.get('max_accuracy_drop', 0.0),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class _TfmaValues:
+    """Every value of a TFMA output: of each slice (() for the overall one),
+    model, metric, and whether it is the change against the baseline."""
+
+    by_key: Dict[Tuple[Tuple, str, str, bool], object]
+    model: str  # the candidate's name: 'candidate' beside a baseline, '' alone
+
+    def get(self, slice_key: Tuple, name: str, model: Optional[str] = None, is_diff: bool = False):
+        return self.by_key.get((slice_key, self.model if model is None else model, name, is_diff))
+
+    def number(self, slice_key: Tuple, name: str, model: Optional[str] = None, is_diff: bool = False):
+        """None for a value that is not a number (the confusion matrix)."""
+        value = self.get(slice_key, name, model, is_diff)
+        return value.value if value is not None and hasattr(value, 'value') else None
+
+
+def _tfma_values(evaluation_uri: str) -> _TfmaValues:
+    import tensorflow_model_analysis as tfma  # deferred: heavy import
+
+    by_key: Dict[Tuple[Tuple, str, str, bool], object] = {}
+    for metrics_for_slice in tfma.load_metrics(evaluation_uri):
         slice_key = tuple((k.column, _slice_value(k)) for k in metrics_for_slice.slice_key.single_slice_keys)
         for kv in metrics_for_slice.metric_keys_and_values:
             field = kv.value.WhichOneof('type')
-            values[(slice_key, kv.key.model_name, kv.key.name, kv.key.is_diff)] = getattr(kv.value, field)
-    model = 'candidate' if any(key[1] == 'candidate' for key in values) else ''
+            by_key[(slice_key, kv.key.model_name, kv.key.name, kv.key.is_diff)] = getattr(kv.value, field)
+    model = 'candidate' if any(key[1] == 'candidate' for key in by_key) else ''
+    return _TfmaValues(by_key, model)
 
-    def number(slice_key, name, model_name=model, is_diff=False):
-        value = values.get((slice_key, model_name, name, is_diff))
-        return value.value if value is not None and hasattr(value, 'value') else None
 
+def _metric_rows(values: _TfmaValues, result: outcome_lib.Outcome) -> List[MetricRow]:
+    """The overall slice's metrics, candidate against baseline; a floored
+    metric passes unless the Evaluator's failures name it."""
+    failed = {reason.split(' ', 1)[0] for reason in result.failed_thresholds}  # each starts with its metric
     rows = []
-    thresholds = result.thresholds
-    failed = ' '.join(result.failed_thresholds)
-    for name in sorted({key[2] for key in values if key[0] == () and key[1] == model}):
-        candidate = number((), name)
+    for name in sorted({key[2] for key in values.by_key if key[0] == () and key[1] == values.model}):
+        candidate = values.number((), name)
         if candidate is None:
             continue  # a plot-like value (the confusion matrix), shown as a figure
-        threshold = result_text = ''
-        if name == 'binary_accuracy' and thresholds:
-            threshold = f'>= {thresholds["min_accuracy"]:g}'
-            result_text = 'FAIL' if name in failed else 'pass'
+        floor = result.floors.get(name)
         rows.append(
             MetricRow(
                 name=name,
                 candidate=candidate,
                 interval=result.interval(name),
-                baseline=number((), name, 'baseline'),
-                change=number((), name, model, True),
-                threshold=threshold,
-                result=result_text,
+                baseline=values.number((), name, 'baseline'),
+                change=values.number((), name, is_diff=True),
+                threshold='' if floor is None else f'>= {floor:g}',
+                result='' if floor is None else 'FAIL' if name in failed else 'pass',
             )
         )
-    return Evaluation(
-        rows=rows,
-        blessed=result.blessed,
-        failed_thresholds=result.failed_thresholds,
-        confusion=_confusion(values.get(((), model, 'confusion_matrix_at_thresholds', False))),
-        buckets=_calibration_buckets(tfma.load_plots(evaluation.uri), model),
-        slices=sorted(
-            (
-                (
-                    str(dict(key[0])[names.RATING_FEATURE]),
-                    number(key[0], 'binary_accuracy'),
-                    int(number(key[0], 'example_count') or 0),
-                )
-                for key in values
-                if key[0] and key[1] == model and key[2] == 'binary_accuracy' and not key[3]
-            ),
-            key=lambda row: int(row[0]) if row[0].lstrip('-').isdigit() else row[0],
-        ),
-        min_accuracy=thresholds.get('min_accuracy'),
-        rules=[r for r in result.rules() if r['rule'] in (outcome_lib.RULE_FLOOR, outcome_lib.RULE_NO_REGRESSION)],
-        serving_accuracy=_with_interval(result.baseline_metrics.get('binary_accuracy'), result.example_count),
-        comparison=result.comparison,
-        max_accuracy_drop=thresholds.get('max_accuracy_drop', 0.0),
-    )
+    return rows
+
+
+def _rating_slices(values: _TfmaValues) -> List[Tuple[str, float, int]]:
+    """(rating, accuracy, reviews) per star rating, in the ratings' order."""
+    slices = [
+        (
+            str(dict(slice_key)[names.RATING_FEATURE]),
+            values.number(slice_key, 'binary_accuracy'),
+            int(values.number(slice_key, 'example_count') or 0),
+        )
+        for slice_key, model, name, is_diff in values.by_key
+        if slice_key and model == values.model and name == 'binary_accuracy' and not is_diff
+    ]
+    return sorted(slices, key=lambda row: int(row[0]) if row[0].lstrip('-').isdigit() else row[0])
 
 
 def _with_interval(accuracy: Optional[float], n: int) -> Optional[Tuple[float, float, float]]:

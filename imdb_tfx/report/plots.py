@@ -131,7 +131,7 @@ def slice_accuracy(names: Sequence[str], accuracies: Sequence[float], floor: flo
 
 
 def length_distribution(lengths_by_split: Dict[str, np.ndarray]) -> str:
-    """Words per review, per split (log-spaced bins: reviews run 10 to 2,500 words)."""
+    """Words per review, per split (log-spaced bins: a review may be a line or many paragraphs)."""
     figure, axes = plt.subplots(figsize=_SIZE)
     longest = max((lengths.max() for lengths in lengths_by_split.values() if len(lengths)), default=1)
     bins = np.logspace(0, np.log10(max(longest, 10)) + 0.01, 40)
