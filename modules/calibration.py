@@ -1,13 +1,14 @@
 """Temperature scaling: P(positive) = sigmoid(logit / T), with the one number
-T fitted on the valid split by maximum likelihood (Guo et al., 2017). Dividing
-every logit by the same T > 0 moves no prediction across 0, so accuracy and
-AUC are unchanged; only the confidence is corrected (T > 1 softens an
-overconfident model)."""
+T fitted on the valid split by maximum likelihood (Guo et al., "On
+Calibration of Modern Neural Networks"). Dividing every logit by the same
+T > 0 moves no prediction across 0, so accuracy and AUC are unchanged; only
+the confidence is corrected (T > 1 softens an overconfident model)."""
 
 import numpy as np
 from scipy import optimize, special
 
-# log T is searched in [-4, 4]: T from 0.02 to 55.
+# log T is searched in [-4, 4] (T from 0.02 to 55): bounded, so the search
+# always ends, and wide enough for a model far too sure or too unsure.
 _LOG_T_BOUNDS = (-4.0, 4.0)
 BUCKETS = 20
 

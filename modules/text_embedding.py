@@ -72,10 +72,10 @@ class TextEmbedding(tf.Module):
     life: each token is hashed once (64-bit fingerprint), the hash finds the
     word's row in an integer table (a string table would hash it again), and
     a bigram's bucket is mixed from its two words' hashes, so no bigram
-    string is ever built. Text is lower-cased as ASCII (8x cheaper than
+    string is ever built. Text is lower-cased as ASCII (far cheaper than
     UTF-8); the few tokens the vocabulary does not know are lower-cased again
     as UTF-8 and looked up once more, which gives `tokenize`'s result
-    (measured in benchmarks/text_module_profile.md).
+    (benchmarks/text_module_profile.md profiles each stage).
 
     OOV bucket rows start at zero: an unknown word adds nothing to the
     pretrained sum until fine-tuning gives it a meaning (it still counts in the
@@ -234,7 +234,8 @@ class TextEmbedding(tf.Module):
     def _linear_features(self, ids, hashes, token_rows, pairs):
         """The distinct (text row, linear feature) pairs: words, and word
         pairs and triples hashed into the linear model's own buckets, many
-        more than the table's (a weight is 4 bytes, a table row 200)."""
+        more than the table's (a weight is one number, a table row a whole
+        vector)."""
         feature_ids, feature_rows = [ids], [token_rows]
         if self._linear_buckets:  # else words only (a module without a linear score)
             firsts, pair_hashes = pairs
