@@ -51,6 +51,11 @@ class Home:
         return os.path.join(self.root, 'reports')
 
     @property
+    def logs_dir(self) -> str:
+        """Each long command's log: everything the libraries said."""
+        return os.path.join(self.root, 'logs')
+
+    @property
     def downloads_dir(self) -> str:
         return os.path.join(self.root, 'downloads')
 

@@ -9,7 +9,9 @@ import traceback
 
 import click
 
-from imdb_tfx.core import s3
+import imdb_tfx
+from imdb_tfx.core import console, s3
+from imdb_tfx.core.console import echo
 from imdb_tfx.core.errors import UserInputError
 from imdb_tfx.core.home import DEFAULT_HOME, Home
 from imdb_tfx.kubeflow import cli as kubeflow_cli
@@ -28,14 +30,25 @@ home_option = click.option(
 
 
 @click.group(context_settings={'help_option_names': ['-h', '--help']})
-@click.option('-v', '--verbose', is_flag=True, help="Show the libraries' logs too.")
+@click.option(
+    '-v',
+    '--verbose',
+    is_flag=True,
+    help="Show the libraries' logs on the console too (run, simulate, kfp-local and prepare-data always "
+    'write them to a log file under HOME/logs).',
+)
+@click.version_option(imdb_tfx.__version__, '--version', prog_name='imdb-tfx')
 def cli(verbose):
     """IMDB sentiment classification as a TFX pipeline."""
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING, format='%(asctime)s %(levelname)s %(name)s: %(message)s'
-    )
+    console.verbose = verbose
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format=console.LOG_FORMAT)
     logging.getLogger('imdb_tfx').setLevel(logging.INFO)
-    logging.getLogger('pipeline').setLevel(logging.INFO)
+
+
+def _libraries_to_log(home: Home, what: str):
+    """The command's libraries' output into HOME/logs (console: --verbose)."""
+    path = os.path.join(home.logs_dir, console.log_file_name(time.time(), what))
+    return console.libraries_to_log(path)
 
 
 @cli.command('prepare-data')
@@ -52,12 +65,18 @@ def cli(verbose):
     help='Write K numbered spans (OUTPUT/span-1 ... span-K), cut by movie in title-id order, '
     'for continuous training (`run --window`, `ingest`). Local OUTPUT only.',
 )
-def prepare_data_command(source, output, spans):
+@home_option
+def prepare_data_command(source, output, spans, home):
     """Convert an IMDB SOURCE to gzip'd TFRecords of tf.Example.
 
     SOURCE: the Stanford archive (aclImdb_v1.tar.gz), its extracted folder, or a
-    tfds imdb_reviews data directory.
+    tfds imdb_reviews data directory. HOME: where the log goes.
     """
+    with _libraries_to_log(Home.at(home), 'prepare-data'):
+        _prepare_data(source, output, spans)
+
+
+def _prepare_data(source: str, output: str, spans) -> None:
     import tempfile
 
     from imdb_tfx import prepare_data
@@ -69,7 +88,7 @@ def prepare_data_command(source, output, spans):
             raise UserInputError(f'{output}: --spans writes a local folder (upload it afterwards)')
         manifest = spans_lib.prepare_spans(source, output, spans)
         for entry in manifest['spans']:
-            click.echo(_span_line(output, entry))
+            echo(_span_line(output, entry))
         return
     if '://' not in output:
         manifest = prepare_data.prepare(source, output)
@@ -78,9 +97,7 @@ def prepare_data_command(source, output, spans):
         with tempfile.TemporaryDirectory() as scratch:
             manifest = prepare_data.prepare(source, os.path.join(scratch, 'prepared'))
             prepare_data.upload(os.path.join(scratch, 'prepared'), output)
-    click.echo(
-        f'{output}: ' + ', '.join(f'{split} {counts["examples"]}' for split, counts in manifest['splits'].items())
-    )
+    echo(f'{output}: ' + ', '.join(f'{split} {counts["examples"]}' for split, counts in manifest['splits'].items()))
 
 
 def _span_line(data: str, entry: dict) -> str:
@@ -105,9 +122,9 @@ def ingest_command(source, data):
     from imdb_tfx import spans
 
     entry = spans.ingest(source, data)
-    click.echo(_span_line(data, entry))
+    echo(_span_line(data, entry))
     if entry['movies_seen_before']:
-        click.echo(f'Note: {entry["movies_seen_before"]} of its movies were in earlier spans')
+        echo(f'Note: {entry["movies_seen_before"]} of its movies were in earlier spans')
 
 
 @cli.command('build-embedding')
@@ -173,7 +190,7 @@ def build_embedding_command(
         table_lr_multiplier=table_lr_multiplier,
         linear_buckets=linear_buckets,
     )
-    click.echo(f'{output}: {info}')
+    echo(f'{output}: {info}')
 
 
 @cli.command('run')
@@ -200,17 +217,20 @@ def build_embedding_command(
 def run_command(data, home, from_nodes, to_nodes, retries, **options):
     """Run the pipeline locally (LocalDagRunner) and print a summary."""
     config = pipeline_options.from_options(options)  # bad options fail in a second, before TFX's imports
-    from imdb_tfx.pipeline import configs, local_runner
+    from imdb_tfx.pipeline import configs
 
     home = Home.at(home)
     retries = configs.LOCAL_RETRIES if retries is None else retries
-    current = {'run_id': local_runner.new_run_id()}
-    # Before any work: one run per home at a time.
-    with (
-        home.locked(f'run {current["run_id"]} (imdb-tfx run)'),
-        SignalStop(lambda: _where(home, current['run_id'])) as stop,
-    ):
-        _run(home, data, config, current, from_nodes, to_nodes, retries, stop)
+    with _libraries_to_log(home, 'run'):
+        from imdb_tfx.pipeline import local_runner
+
+        current = {'run_id': local_runner.new_run_id()}
+        # Before any work: one run per home at a time.
+        with (
+            home.locked(f'run {current["run_id"]} (imdb-tfx run)'),
+            SignalStop(lambda: _where(home, current['run_id'])) as stop,
+        ):
+            _run(home, data, config, current, from_nodes, to_nodes, retries, stop)
     if stop:  # stopped while it prepared the inputs
         stop.report()
         sys.exit(stop.exit_code)
@@ -235,7 +255,7 @@ def _local_run(home: Home, data, config, from_nodes, to_nodes):
     data_root = inputs.prepared_data(data, home)
     config, spans, notes = pipeline_config.fit_to_data(config, inputs.data_facts(data_root))
     for note in notes:
-        click.echo(f'Note: {note}')
+        echo(f'Note: {note}')
     config = dataclasses.replace(config, training=inputs.local_training(config.training, config.hub, home))
     local = local_runner.LocalRun(home, data_root, config, spans, from_nodes=from_nodes, to_nodes=to_nodes)
     return local, notes
@@ -246,10 +266,12 @@ def _run(home: Home, data, config, current: dict, from_nodes, to_nodes, retries:
 
     local, notes = _local_run(home, data, config, from_nodes, to_nodes)
     started = time.time()
+    progress = _RunProgressOnConsole()
 
     def run_once(run_id: str) -> None:
         current['run_id'] = run_id
-        local_runner.run(local, run_id)
+        with progress:
+            local_runner.run(local, run_id)
 
     def report(attempt: int, run_id: str, error, will_retry: bool) -> bool:
         run = _load_run(home, run_id)
@@ -261,7 +283,7 @@ def _run(home: Home, data, config, current: dict, from_nodes, to_nodes, retries:
                 f'run {run_id} failed at {where} with a transient error ({type(error).__name__}: {error}); '
                 f'retried as the next run, which reused what had completed'
             )
-            click.echo(f'Retry {attempt + 1} of {retries}: {notes[-1]}')
+            echo(f'Retry {attempt + 1} of {retries}: {notes[-1]}')
         return not stop
 
     run_id, error = local_runner.run_with_retries(run_once, current['run_id'], retries, report)
@@ -270,9 +292,32 @@ def _run(home: Home, data, config, current: dict, from_nodes, to_nodes, retries:
         sys.exit(stop.exit_code)
     if _load_run(home, run_id) is not None:
         _write_report(home, run_id, notes)
-    click.echo(f'Pipeline time: {time.time() - started:.0f} s')
+    if console.last_log:
+        echo(f'Log: {console.last_log}')
+    echo(f'Pipeline time: {time.time() - started:.0f} s')
     if error is not None:
-        raise click.ClickException(f'pipeline failed: {error}')
+        echo(''.join(traceback.format_exception(type(error), error, error.__traceback__)).rstrip(), err=True)
+        raise click.ClickException(f"pipeline failed: {error} (the libraries' log: {console.last_log})")
+
+
+class _RunProgressOnConsole:
+    """Within its block, a line per component and the Trainer's progress on
+    the console (when the libraries' output goes to a log)."""
+
+    def __enter__(self):
+        from imdb_tfx import progress
+
+        terminal = console.current()
+        self.handler = progress.RunProgress(terminal) if terminal else None
+        if self.handler:
+            logging.getLogger().addHandler(self.handler)
+        return self
+
+    def __exit__(self, kind, error, traceback_) -> None:
+        if self.handler:
+            if error is not None:
+                self.handler.failed()
+            logging.getLogger().removeHandler(self.handler)
 
 
 def _echo_summary(home: Home, run, notes: list) -> None:
@@ -284,7 +329,9 @@ def _echo_summary(home: Home, run, notes: list) -> None:
     comparison = warm_vs_cold.comparison(run_info.open_store(home.metadata_path), configs.PIPELINE_NAME, run)
     if comparison:
         notes.append(comparison)
-    click.echo('\n'.join([outcome.summary(outcome.of_run(run)), *(f'Note: {n}' for n in notes)]))
+    # With the libraries' output in a log, the components' lines came as they ended.
+    text = outcome.summary(outcome.of_run(run), components=console.current() is None)
+    echo('\n'.join([text, *(f'Note: {n}' for n in notes)]))
 
 
 def _load_run(home: Home, run_id: str):
@@ -304,7 +351,7 @@ def _write_report(home: Home, run_id: str, notes=()) -> None:
     from imdb_tfx.pipeline import configs
 
     try:
-        click.echo(f'Report: {report.write(home, configs.PIPELINE_NAME, run_id, notes=notes)}')
+        echo(f'Report: {report.write(home, configs.PIPELINE_NAME, run_id, notes=notes)}')
     except Exception as e:  # noqa: BLE001
         log.warning('No report for run %s: %s', run_id, e, exc_info=True)
 
@@ -321,7 +368,7 @@ def report_command(home, run_id, output):
     from imdb_tfx import report
     from imdb_tfx.pipeline import configs
 
-    click.echo(report.write(Home.at(home), configs.PIPELINE_NAME, run_id, output))
+    echo(report.write(Home.at(home), configs.PIPELINE_NAME, run_id, output))
 
 
 @cli.command('gate')
@@ -346,10 +393,10 @@ def gate_command(home, as_json):
         if os.path.lexists(home.metadata_path):  # a damaged store: named
             verdict = str(e)
     if run is None:
-        click.echo(json.dumps({'exit_code': outcome.EXIT_FAILED, 'verdict': verdict}) if as_json else verdict)
+        echo(json.dumps({'exit_code': outcome.EXIT_FAILED, 'verdict': verdict}) if as_json else verdict)
         sys.exit(outcome.EXIT_FAILED)
     result = outcome.of_run(run)
-    click.echo(json.dumps(result.to_dict(), indent=2) if as_json else outcome.summary(result))
+    echo(json.dumps(result.to_dict(), indent=2) if as_json else outcome.summary(result))
     sys.exit(result.exit_code)
 
 
@@ -380,16 +427,17 @@ def simulate_command(span_count, home, data, drifted_span, run_options):
     drifted_span = drifted_span or simulate.default_drifted_span(span_count)
 
     def run_span(spans_folder: str, span: int) -> None:
-        click.echo(f'--- Span {span} arrived; imdb-tfx run --data {spans_folder} {" ".join(run_options)}')
+        echo(f'--- Span {span} arrived; imdb-tfx run --data {spans_folder} {" ".join(run_options)}')
         run_command.main(['--data', spans_folder, '--home', home, *run_options], standalone_mode=False)
 
     started = time.time()
-    simulate.run(source, home_dir, span_count, drifted_span, run_span)
+    with _libraries_to_log(home_dir, 'simulate'):
+        simulate.run(source, home_dir, span_count, drifted_span, run_span)
     root = os.path.join(home_dir.root, 'simulation')
     with open(os.path.join(root, simulate.TABLE), encoding='utf-8') as f:
-        click.echo('\n' + f.read())
-    click.echo(f'Table: {root}/{simulate.TABLE}\nPlot: {root}/{simulate.PLOT}')
-    click.echo(f'Simulation time: {time.time() - started:.0f} s')
+        echo('\n' + f.read())
+    echo(f'Table: {root}/{simulate.TABLE}\nPlot: {root}/{simulate.PLOT}')
+    echo(f'Simulation time: {time.time() - started:.0f} s')
 
 
 serving_dir_option = click.option(
@@ -425,7 +473,7 @@ def rollback_command(home, serving_dir, version):
         if problem:
             raise UserInputError(f'{serving_dir}/{version}: {problem}; not rolling back to it')
         path = serving.publish(f'{serving_dir.rstrip("/")}/{version}', serving_dir)
-    click.echo(f'Version {version} is serving again, as {path}')
+    echo(f'Version {version} is serving again, as {path}')
 
 
 def _note_ignored(serving_dir: str) -> None:
@@ -433,7 +481,7 @@ def _note_ignored(serving_dir: str) -> None:
     from imdb_tfx.core import serving
 
     for path, why in serving.ignored_entries(serving_dir).items():
-        click.echo(f'Note: {path}: {why}; ignored', err=True)
+        echo(f'Note: {path}: {why}; ignored', err=True)
 
 
 @cli.command('predict')
@@ -453,7 +501,7 @@ def predict_command(home, serving_dir, texts):
     if problem:
         raise UserInputError(f'{model_dir}: {problem}')
     for text, probability in zip(texts, serving.predict(model_dir, texts)):
-        click.echo(f'{probability:.4f}\t{text}')
+        echo(f'{probability:.4f}\t{text}')
 
 
 # The Kubeflow Pipelines commands live beside their runner.
@@ -467,7 +515,7 @@ def main():
     try:
         cli(standalone_mode=False)
     except UserInputError as e:
-        click.echo(f'error: {e}', err=True)
+        echo(f'error: {e}', err=True)
         status = 2
     except click.ClickException as e:
         e.show()

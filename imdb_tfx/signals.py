@@ -19,6 +19,8 @@ from typing import Callable, Optional
 
 import psutil
 
+from imdb_tfx.core import console
+
 GRACE_SECONDS = 5.0
 
 
@@ -45,11 +47,10 @@ class SignalStop:
     def report(self) -> None:
         """Says where the run stopped, once (the main thread or the watchdog)."""
         if self._reported.acquire(blocking=False):
-            print(
+            console.echo(
                 f'Stopped by {self.signal.name} at {self._where()}: what had completed is recorded; '
                 '`imdb-tfx run` again resumes, reusing it from the cache.',
-                file=sys.stderr,
-                flush=True,
+                err=True,
             )
 
     def __enter__(self) -> 'SignalStop':

@@ -7,6 +7,7 @@ import tempfile
 
 import click
 
+from imdb_tfx.core import console
 from imdb_tfx.core.errors import UserInputError
 from imdb_tfx.kubeflow import locations
 from imdb_tfx.kubeflow.image import DEFAULT_TAG, IMAGE_ROOT, SCHEMA_FILE
@@ -194,20 +195,23 @@ def kfp_local_command(package, params, env, mounts, work_dir, no_cache):
     (its log's tail is printed), 2 on bad input.
     """
     import sys
+    import time
 
-    from imdb_tfx.kubeflow import local_run
+    log = os.path.join(work_dir, 'logs', console.log_file_name(time.time(), 'kfp-local'))
+    with console.libraries_to_log(log):
+        from imdb_tfx.kubeflow import local_run
 
-    run_id, results = local_run.run_package(
-        package,
-        _pairs(params, '--param'),
-        work_dir,
-        env=_pairs(env, '--env'),
-        mounts={k: os.path.abspath(v) for k, v in _pairs(mounts, '--mount').items()},
-        use_cache=not no_cache,
-        echo=click.echo,
-    )
+        run_id, results = local_run.run_package(
+            package,
+            _pairs(params, '--param'),
+            work_dir,
+            env=_pairs(env, '--env'),
+            mounts={k: os.path.abspath(v) for k, v in _pairs(mounts, '--mount').items()},
+            use_cache=not no_cache,
+            echo=console.echo,
+        )
     total = sum(r.seconds for r in results)
     if results[-1].state == 'FAILED':
-        click.echo(f'Run {run_id} FAILED at {results[-1].task} after {total:.0f} s')
+        console.echo(f'Run {run_id} FAILED at {results[-1].task} after {total:.0f} s')
         sys.exit(1)
-    click.echo(f'Run {run_id} succeeded in {total:.0f} s')
+    console.echo(f'Run {run_id} succeeded in {total:.0f} s')

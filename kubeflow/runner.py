@@ -140,20 +140,24 @@ def compile_pipeline(
         beam_pipeline_args=list(beam_pipeline_args or default_beam_args(image)),
         enable_cache=config.enable_cache,
     )
-    # Spec 2.1 (typed parameters, parameterValues) is what the KFP 2 backend
-    # reads; its driver ignores 2.0's constantValue inputs.
-    dag_runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
-        config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=image, use_pipeline_spec_2_1=True)
-    )
-    spec = json_format.ParseDict(
-        dag_runner.run(pipeline, write_out=False)['pipelineSpec'], pipeline_spec_pb2.PipelineSpec()
-    )
+    spec = _pipeline_spec(pipeline, image)
     s3_settings = (s3_settings or S3Settings()) if any(s3.is_s3(p) for p in locations_list) else None
     always_run = ALWAYS_RUN + (SPANS_ALWAYS_RUN if spans else ())
     _adapt_for_kfp(spec, locations.pipeline_root, parameters, s3_settings, always_run)
     platform = _platform_spec(spec, volumes or {}, s3_settings)
     _write_yaml(output_path, [spec] + ([platform] if platform else []))
     return output_path
+
+
+def _pipeline_spec(pipeline: tfx.dsl.Pipeline, image: str) -> pipeline_spec_pb2.PipelineSpec:
+    """KubeflowV2DagRunner's PipelineSpec, version 2.1 (typed parameters,
+    parameterValues): what the KFP 2 backend reads; its driver ignores 2.0's
+    constantValue inputs."""
+    dag_runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
+        config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=image, use_pipeline_spec_2_1=True)
+    )
+    job = dag_runner.run(pipeline, write_out=False)
+    return json_format.ParseDict(job['pipelineSpec'], pipeline_spec_pb2.PipelineSpec())
 
 
 def _write_yaml(path: str, documents) -> None:

@@ -39,7 +39,7 @@ from imdb_tfx.core.names import (
     UNLABELED_FILES_KEY,
     WARM_START_FILE,
 )
-from imdb_tfx.modules import calibration, linear_score, warm_start
+from imdb_tfx.modules import calibration, linear_score, progress, warm_start
 from imdb_tfx.modules import model as model_lib
 from imdb_tfx.modules.hparams import Hyperparameters
 
@@ -120,10 +120,12 @@ def train(
     log_dir: str,
     seed: int,
     warm: Optional[warm_start.ServingWeights] = None,
+    phase: Optional[progress.EpochProgress] = None,
 ) -> Tuple[tf.keras.Model, dict]:
     """A fresh model (warm: starting from the serving model's weights) fitted on
     train_examples; with early stopping it keeps its best epoch on the
-    validation split. Returns it and its per-epoch history."""
+    validation split. phase reports its epochs. Returns the model and its
+    per-epoch history."""
     tf.keras.utils.set_random_seed(seed)
     model = model_lib.build_model(dataclasses.replace(hp, seed=seed))
     if warm:
@@ -139,6 +141,10 @@ def train(
                 restore_best_weights=True,
             )
         )
+        if phase is not None:
+            phase.early_stopping = callbacks[-1]
+    if phase is not None:
+        callbacks.append(phase)
     history = model.fit(
         training,
         validation_data=validation,
@@ -221,6 +227,16 @@ class _Run:
     def run_dir(self) -> str:
         return self.fn_args.model_run_dir
 
+    @property
+    def trainings(self) -> int:
+        """How many models the run trains: the first, a student a
+        self-training round, the refit."""
+        return 1 + (self.hp.self_training_rounds if self.hp.self_trains else 0) + int(self.hp.refit)
+
+    def phase(self, name: str, index: int) -> progress.EpochProgress:
+        """The progress of training number INDEX of the run's."""
+        return progress.EpochProgress(name, index, self.trainings)
+
 
 @dataclasses.dataclass(frozen=True)
 class _Chosen:
@@ -264,7 +280,8 @@ def _start(fn_args: tfx.components.FnArgs) -> _Run:
 
 def _train_on_labelled(run: _Run, log_dir: str) -> _Chosen:
     """A model trained on the labelled reviews with the run's seed."""
-    model, history = train(run.hp, run.train_examples, run.validation, log_dir, run.hp.seed, run.warm)
+    phase = run.phase('first model', 1)
+    model, history = train(run.hp, run.train_examples, run.validation, log_dir, run.hp.seed, run.warm, phase)
     return _Chosen(model, history, run.train_examples, run.hp.seed)
 
 
@@ -302,7 +319,8 @@ def _train_student(run: _Run, teacher: tf.keras.Model, texts: np.ndarray, number
     train_examples = run.train_examples.concatenate(pseudo)
     seed = run.hp.seed + number
     log_dir = os.path.join(run.run_dir, f'round-{number}')
-    model, history = train(run.hp, train_examples, run.validation, log_dir, seed, run.warm)
+    phase = run.phase(f'self-training round {number}', 1 + number)
+    model, history = train(run.hp, train_examples, run.validation, log_dir, seed, run.warm, phase)
     round_summary = {**labelled, 'best_val_accuracy': max(history['val_accuracy'])}
     return _Chosen(model, history, train_examples, seed), round_summary
 
@@ -352,7 +370,8 @@ def _refit(run: _Run, chosen: _Chosen) -> tf.keras.Model:
     logging.info('Refitting on train + valid for %d epochs', epochs)
     refit_hp = dataclasses.replace(run.hp, epochs=epochs, warm_start_epochs=epochs, early_stopping_patience=0)
     examples = chosen.train_examples.concatenate(run.valid_examples)
-    model, history = train(refit_hp, examples, None, os.path.join(run.run_dir, 'refit'), chosen.seed, run.warm)
+    phase = run.phase('refit on train + valid', run.trainings)
+    model, history = train(refit_hp, examples, None, os.path.join(run.run_dir, 'refit'), chosen.seed, run.warm, phase)
     _write_json(run.run_dir, REFIT_FILE, {'epochs': epochs, 'final_accuracy': history['accuracy'][-1]})
     return model
 

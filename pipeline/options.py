@@ -18,7 +18,8 @@ from imdb_tfx.pipeline.config import DataConfig, GateConfig, PipelineConfig, Spa
 _HYPERPARAMETER_FIELDS = [f for f in dataclasses.fields(Hyperparameters) if 'help' in f.metadata]
 
 
-def _options():
+def _training_options():
+    """The recipe, the module and every hyperparameter."""
     yield click.option(
         '--recipe',
         default=recipes.DEFAULT_RECIPE,
@@ -39,6 +40,10 @@ def _options():
             type=None if field.type is bool else field.type,
             help=f'{field.metadata["help"]} The recipe sets it.',
         )
+
+
+def _gate_options():
+    """The release gate's thresholds."""
     yield click.option(
         '--min-accuracy', type=click.FloatRange(0, 1), help=f'Accuracy floor for the blessing [{configs.MIN_ACCURACY}].'
     )
@@ -61,6 +66,10 @@ def _options():
         metavar='METRIC=VALUE',
         help='One more floor for the blessing, on any TFMA metric by class name, e.g. AUC=0.95 (repeatable).',
     )
+
+
+def _data_options():
+    """The split, the schema, continuous training and caching."""
     yield click.option(
         '--split',
         type=click.Choice(configs.SPLITS),
@@ -89,7 +98,8 @@ def _options():
 
 def pipeline_options(command: Callable) -> Callable:
     """Adds the shared options to a click command, in --help order."""
-    for option in reversed(list(_options())):
+    options = [*_training_options(), *_gate_options(), *_data_options()]
+    for option in reversed(options):
         command = option(command)
     return command
 

@@ -7,12 +7,12 @@ from imdb_tfx.outcome.details import decimal
 from imdb_tfx.outcome.verdict import Outcome
 
 
-def summary(outcome: Outcome) -> str:
-    """The components' states and times, the gates, the evaluation, the
-    canary, and the verdict last."""
+def summary(outcome: Outcome, components: bool = True) -> str:
+    """The components' states and times (unless the console showed them as
+    they ended), the gates, the evaluation, the canary, and the verdict last."""
     lines = [f'Run {outcome.run.run_id}']
     width = max((len(node_id) for node_id in outcome.run.nodes), default=0)
-    for node in outcome.run.nodes.values():
+    for node in outcome.run.nodes.values() if components else ():
         lines.append(f'  {node.node_id:<{width}}  {node.state:<9} {node.seconds:7.1f} s')
     if outcome.reused:
         lines.append(f'Reused from earlier runs (ML Metadata cache): {", ".join(outcome.reused)}')
