@@ -150,3 +150,35 @@ def test_second_run_reuses_the_unchanged_work(runs):
     assert second.blessed and second.baseline_metrics
     assert len(serving.versions(runs['home'].serving_dir)) == 1
     assert second.pushed_path == outcome.of_run(runs['first_run']).pushed_path
+
+
+# A line of the project's own on the console of `imdb-tfx run`: a component
+# as it ended, the Trainer's phases, the summary, notes, where things are.
+PROJECT_LINE = (
+    r'^(  \w+ +(done|cached|skipped|FAILED) +[\d.]+ (s|min \d\d s)'
+    r'|  Trainer \d/\d .+'
+    r'|Run \S+|Reused from .+|Data gate: .+|Drift gate: .+|Eval: .+|Calibration: .+|Serving model: .+'
+    r'|Gate \w+: .+|Serving canary: .+|Blessed.+|REJECTED.+|FAILED.+'
+    r'|Note: .+|Report: .+|Log: .+|Pipeline time: \d+ s'
+    r'|Preparing .+|Converting .+|Found .+|Wrote .+|Read \d+ GloVe .+|Downloading .+)$'
+)
+
+
+@pytest.mark.parametrize('which', ['first', 'second'])
+def test_the_console_shows_only_the_projects_lines_and_the_log_has_the_libraries(runs, which):
+    import re
+
+    result = runs[which]
+    lines = result.stdout.splitlines()
+    assert [line for line in lines if not re.match(PROJECT_LINE, line)] == []
+    assert result.stderr == ''
+    nodes = [re.match(r'^  (\w+) +(done|cached)', line) for line in lines]
+    assert {m.group(1) for m in nodes if m} == set(runs[f'{which}_run'].nodes)
+    assert len(lines) <= 40
+    log = re.search(r'^Log: (.+)$', result.stdout, re.M).group(1)
+    with open(log, encoding='utf-8') as f:
+        logged = f.read()
+    assert 'INFO absl: Component Pusher is finished.' in logged
+    if which == 'first':  # TensorFlow's C++ start-up lines, and the libraries' Python warnings
+        assert re.search(r'^\d{4}-\d\d-\d\d [\d:.]+: [EWI] external/', logged, re.M)
+        assert 'Warning: ' in logged
