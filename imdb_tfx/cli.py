@@ -40,9 +40,32 @@ home_option = click.option(
 @click.version_option(imdb_tfx.__version__, '--version', prog_name='imdb-tfx')
 def cli(verbose):
     """IMDB sentiment classification as a TFX pipeline."""
+    _check_tensorflow_hub()
     console.verbose = verbose
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format=console.LOG_FORMAT)
     logging.getLogger('imdb_tfx').setLevel(logging.INFO)
+
+
+# tfx 1.16 pins tensorflow-hub below 0.16, whose 0.15 cannot import under the
+# TensorFlow 2.16 that tfx 1.16 needs; pip cannot override a dependency's pin,
+# so 0.16.1 is installed apart (docs/install.md).
+TENSORFLOW_HUB = '0.16.1'
+
+
+def _check_tensorflow_hub() -> None:
+    """Fails at once, saying what to run, where pip left tfx's pin in place."""
+    from importlib import metadata
+
+    try:
+        version = metadata.version('tensorflow-hub')
+    except metadata.PackageNotFoundError:
+        version = None
+    if version is None or tuple(int(part) for part in version.split('.')[:2]) < (0, 16):
+        found = f'tensorflow-hub {version}' if version else 'no tensorflow-hub'
+        raise UserInputError(
+            f'{found}: hub layers need {TENSORFLOW_HUB} under TensorFlow 2.16 (tfx pins an older one); '
+            f'run: pip install --no-deps tensorflow-hub=={TENSORFLOW_HUB}'
+        )
 
 
 def _libraries_to_log(home: Home, what: str):

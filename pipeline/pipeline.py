@@ -147,6 +147,10 @@ def _training_nodes(
     built from the data; neither runs on data the data gate stopped."""
     embedding_builder = None
     if training.embedding is not None:
+        if not training.glove_dir:
+            raise ValueError(
+                "TrainingConfig: an embedding built in the pipeline needs glove_dir, the GloVe wheel's folder"
+            )
         embedding_builder = EmbeddingBuilder(
             examples=inputs.examples,
             unlabeled_examples=inputs.unlabeled,
