@@ -1,5 +1,6 @@
 """The `imdb-tfx` command line."""
 
+import functools
 import json
 import logging
 import os
@@ -69,9 +70,30 @@ def _check_tensorflow_hub() -> None:
 
 
 def _libraries_to_log(home: Home, what: str):
-    """The command's libraries' output into HOME/logs (console: --verbose)."""
-    path = os.path.join(home.logs_dir, console.log_file_name(time.time(), what))
-    return console.libraries_to_log(path)
+    """The command's libraries' output into HOME/logs (console: --verbose);
+    a command that finds no home creates none for its log (the temp folder)."""
+    import tempfile
+
+    folder = home.logs_dir if os.path.isdir(home.root) or what in CREATES_HOME else tempfile.gettempdir()
+    return console.libraries_to_log(os.path.join(folder, console.log_file_name(time.time(), f'imdb-tfx-{what}')))
+
+
+# The commands that write into the home anyway.
+CREATES_HOME = ('run', 'simulate', 'build-embedding')
+
+
+def quiet(what: str):
+    """A command (with a --home) whose libraries' output goes to HOME/logs."""
+
+    def decorate(command):
+        @functools.wraps(command)
+        def quietly(*args, **kwargs):
+            with _libraries_to_log(Home.at(kwargs['home']), what):
+                return command(*args, **kwargs)
+
+        return quietly
+
+    return decorate
 
 
 @cli.command('prepare-data')
@@ -89,17 +111,13 @@ def _libraries_to_log(home: Home, what: str):
     'for continuous training (`run --window`, `ingest`). Local OUTPUT only.',
 )
 @home_option
+@quiet('prepare-data')
 def prepare_data_command(source, output, spans, home):
     """Convert an IMDB SOURCE to gzip'd TFRecords of tf.Example.
 
     SOURCE: the Stanford archive (aclImdb_v1.tar.gz), its extracted folder, or a
     tfds imdb_reviews data directory. HOME: where the log goes.
     """
-    with _libraries_to_log(Home.at(home), 'prepare-data'):
-        _prepare_data(source, output, spans)
-
-
-def _prepare_data(source: str, output: str, spans) -> None:
     import tempfile
 
     from imdb_tfx import prepare_data
@@ -191,6 +209,7 @@ def ingest_command(source, data):
     'many buckets), which the Trainer fits (0: none).',
 )
 @home_option
+@quiet('build-embedding')
 def build_embedding_command(
     output, vectors, max_words, oov_buckets, bigram_buckets, combiner, table_lr_multiplier, linear_buckets, home
 ):
@@ -385,6 +404,7 @@ def _write_report(home: Home, run_id: str, notes=()) -> None:
 @click.option(
     '--output', type=click.Path(dir_okay=False), help='The HTML file to write. Default: HOME/reports/RUN_ID.html.'
 )
+@quiet('report')
 def report_command(home, run_id, output):
     """Write a run's report: one self-contained HTML file (training curves,
     evaluation against thresholds and the serving model, data, lineage)."""
@@ -397,6 +417,7 @@ def report_command(home, run_id, output):
 @cli.command('gate')
 @home_option
 @click.option('--json', 'as_json', is_flag=True, help='Print one JSON object.')
+@quiet('gate')
 def gate_command(home, as_json):
     """Release gate for CI, from the newest run's metadata and artifacts.
 
@@ -477,6 +498,7 @@ def _serving_dir(home: str, serving_dir) -> str:
 @home_option
 @serving_dir_option
 @click.option('--to', 'version', help='The version to serve again. Default: the one before the newest.')
+@quiet('rollback')
 def rollback_command(home, serving_dir, version):
     """Serve a previous pushed version again: it is re-published as the newest
     version; nothing is deleted."""
@@ -511,6 +533,7 @@ def _note_ignored(serving_dir: str) -> None:
 @home_option
 @serving_dir_option
 @click.argument('texts', nargs=-1, required=True)
+@quiet('predict')
 def predict_command(home, serving_dir, texts):
     """Print P(positive) for each TEXT from the newest pushed model."""
     from imdb_tfx.core import serving
