@@ -440,7 +440,7 @@ def gate_command(home, as_json):
         echo(json.dumps({'exit_code': outcome.EXIT_FAILED, 'verdict': verdict}) if as_json else verdict)
         sys.exit(outcome.EXIT_FAILED)
     result = outcome.of_run(run)
-    echo(json.dumps(result.to_dict(), indent=2) if as_json else outcome.summary(result))
+    echo(json.dumps(outcome.gate_json(result), indent=2) if as_json else outcome.summary(result))
     sys.exit(result.exit_code)
 
 

@@ -10,6 +10,7 @@ rule); summary.py and gate_json.py render it."""
 
 from imdb_tfx.outcome.artifacts import of_run
 from imdb_tfx.outcome.evaluation import Comparison
+from imdb_tfx.outcome.gate_json import gate_json
 from imdb_tfx.outcome.summary import summary
 from imdb_tfx.outcome.verdict import (
     EXIT_FAILED,
@@ -34,6 +35,7 @@ __all__ = [
     'RULE_NO_REGRESSION',
     'Comparison',
     'Outcome',
+    'gate_json',
     'of_run',
     'summary',
 ]

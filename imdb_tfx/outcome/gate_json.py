@@ -1,16 +1,14 @@
-"""`imdb-tfx gate --json`: an Outcome in the shape README's "Release gating"
+"""`imdb-tfx gate --json`: an Outcome in the shape docs/release-gating.md
 documents."""
 
 import os
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
 from imdb_tfx.core import intervals, names
-
-if TYPE_CHECKING:  # verdict.py renders itself with this module
-    from imdb_tfx.outcome.verdict import Outcome
+from imdb_tfx.outcome.verdict import Outcome
 
 
-def gate_json(outcome: 'Outcome') -> dict:
+def gate_json(outcome: Outcome) -> dict:
     return {
         'exit_code': outcome.exit_code,
         'verdict': outcome.verdict,

@@ -8,7 +8,7 @@ import functools
 from typing import Dict, List, Optional, Tuple
 
 from imdb_tfx.core import intervals, names
-from imdb_tfx.outcome import details, gate_json, gates
+from imdb_tfx.outcome import details, gates
 from imdb_tfx.outcome.evaluation import Comparison
 from imdb_tfx.outcome.thresholds import ACCURACY, GateThresholds
 from imdb_tfx.run_info import PipelineRun
@@ -208,7 +208,3 @@ class Outcome:
                 + '\n'.join(f'  - {f}' for f in self.drift_findings())
             )
         return f"FAILED at {self.failed_node} (its error is in the run's log)"
-
-    def to_dict(self) -> dict:
-        """`imdb-tfx gate --json`: the shape README's "Release gating" documents."""
-        return gate_json.gate_json(self)

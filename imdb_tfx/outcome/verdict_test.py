@@ -4,6 +4,7 @@ model, the exit code, and how `run`'s summary and `gate --json` tell it."""
 from imdb_tfx import outcome
 from imdb_tfx.core import intervals, names
 from imdb_tfx.outcome.details import decimal
+from imdb_tfx.outcome.gate_json import gate_json
 from imdb_tfx.outcome.thresholds import GateThresholds
 from imdb_tfx.run_info import NodeRun, PipelineRun
 
@@ -51,7 +52,7 @@ def test_a_model_below_its_auc_floor_is_rejected_by_that_floor():
     accuracy_detail = f'accuracy 0.8000 [{decimal(low)}, {decimal(high)}] >= the floor 0.6'
     assert f'Gate accuracy_floor: passed: {accuracy_detail}' in outcome.summary(result)
     assert f'Gate auc_floor: FAILED: {auc_detail}' in outcome.summary(result)
-    gate = result.to_dict()
+    gate = gate_json(result)
     assert gate['thresholds'] == {
         'min_accuracy': 0.6, 'min_auc': 0.95, 'max_accuracy_drop': 0.0, 'regression_confidence': 0.95,
     }  # fmt: skip
