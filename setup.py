@@ -49,7 +49,7 @@ setuptools.setup(
     package_dir={'imdb_tfx': 'imdb_tfx', **{f'imdb_tfx.{p}': p for p in SUBPACKAGES}},
     package_data={'imdb_tfx.pipeline': ['schema/*.pbtxt'], 'imdb_tfx.report': ['*.html.j2']},
     # tensorflow-hub 0.16.1 is needed too but conflicts with tfx's pin: the
-    # Makefile installs it with --no-deps (see README, "Installation").
+    # Makefile installs it with --no-deps (docs/install.md says why).
     install_requires=_requirements(),
     cmdclass={'build_py': BuildPyWithoutTests},
     entry_points={'console_scripts': ['imdb-tfx = imdb_tfx.cli:main']},

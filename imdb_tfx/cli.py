@@ -290,12 +290,19 @@ def _local_run(home: Home, data, config, from_nodes, to_nodes):
     what changed, printed) and the Trainer's module resolved."""
     import dataclasses
 
-    from imdb_tfx import inputs
+    from imdb_tfx import inputs, run_info
     from imdb_tfx.pipeline import config as pipeline_config
     from imdb_tfx.pipeline import local_runner
 
     data_root = inputs.prepared_data(data, home)
     config, spans, notes = pipeline_config.fit_to_data(config, inputs.data_facts(data_root))
+    if os.path.exists(home.metadata_path) and run_info.has_unpackaged_components(
+        run_info.open_store(home.metadata_path)
+    ):
+        notes.append(
+            f'{home.root} holds runs of imdb-tfx before 0.2, whose components were named components.* (now '
+            'imdb_tfx.components.*): this run executes every component afresh, later runs reuse its results'
+        )
     for note in notes:
         echo(f'Note: {note}')
     config = dataclasses.replace(config, training=inputs.local_training(config.training, config.hub, home))

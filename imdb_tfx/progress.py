@@ -70,7 +70,7 @@ class RunProgress(logging.Handler):
             self.console.echo(f'{name}: {phase.epoch} epochs in {duration(phase.seconds)}{best}')
             return
         left = f', at most {duration(phase.seconds_left)} left' if phase.epoch else ''
-        line = f'{name}: epoch {phase.epoch}/{phase.epochs}{left}'
+        line = f'{name}: epoch {phase.epoch}/{phase.epochs}{left}' if phase.epoch else f'{name}: started'
         if self.console.is_terminal:
             done = int(20 * phase.epoch / phase.epochs)
             self.console.status(f'{name} [{"#" * done}{"." * (20 - done)}] epoch {phase.epoch}/{phase.epochs}{left}')

@@ -72,6 +72,13 @@ def _properties(proto) -> Dict[str, object]:
     return {k: _value(v) for k, v in proto.custom_properties.items()}
 
 
+def has_unpackaged_components(store: mlmd.MetadataStore) -> bool:
+    """Whether runs of the layout before the one installed package (its
+    custom components typed `components.*`, now `imdb_tfx.components.*`)
+    executed in this store: none of their results is reused from the cache."""
+    return any(t.name.startswith('components.') for t in store.get_execution_types())
+
+
 def run_ids(store: mlmd.MetadataStore, pipeline_name: str) -> List[str]:
     """Run ids of the pipeline, newest first."""
     pipeline = store.get_context_by_type_and_name('pipeline', pipeline_name)

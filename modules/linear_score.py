@@ -14,8 +14,8 @@ linear model would fit the network's training texts almost perfectly, and
 the network would learn nothing beside it), then combined by a logistic
 regression on the valid split, which weighs the two and calibrates their sum.
 
-The two make different errors, which is why they are stacked; the README's
-"Linear n-gram score" compares the network, the linear model and the stack.
+The two make different errors, which is why they are stacked
+(docs/text-module.md compares the network, the linear model and the stack).
 """
 
 import dataclasses

@@ -86,7 +86,7 @@ RECIPES: Dict[str, Recipe] = {
         description="GloVe restricted to the reviews' vocabulary plus 262,144 bigram buckets, "
         'mean combiner, the table fine-tuned 3x faster than the head; '
         'dropout 0.3, Adam 3e-3, early stopping on the valid split (patience 3, <= 25 epochs); '
-        'then two rounds of self-training: the model labels the 50,000 unlabeled reviews '
+        'then two rounds of self-training: the model labels the unlabeled reviews '
         'and a fresh one learns from the labelled ones plus those labelled with >= 0.9 '
         'confidence, then labels them again for a third; the exported network is the last one '
         'refitted on train + valid for its chosen number of epochs. Beside it, an NBSVM-style '
@@ -97,9 +97,8 @@ RECIPES: Dict[str, Recipe] = {
         hyperparameters=_BEST_HYPERPARAMETERS,
     ),
     'fast': Recipe(
-        description="best's network alone, without the linear n-gram score: about twice the serving "
-        'throughput at batch 1,000 for about 1.3 points less eval accuracy (README, Text module and calibration); '
-        'P(positive) calibrated by a temperature fitted on valid.',
+        description="best's network alone, without the linear n-gram score: faster to serve, less "
+        'accurate (docs/text-module.md); P(positive) calibrated by a temperature fitted on valid.',
         embedding=dataclasses.replace(_BEST_EMBEDDING, linear_buckets=0),
         hyperparameters=_BEST_HYPERPARAMETERS,
     ),

@@ -1,5 +1,5 @@
-"""Faults end to end, damaged state and flaky I/O (README, "Failures and
-recovery"): a partial run after a configuration fix, an unwritable, damaged
+"""Faults end to end, damaged state and flaky I/O (docs/failures.md):
+a partial run after a configuration fix, an unwritable, damaged
 or foreign serving directory, a damaged metadata store and a transient I/O
 error, through the `imdb-tfx` console script on the committed sample of real
 reviews, each on its own copy of the shared runs' home. (Runs that stop

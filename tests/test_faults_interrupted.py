@@ -1,5 +1,5 @@
-"""Faults end to end, runs that stop midway (README, "Failures and
-recovery"): killed in the Trainer, interrupted by Ctrl-C or SIGTERM, and a
+"""Faults end to end, runs that stop midway (docs/failures.md):
+killed in the Trainer, interrupted by Ctrl-C or SIGTERM, and a
 second run on a busy home, through the `imdb-tfx` console script on the
 committed sample of real reviews. Each test works on its own copy of the
 shared runs' home, so that most components come from the cache and only what
