@@ -2,7 +2,9 @@
 points the pods at these paths, and tests/test_kubeflow.py checks the
 Dockerfile against them."""
 
-DEFAULT_TAG = 'imdb-tfx:0.1.0'
+import imdb_tfx
+
+DEFAULT_TAG = f'imdb-tfx:{imdb_tfx.__version__}'
 # What `python -m imdb_tfx.kubeflow.image_files IMAGE_ROOT` writes in the image.
 IMAGE_ROOT = '/opt/imdb-tfx'
 SCHEMA_FILE = f'{IMAGE_ROOT}/schema.pbtxt'
