@@ -49,6 +49,7 @@ LONG_FILES_FIRST = (
     'tests/test_faults_interrupted.py',
     'tests/test_faults_damaged.py',
     'tests/test_release_gate_e2e.py',
+    'tests/test_tfds.py',
     'modules/trainer_test.py',
     'modules/text_embedding_test.py',
     'tests/test_report.py',

@@ -1,7 +1,9 @@
 """The default run, measured: `imdb-tfx run` with no options but --data, in a
 fresh home, as `make run` does. Writes benchmarks/default_run.json (what the
 gate judged on the eval split, the times, the pushed model's size, the
-console's line count) and refreshes README.md's generated blocks.
+console's line count), the console as the user saw it
+(benchmarks/default_run_console.txt), and refreshes README.md's generated
+blocks.
 
     python -m benchmarks.default_run [--data SOURCE] [--work-dir DIR]"""
 
@@ -21,6 +23,7 @@ from imdb_tfx.core.home import Home
 from imdb_tfx.pipeline import configs, recipes
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'default_run.json')
+CONSOLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'default_run_console.txt')
 IMDB_TFX = os.path.join(os.path.dirname(sys.executable), 'imdb-tfx')
 
 
@@ -39,6 +42,8 @@ def measure(data: str, home: Home) -> dict:
     started = time.time()
     result = subprocess.run(command, capture_output=True, text=True)
     seconds = time.time() - started
+    with open(CONSOLE, 'w', encoding='utf-8') as f:
+        f.write(f'$ imdb-tfx run{" --data " + data if data else ""}\n{result.stdout}{result.stderr}')
     if result.returncode != 0:
         raise SystemExit(f'{" ".join(command)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}')
     run = run_info.load_run(run_info.open_store(home.metadata_path), configs.PIPELINE_NAME)

@@ -54,23 +54,30 @@ def results_table() -> str:
     module = {row['batch']: row['today_reviews_per_second'] for row in bench['text_module']['rows']}
     rows = [
         (
-            f'eval accuracy, `{run["recipe"]}` recipe (95% interval; {run["eval_reviews"]:,} reviews of movies '
-            'held out of training)',
+            f'eval accuracy of the default run, `{run["recipe"]}` recipe (95% interval; {run["eval_reviews"]:,} '
+            'reviews of movies held out of training)',
             f'{run["accuracy"]:.4f} [{low:.4f}, {high:.4f}]',
             by,
         ),
         ('AUC', f'{run["auc"]:.4f}', by),
         ('expected calibration error (20 bins)', f'{run["expected_calibration_error"]:.4f}', by),
-        (f'`make run` wall time, Trainer included ({run["cores"]} cores)', _minutes(run['seconds']), by),
-        ('Trainer', _minutes(run['trainer_seconds']), by),
+        (
+            f'wall time of the run ({run["cores"]} cores), and of its Trainer',
+            _minutes(run['seconds']) + f' ({_minutes(run["trainer_seconds"])})',
+            by,
+        ),
         ('pushed SavedModel', f'{run["model_bytes"] / 1e6:.0f} MB', by),
-        ('console lines of the run', str(run['console_lines']), by),
+        ('lines the run printed (benchmarks/default_run_console.txt)', str(run['console_lines']), by),
         (
             'pipeline / plain Keras script wall time (`seed` recipe, 25,000 reviews)',
             f'{bench["plain_vs_pipeline"]["ratio"]:.2f}x',
             '`make bench`',
         ),
-        ('peak memory of a pipeline run', f'{bench["components"]["peak_rss_bytes"] / 1e9:.2f} GB', '`make bench`'),
+        (
+            'peak memory of a pipeline run (`seed` recipe, 25,000 reviews)',
+            f'{bench["components"]["peak_rss_bytes"] / 1e9:.2f} GB',
+            '`make bench`',
+        ),
         (
             'serving throughput of the default text module, batch 1 / 1,000',
             f'{module[1]:,.0f} / {module[1000]:,.0f} reviews/s',
