@@ -7,6 +7,7 @@ a store."""
 import os
 import sqlite3
 import struct
+import urllib.parse
 
 from imdb_tfx.core.errors import UserInputError
 
@@ -52,7 +53,7 @@ def problem(path: str) -> str | None:
     if pages and size < page_size * pages:
         return f'truncated ({size} bytes of the {page_size * pages} its header declares)'
     try:
-        connection = sqlite3.connect(f'file:{path}?mode=ro', uri=True, timeout=_LOCK_TIMEOUT_SECONDS)
+        connection = sqlite3.connect(_read_only_uri(path), uri=True, timeout=_LOCK_TIMEOUT_SECONDS)
         try:
             rows = connection.execute('PRAGMA quick_check').fetchall()
         finally:
@@ -66,6 +67,15 @@ def problem(path: str) -> str | None:
     if rows != [('ok',)]:
         return f'damaged (integrity check: {rows[0][0]})'
     return None
+
+
+def _read_only_uri(path: str) -> str:
+    """A SQLite URI that opens exactly the file at PATH, read-only: every
+    character but '/' is percent-encoded, so a '?', '#' or '%' in the path is
+    part of the file's name, not the start of the URI's query, its fragment or
+    an escape (which would open another file, created empty, writable)."""
+    quoted = urllib.parse.quote(os.fsencode(os.path.abspath(path)), safe='/')
+    return f'file:{quoted}?mode=ro'
 
 
 def _page_size(header: bytes) -> int:

@@ -63,3 +63,38 @@ def test_a_store_locked_by_another_process_is_named(store, monkeypatch):
         holder.rollback()
         holder.close()
     assert metadata_store.problem(store) is None
+
+
+WEIRD = 'we?ird#home%41'  # a URI's query, fragment and escape, if left unescaped
+
+
+def test_a_damaged_store_at_a_path_with_uri_characters_is_named_and_nothing_is_created(store, tmp_path):
+    """The check opens exactly that file, read-only: not another one (created
+    empty beside it, writable, and whole, so a damaged store passed)."""
+    home = tmp_path / WEIRD
+    home.mkdir()
+    path = str(home / 'metadata.sqlite')
+    with open(store, 'rb') as f:
+        data = f.read()
+    with open(path, 'wb') as f:
+        f.write(data[:100] + b'\x00' * (len(data) - 100))  # a whole header, zeroed pages
+    before, files = digest(path), sorted(p.name for p in tmp_path.rglob('*'))
+    with pytest.raises(UserInputError) as error:
+        metadata_store.check(path)
+    assert str(error.value).startswith(f'{path}: the ML Metadata store is damaged (')
+    assert sorted(p.name for p in tmp_path.rglob('*')) == files
+    assert digest(path) == before
+
+
+def test_a_whole_store_at_a_path_with_uri_characters_passes_and_is_left_as_it_is(store, tmp_path, monkeypatch):
+    home = tmp_path / WEIRD
+    home.mkdir()
+    path = home / 'metadata.sqlite'
+    with open(store, 'rb') as f:
+        path.write_bytes(f.read())
+    before, files = digest(path), sorted(p.name for p in tmp_path.rglob('*'))
+    metadata_store.check(str(path))
+    monkeypatch.chdir(tmp_path)  # and named relatively
+    metadata_store.check(f'{WEIRD}/metadata.sqlite')
+    assert sorted(p.name for p in tmp_path.rglob('*')) == files
+    assert digest(path) == before
