@@ -2,10 +2,12 @@
 
 import contextlib
 import dataclasses
+import errno
 import fcntl
 import os
+import stat
 import time
-from typing import Iterator
+from typing import Iterator, TextIO
 
 from imdb_tfx.core.errors import UserInputError
 
@@ -71,7 +73,7 @@ class Home:
         killed run is stale by construction; the file itself only says who
         holds it. A second process is refused at once, naming the holder."""
         os.makedirs(self.root, exist_ok=True)
-        handle = open(self.lock_path, 'a+', encoding='utf-8')
+        handle = self._open_lock()
         try:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -81,6 +83,7 @@ class Home:
                 raise HomeBusyError(
                     f'{self.root}: in use by {holder}; wait for it to finish, or use another --home'
                 ) from None
+            # Only now, holding the lock, is the last holder's line replaced.
             handle.seek(0)
             handle.truncate()
             started = time.strftime('%Y-%m-%d %H:%M:%S', time.localtime())
@@ -89,3 +92,25 @@ class Home:
             yield
         finally:
             handle.close()  # releases the flock
+
+    def _open_lock(self) -> TextIO:
+        """HOME/home.lock, opened for reading and writing, created when
+        missing and never truncated here (a holder's line stays until the lock
+        is taken). A symbolic link there is refused, not followed: its target,
+        anywhere, would be truncated and overwritten; so are a hard link (a
+        file with other names) for the same reason and anything but a regular
+        file."""
+        try:
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                reason = "is a symbolic link, not the home's lock file; remove it"
+            else:
+                reason = f"cannot be opened as the home's lock file ({e.strerror})"
+            raise UserInputError(f'{self.lock_path}: {reason}') from None
+        found = os.fstat(fd)
+        if not stat.S_ISREG(found.st_mode) or found.st_nlink > 1:
+            os.close(fd)
+            kind = 'not a regular file' if not stat.S_ISREG(found.st_mode) else 'a file with other names (a hard link)'
+            raise UserInputError(f"{self.lock_path}: is {kind}, not the home's lock file; remove it")
+        return os.fdopen(fd, 'r+', encoding='utf-8')

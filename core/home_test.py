@@ -1,11 +1,14 @@
 """One process holds a home at a time; a dead holder's lock is stale."""
 
+import fcntl
 import os
+import stat
 import subprocess
 import sys
 
 import pytest
 
+from imdb_tfx.core.errors import UserInputError
 from imdb_tfx.core.home import Home, HomeBusyError
 
 HOLD = """
@@ -47,3 +50,56 @@ def test_the_lock_is_released_on_an_error(tmp_path):
             raise RuntimeError('a failed run')
     with home.locked('run r-2'):
         pass
+
+
+def test_a_symbolic_link_as_the_lock_file_is_refused_and_its_target_left_as_it_is(tmp_path):
+    home = Home.at(str(tmp_path / 'home'))
+    os.makedirs(home.root)
+    outside = tmp_path / 'precious.txt'
+    outside.write_text('keep me\n')
+    os.symlink(outside, home.lock_path)
+    with pytest.raises(UserInputError) as error:
+        with home.locked('run r-1'):
+            pytest.fail('took a lock through a symbolic link')
+    assert str(error.value).startswith(f'{home.lock_path}: is a symbolic link')
+    assert '\n' not in str(error.value)
+    assert outside.read_text() == 'keep me\n'
+    assert os.path.islink(home.lock_path)
+
+
+def test_a_hard_link_as_the_lock_file_is_refused_and_its_target_left_as_it_is(tmp_path):
+    home = Home.at(str(tmp_path / 'home'))
+    os.makedirs(home.root)
+    outside = tmp_path / 'precious.txt'
+    outside.write_text('keep me\n')
+    os.link(outside, home.lock_path)
+    with pytest.raises(UserInputError) as error:
+        with home.locked('run r-1'):
+            pytest.fail('took a lock through a hard link')
+    assert str(error.value).startswith(f'{home.lock_path}: is a file with other names')
+    assert outside.read_text() == 'keep me\n'
+
+
+def test_the_last_holders_line_stays_until_the_lock_is_taken(tmp_path):
+    """Opening the lock file truncates nothing: a refused process leaves the
+    holder's line for the next one to read."""
+    home = Home.at(str(tmp_path))
+    with home.locked('run r-1'):
+        pass
+    with open(home.lock_path, encoding='utf-8') as f:
+        line = f.read()
+    assert line.startswith('run r-1 (pid ')
+    with open(home.lock_path, 'r+', encoding='utf-8') as f:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(HomeBusyError, match='in use by run r-1 '):
+            with home.locked('run r-2'):
+                pytest.fail('entered a held home')
+        f.seek(0)
+        assert f.read() == line
+    assert stat.S_IMODE(os.stat(home.lock_path).st_mode) == 0o644 & ~current_umask()
+
+
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
