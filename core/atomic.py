@@ -7,11 +7,15 @@ order their files themselves (core/serving.py, prepare_data.upload).
 
 A hidden sibling is `.<name>.<tag>-<random>`: it starts with a dot, so
 neither TF Serving (numeric versions only) nor a glob of the outputs sees it,
-and leftovers() finds what a killed process left behind."""
+and leftovers() finds what a killed process left behind.
+
+Removing a folder never follows a link out of it (remove_tree): a link in a
+folder that is cleaned up is removed itself, never what it points to."""
 
 import contextlib
 import os
 import re
+import shutil
 import uuid
 from typing import Callable, Iterator, List
 
@@ -35,6 +39,20 @@ def leftovers(parent: str) -> List[str]:
         return []
     entries = (entry.rstrip('/') for entry in fileio.listdir(parent))  # object stores list 'name/'
     return sorted(os.path.join(parent, entry) for entry in entries if _STAGING.match(entry))
+
+
+def remove_tree(path: str) -> None:
+    """Removes PATH and everything in it, if it is there. On local disk a link,
+    at the top or inside, is removed itself, never its target (shutil.rmtree
+    does not follow links; TensorFlow's recursive delete does). Object stores
+    (gs://, s3://) have no links: TFX's file layer removes there."""
+    if '://' in path:
+        if fileio.isdir(path):
+            fileio.rmtree(path)
+    elif os.path.islink(path) or os.path.isfile(path):
+        os.remove(path)
+    elif os.path.isdir(path):
+        shutil.rmtree(path)
 
 
 def check_replaceable(target: str, is_output: Callable[[str], bool], what: str) -> None:
@@ -63,7 +81,7 @@ def replacing_dir(target: str) -> Iterator[str]:
         _replace(staging, target)
     finally:
         if fileio.exists(staging):
-            fileio.rmtree(staging)
+            remove_tree(staging)
 
 
 def write_text(path: str, text: str) -> None:
@@ -90,4 +108,4 @@ def _replace(new: str, target: str) -> None:
     except BaseException:
         fileio.rename(old, target)
         raise
-    fileio.rmtree(old)
+    remove_tree(old)

@@ -94,3 +94,22 @@ def test_a_place_where_nothing_can_be_written_is_a_user_error(tmp_path):
     with pytest.raises(UserInputError, match='cannot create the output'):
         with atomic.replacing_dir(str(tmp_path / 'a-file' / 'out')):
             pass
+
+
+def test_removing_a_folder_never_follows_a_link_out_of_it(tmp_path):
+    outside = tmp_path / 'outside'
+    outside.mkdir()
+    (outside / 'keep.txt').write_text('not ours')
+    target = str(tmp_path / 'out')
+    with atomic.replacing_dir(target) as staging:
+        os.symlink(str(outside), f'{staging}/link')  # the previous output, set aside and removed below
+    with pytest.raises(RuntimeError, match='disk full'):
+        with atomic.replacing_dir(target) as staging:  # a failed build, removed
+            os.symlink(str(outside), f'{staging}/link')
+            raise RuntimeError('disk full')
+    with atomic.replacing_dir(target) as staging:
+        _write(f'{staging}/a.txt', 'new')
+
+    assert (outside / 'keep.txt').read_text() == 'not ours'
+    assert sorted(os.listdir(target)) == ['a.txt']
+    assert atomic.leftovers(str(tmp_path)) == []

@@ -14,7 +14,12 @@ so servers and versions() skip it), then:
   see <version> without it: TF Serving's load fails and is retried (by
   default 5 times, a minute apart) while the previous version keeps serving;
   versions() does not list it.
-A failed push removes what it wrote; nothing else is ever deleted.
+A failed push removes what it wrote; nothing else is ever deleted, and no
+delete follows a link out of the serving directory (atomic.remove_tree).
+
+A version is a name of ASCII digits up to 2**63-1, as TF Serving reads them
+(an int64): any other name, say '²' or '١٢٣' (digits to str.isdigit()), is
+ignored by servers, versions() and the next version's number.
 """
 
 import logging
@@ -37,6 +42,8 @@ SAVED_MODEL_FILE = 'saved_model.pb'
 # A staging folder older than this was left by a killed push (core/atomic.py).
 STALE_STAGING_SECONDS = 3600
 FINGERPRINT_FILE = 'fingerprint.pb'
+_VERSION = re.compile(r'[0-9]+', re.ASCII)
+_MAX_VERSION = 2**63 - 1  # TF Serving's versions are int64
 
 
 class PushError(OSError):
@@ -48,9 +55,20 @@ def versions(serving_dir: str) -> List[str]:
     if not fileio.isdir(serving_dir):
         return []
     names = (name.rstrip('/') for name in fileio.listdir(serving_dir))  # object stores: 'name/'
-    return sorted(
-        (v for v in names if v.isdigit() and fileio.exists(os.path.join(serving_dir, v, SAVED_MODEL_FILE))), key=int
+    complete = (
+        v
+        for v in names
+        if _version_number(v) is not None and fileio.exists(os.path.join(serving_dir, v, SAVED_MODEL_FILE))
     )
+    return sorted(complete, key=int)
+
+
+def _version_number(name: str) -> Optional[int]:
+    """The version NAME stands for, as TF Serving reads it; None: no version."""
+    if not _VERSION.fullmatch(name):
+        return None
+    number = int(name)
+    return number if number <= _MAX_VERSION else None
 
 
 def newest(serving_dir: str) -> Optional[str]:
@@ -87,7 +105,7 @@ def ignored_entries(serving_dir: str) -> Dict[str, str]:
         path = os.path.join(serving_dir, name)
         if name.startswith('.'):
             ignored[path] = 'hidden: a push in progress or interrupted'
-        elif not name.isdigit():
+        elif _version_number(name) is None:
             ignored[path] = 'not a version number'
         elif not fileio.isdir(path):
             ignored[path] = 'a file where a version folder should be'
@@ -119,8 +137,10 @@ def publish(model_dir: str, serving_dir: str) -> str:
         # Above every numeric entry, complete or not, so that no name is taken.
         # (An object store lists no folder until something is in it.)
         entries = fileio.listdir(serving_dir) if fileio.isdir(serving_dir) else []
-        numbers = [int(n.rstrip('/')) for n in entries if n.rstrip('/').isdigit()]
+        numbers = [n for n in (_version_number(e.rstrip('/')) for e in entries) if n is not None]
         version = max([int(time.time())] + [n + 1 for n in numbers])
+        if version > _MAX_VERSION:
+            raise OSError(f'no version number left: {_MAX_VERSION} is the largest TF Serving reads')
         target = os.path.join(serving_dir, str(version))
         _copy_in(model_dir, serving_dir, target)
     except (OSError, tf.errors.OpError, fileio.NotFoundError) as e:
@@ -147,9 +167,18 @@ def _remove_stale_leftovers(serving_dir: str) -> None:
     older than any push could take (servers ignore them meanwhile; on object
     storage they are only ignored)."""
     for path in atomic.leftovers(serving_dir):
-        if _is_local(path) and time.time() - os.path.getmtime(path) > STALE_STAGING_SECONDS:
+        if _is_local(path) and time.time() - _modified(path) > STALE_STAGING_SECONDS:
             logging.warning('removing %s, left by an interrupted push', path)
             _remove_quietly(path)
+
+
+def _modified(path: str) -> float:
+    """When PATH itself (a link too, dangling or not) last changed; now when
+    it is gone (another push removed it)."""
+    try:
+        return os.lstat(path).st_mtime
+    except FileNotFoundError:
+        return time.time()
 
 
 def stage_locally(model_dir: str, scratch_dir: str) -> str:
@@ -203,8 +232,9 @@ def _copy_saved_model_last(source: str, target: str) -> None:
 
 
 def _remove_quietly(path: str) -> None:
-    """Removes a folder if it can: a failed cleanup must not hide the push's own error."""
+    """Removes a folder if it can (never what a link in it points to): a
+    failed cleanup must not hide the push's own error."""
     try:
-        io_utils.delete_dir(path)
+        atomic.remove_tree(path)
     except (OSError, tf.errors.OpError) as e:
         logging.warning('could not remove %s: %s', path, e)

@@ -177,3 +177,43 @@ def test_a_push_that_cannot_be_written_fails_in_one_line_and_changes_nothing(tmp
     (line,) = push.stdout.splitlines()
     assert line.startswith(f'{serving_dir}: cannot push {model}: ')
     assert sorted(os.listdir(serving_dir)) == before and serving.versions(serving_dir) == [os.path.basename(first)]
+
+
+def test_removing_a_stale_staging_folder_never_follows_a_link_out_of_it(tmp_path):
+    outside = tmp_path / 'outside'
+    outside.mkdir()
+    (outside / 'keep.txt').write_text('not the serving directory')
+    serving_dir = str(tmp_path / 'serving')
+    inner = f'{serving_dir}/.1700000000.building-0123abcd'  # a killed push's folder, a link to a folder in it
+    os.makedirs(inner)
+    os.symlink(str(outside), f'{inner}/link')
+    whole = f'{serving_dir}/.1700000001.building-0123abcd'  # the staging name itself a link
+    os.symlink(str(outside), whole)
+    old = time.time() - serving.STALE_STAGING_SECONDS - 1
+    for path in (inner, whole):
+        os.utime(path, (old, old), follow_symlinks=False)
+
+    pushed = serving.publish(constant_model(str(tmp_path / 'model'), 0.5), serving_dir)
+
+    assert (outside / 'keep.txt').read_text() == 'not the serving directory'
+    assert atomic.leftovers(serving_dir) == []
+    assert serving.versions(serving_dir) == [os.path.basename(pushed)]
+
+
+def test_only_ascii_digits_name_a_version(tmp_path):
+    serving_dir = str(tmp_path / 'serving')
+    model = constant_model(str(tmp_path / 'model'), 0.5)
+    real = serving.publish(model, serving_dir)
+    # Digits to str.isdigit() (and to int(), but for '²'), not to TF Serving;
+    # and a number above TF Serving's int64 versions.
+    odd = ['²', '١٢٣', '9' * 20]
+    for name in odd:
+        io_utils.copy_dir(model, f'{serving_dir}/{name}')
+
+    assert serving.versions(serving_dir) == [os.path.basename(real)]
+    assert serving.newest(serving_dir) == real
+    assert serving.ignored_entries(serving_dir) == {f'{serving_dir}/{name}': 'not a version number' for name in odd}
+    # The next version is above the real one, and TF Serving can read it.
+    again = serving.publish(constant_model(str(tmp_path / 'other'), 0.75), serving_dir)
+    assert serving.versions(serving_dir) == [os.path.basename(real), os.path.basename(again)]
+    assert serving.newest(serving_dir) == again
