@@ -138,7 +138,10 @@ def prepare_data_command(source, output, spans, home):
         with tempfile.TemporaryDirectory() as scratch:
             manifest = prepare_data.prepare(source, os.path.join(scratch, 'prepared'))
             prepare_data.upload(os.path.join(scratch, 'prepared'), output)
-    echo(f'{output}: ' + ', '.join(f'{split} {counts["examples"]}' for split, counts in manifest['splits'].items()))
+    summary = f'{output}: ' + ', '.join(f'{split} {counts["examples"]}' for split, counts in manifest['splits'].items())
+    if manifest.get('skipped_links'):
+        summary += f'; skipped {manifest["skipped_links"]} links in the source (not followed)'
+    echo(summary)
 
 
 def _span_line(data: str, entry: dict) -> str:

@@ -65,14 +65,37 @@ _PROGRESS_EVERY = 10_000
 _NON_UTF8_EXAMPLES = 5
 
 
+# Bounds on the input, checked before anything is read into memory: the real data's
+# reviews are a few KB (none near 1 MiB), its largest urls file is under 3 MB (50,000
+# lines of ~50 bytes), the full archive has about 100,000 entries. A source beyond them
+# is not IMDB reviews, and could make a small archive expand into gigabytes of memory.
+MAX_REVIEW_BYTES = 1 << 20  # one review file (or tfds record text): 1 MiB
+MAX_URLS_BYTES = 32 << 20  # one urls_*.txt: 32 MiB, over 500,000 lines
+MAX_ENTRIES = 1_000_000  # archive members, or folder entries under aclImdb's train/ and test/
+# Review file names are <id>_<rating>.txt; longer digit runs are no review ids.
+MAX_ID_DIGITS = 18
+
+
 # Ten shards per split: with --split source the pipeline's valid split is the
 # first train shard (pipeline.SOURCE_VALID_PATTERN), 10% of train.
 NUM_SHARDS = 10
 
 
-def prepare(source: str, output: str, num_shards: int = NUM_SHARDS) -> dict:
-    """Converts SOURCE to gzip'd TFRecords of tf.Example under OUTPUT; returns the manifest dict."""
-    reader = open_source(source)
+def prepare(
+    source: str,
+    output: str,
+    num_shards: int = NUM_SHARDS,
+    max_review_bytes: int = MAX_REVIEW_BYTES,
+    max_entries: int = MAX_ENTRIES,
+    max_urls_bytes: int = MAX_URLS_BYTES,
+) -> dict:
+    """Converts SOURCE to gzip'd TFRecords of tf.Example under OUTPUT; returns the manifest
+    dict. A review over MAX_REVIEW_BYTES, a urls file over MAX_URLS_BYTES or a source of
+    more than MAX_ENTRIES entries is a UserInputError. Links in the source (symlinks, and
+    an archive's hard links) are skipped and counted in the manifest's skipped_links."""
+    reader = open_source(
+        source, max_review_bytes=max_review_bytes, max_entries=max_entries, max_urls_bytes=max_urls_bytes
+    )
     if num_shards < 1:
         raise UserInputError(f'num_shards: must be at least 1, got {num_shards}')
     output = os.path.abspath(output)
@@ -89,6 +112,7 @@ def prepare(source: str, output: str, num_shards: int = NUM_SHARDS) -> dict:
         texts = TextDecoder()
         manifest['splits'] = write_splits(reader.records(texts), tmp, num_shards)
         manifest['non_utf8_reviews'] = texts.non_utf8
+        manifest['skipped_links'] = reader.skipped_links
         texts.warn()
         with open(os.path.join(tmp, MANIFEST), 'w', encoding='utf-8') as f:
             f.write(json.dumps(manifest, indent=2, sort_keys=True) + '\n')
@@ -139,17 +163,49 @@ def read_manifest(path: str) -> dict:
 # --- sources ---------------------------------------------------------------------------
 
 
-def open_source(source):
+class _Bounds:
+    """The limits a source is read within (see MAX_REVIEW_BYTES)."""
+
+    def __init__(self, max_review_bytes, max_entries, max_urls_bytes):
+        for name, value in (
+            ('max_review_bytes', max_review_bytes),
+            ('max_entries', max_entries),
+            ('max_urls_bytes', max_urls_bytes),
+        ):
+            if value < 1:
+                raise UserInputError(f'{name}: must be at least 1, got {value}')
+        self.review_bytes, self.entries, self.urls_bytes = max_review_bytes, max_entries, max_urls_bytes
+
+    def bytes_for(self, name):
+        """(bound, what) for the aclImdb file NAME."""
+        if _URLS.fullmatch(name):
+            return self.urls_bytes, 'urls file'
+        return self.review_bytes, 'review'
+
+    def check_size(self, size, name, where):
+        bound, what = self.bytes_for(name)
+        if size > bound:
+            raise UserInputError(f'{where}: {what} is over the bound of {bound} bytes (got {size})')
+
+    def check_entries(self, count, where):
+        if count > self.entries:
+            raise UserInputError(f'{where}: more than the bound of {self.entries} entries')
+
+
+def open_source(source, max_review_bytes=MAX_REVIEW_BYTES, max_entries=MAX_ENTRIES, max_urls_bytes=MAX_URLS_BYTES):
+    """The reader of SOURCE: .format, .fingerprint(), .records(texts) and, once
+    records() is done, .skipped_links."""
+    bounds = _Bounds(max_review_bytes, max_entries, max_urls_bytes)
     if not os.path.exists(source):
         raise UserInputError(f'{source}: does not exist')
     if os.path.isfile(source):
-        return _ArchiveSource(source)
+        return _ArchiveSource(source, bounds)
     root = _find_aclimdb_root(source)
     if root:
-        return _DirectorySource(root)
+        return _DirectorySource(root, bounds)
     tfds_files = _find_tfds_files(source)
     if tfds_files:
-        return _TfdsSource(tfds_files)
+        return _TfdsSource(tfds_files, bounds)
     tfrecord_files = _find_tfrecord_files(source)
     if tfrecord_files:
         return _TfRecordSource(tfrecord_files)
@@ -187,7 +243,10 @@ def _sha256_named_files(named_paths):
 
 
 class _AclImdbSource:
-    """The aclImdb layout; subclasses provide entries(), where() and fingerprint()."""
+    """The aclImdb layout; subclasses provide entries(), where() and fingerprint(), and
+    count the links they skip in skipped_links."""
+
+    skipped_links = 0
 
     def records(self, texts):
         """Yields (split, tf.Example). Pass 1 reads the urls files, which archives store
@@ -243,6 +302,8 @@ class _AclImdbSource:
         match = _REVIEW_FILE.fullmatch(file_name)
         if not match:
             raise UserInputError(f'{where}: review file name is not <id>_<rating>.txt')
+        if len(match.group(1)) > MAX_ID_DIGITS or len(match.group(2)) > MAX_ID_DIGITS:
+            raise UserInputError(f'{where}: review id or rating is over the bound of {MAX_ID_DIGITS} digits')
         review_id, rating = int(match.group(1)), int(match.group(2))
         allowed = _RATINGS[folder]
         if rating not in allowed:
@@ -260,8 +321,9 @@ class _AclImdbSource:
 class _ArchiveSource(_AclImdbSource):
     format = 'aclimdb-archive'
 
-    def __init__(self, path):
+    def __init__(self, path, bounds):
         self.path = path
+        self.bounds = bounds
 
     def where(self, name):
         return f'aclImdb/{name} in {self.path}'
@@ -270,24 +332,45 @@ class _ArchiveSource(_AclImdbSource):
         return _sha256_file(self.path).hexdigest()
 
     def entries(self, wanted):
-        """Streams (name, bytes or None) over the archive's files; bytes only when wanted(name)."""
+        """Streams (name, bytes or None) over the archive's files; bytes only when wanted(name).
+        Links are skipped (and counted): a member's bytes are its own."""
+        count = links = 0
         try:
             with tarfile.open(self.path, 'r|*') as tar:
-                for member in tar:
+                while (member := tar.next()) is not None:
+                    # Streaming: no member is looked up again, so the list that tarfile keeps
+                    # of them is dropped, and memory stays flat however many there are.
+                    tar.members.clear()
+                    count += 1
+                    self.bounds.check_entries(count, self.path)
                     name = member.name.removeprefix('./')
-                    if member.isfile() and name.startswith('aclImdb/'):
-                        name = name.removeprefix('aclImdb/')
-                        yield name, tar.extractfile(member).read() if wanted(name) else None
+                    if not name.startswith('aclImdb/'):
+                        continue
+                    name = name.removeprefix('aclImdb/')
+                    if member.issym() or member.islnk():
+                        links += 1
+                    elif member.isfile():
+                        yield name, self._read(tar, member, name) if wanted(name) else None
         except _ARCHIVE_ERRORS as exc:
             raise UserInputError(f'{self.path}: unreadable or truncated archive ({exc})') from exc
+        self.skipped_links = links
+
+    def _read(self, tar, member, name):
+        where = self.where(name)
+        self.bounds.check_size(member.size, name, where)  # before reading: size is the header's
+        bound, _ = self.bounds.bytes_for(name)
+        data = tar.extractfile(member).read(bound + 1)
+        self.bounds.check_size(len(data), name, where)
+        return data
 
 
 class _DirectorySource(_AclImdbSource):
     format = 'aclimdb-directory'
 
-    def __init__(self, root):
+    def __init__(self, root, bounds):
         self.path = root
-        self.names = _list_aclimdb(root)
+        self.bounds = bounds
+        self.names, self.skipped_links = _list_aclimdb(root, bounds)
 
     def where(self, name):
         return os.path.join(self.path, name)
@@ -300,27 +383,53 @@ class _DirectorySource(_AclImdbSource):
             if not wanted(name):
                 yield name, None
                 continue
+            where = self.where(name)
+            bound, _ = self.bounds.bytes_for(name)
             try:
-                with open(self.where(name), 'rb') as f:
-                    data = f.read()
+                # O_NOFOLLOW: a file swapped for a link since the listing is not followed either.
+                with open(os.open(where, os.O_RDONLY | os.O_NOFOLLOW), 'rb') as f:
+                    self.bounds.check_size(os.fstat(f.fileno()).st_size, name, where)
+                    data = f.read(bound + 1)
             except OSError as exc:
-                raise UserInputError(f'{self.where(name)}: cannot read ({exc.strerror})') from exc
+                raise UserInputError(f'{where}: cannot read ({exc.strerror})') from exc
+            self.bounds.check_size(len(data), name, where)
             yield name, data
 
 
-def _list_aclimdb(root):
-    """Sorted names of the review and urls files under ROOT (the aclImdb folder)."""
-    names = []
+def _list_aclimdb(root, bounds):
+    """(sorted names of the review and urls files under ROOT, the aclImdb folder; the
+    number of links skipped). Links below ROOT, to files or folders, are not followed,
+    as the archive source skips link members: a source's reviews are the files in it."""
+    names, links, count = [], 0, 0
+
+    def scan(folder):
+        nonlocal links, count
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                count += 1
+                bounds.check_entries(count, root)
+                if entry.is_symlink():
+                    links += 1
+                else:
+                    yield entry
+
     for split in ('train', 'test'):
         split_dir = os.path.join(root, split)
+        if os.path.islink(split_dir):
+            links += 1
+            continue
         if not os.path.isdir(split_dir):
             continue
-        for entry in os.scandir(split_dir):
-            if entry.is_dir() and entry.name in _RATINGS:
-                names += [f'{split}/{entry.name}/{review.name}' for review in os.scandir(entry) if review.is_file()]
-            elif entry.is_file() and _URLS.fullmatch(f'{split}/{entry.name}'):
+        for entry in scan(split_dir):
+            if entry.is_dir(follow_symlinks=False) and entry.name in _RATINGS:
+                names += [
+                    f'{split}/{entry.name}/{review.name}'
+                    for review in scan(entry.path)
+                    if review.is_file(follow_symlinks=False)
+                ]
+            elif entry.is_file(follow_symlinks=False) and _URLS.fullmatch(f'{split}/{entry.name}'):
                 names.append(f'{split}/{entry.name}')
-    return sorted(names)
+    return sorted(names), links
 
 
 def _find_tfds_files(root):
@@ -348,9 +457,11 @@ def _find_tfds_files(root):
 
 class _TfdsSource:
     format = 'tfds-imdb_reviews'
+    skipped_links = 0
 
-    def __init__(self, files):
+    def __init__(self, files, bounds):
         self.files = files
+        self.bounds = bounds
         self.path = os.path.dirname(files[0][1])
 
     def fingerprint(self):
@@ -359,7 +470,7 @@ class _TfdsSource:
     def records(self, texts):
         for split, path in self.files:
             for index, serialized in enumerate(_read_tfrecords(path)):
-                yield split, _tfds_example(split, serialized, f'{path}: record {index}', texts)
+                yield split, _tfds_example(split, serialized, f'{path}: record {index}', texts, self.bounds)
 
 
 def _find_tfrecord_files(root):
@@ -390,6 +501,7 @@ class _TfRecordSource:
     judges them against the schema like any other data."""
 
     format = 'tfrecords'
+    skipped_links = 0
 
     def __init__(self, files):
         self.files = files
@@ -414,7 +526,7 @@ def _read_tfrecords(path, compression=''):
         raise UserInputError(f'{path}: unreadable TFRecord file ({exc.message})') from exc
 
 
-def _tfds_example(split, serialized, where, texts):
+def _tfds_example(split, serialized, where, texts, bounds):
     """Re-encodes a tfds plain_text example; the unsupervised split's label is -1 and is dropped."""
     try:
         feature = tf.train.Example.FromString(serialized).features.feature
@@ -424,6 +536,8 @@ def _tfds_example(split, serialized, where, texts):
     label = feature[names.LABEL_FEATURE].int64_list.value if names.LABEL_FEATURE in feature else []
     if len(text) != 1:
         raise UserInputError(f"{where}: no single bytes '{names.TEXT_FEATURE}' (only plain_text is supported)")
+    if len(text[0]) > bounds.review_bytes:
+        raise UserInputError(f'{where}: review is over the bound of {bounds.review_bytes} bytes (got {len(text[0])})')
     if split == 'unsup':
         return _example(text=texts.decode(text[0], where))
     if len(label) != 1:

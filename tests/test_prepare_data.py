@@ -12,7 +12,7 @@ import tarfile
 import pytest
 import tensorflow as tf
 
-from conftest import read_split
+from conftest import imdb_tfx, read_split
 from imdb_tfx import prepare_data
 from imdb_tfx.core.errors import UserInputError
 
@@ -419,3 +419,155 @@ def test_refuses_to_replace_unrelated_directory(tmp_path):
 def test_bad_num_shards(tmp_path):
     with pytest.raises(UserInputError, match='num_shards'):
         prepare_data.prepare(SAMPLE, str(tmp_path / 'out'), num_shards=0)
+
+
+# --- bounds and links ------------------------------------------------------------------
+
+
+def add_members(path, members):
+    """Appends tar MEMBERS (TarInfo, data or None) to a fresh archive of tiny_files at PATH."""
+    files = tiny_files()
+    with tarfile.open(path, 'w:gz') as tar:
+        for name in sorted(files):
+            info = tarfile.TarInfo(name)
+            info.size = len(files[name])
+            tar.addfile(info, io.BytesIO(files[name]))
+        for info, data in members:
+            tar.addfile(info, None if data is None else io.BytesIO(data))
+    return str(path)
+
+
+def zeros_member(name, size):
+    info = tarfile.TarInfo(name)
+    info.size = size
+    return info, bytes(size)
+
+
+def test_review_over_default_bound(tmp_path):
+    # 2 MiB of zeros: a few KB of archive; no review of the real data is near 1 MiB.
+    name = 'aclImdb/train/unsup/1_0.txt'
+    archive = add_members(tmp_path / 'big.tar.gz', [zeros_member(name, 2 * prepare_data.MAX_REVIEW_BYTES)])
+    assert os.path.getsize(archive) < 100_000
+    assert_user_error(
+        archive, str(tmp_path / 'out'), f'{name} in {archive}', f'over the bound of {prepare_data.MAX_REVIEW_BYTES}'
+    )
+
+
+def test_review_bound_is_a_parameter(tmp_path):
+    name = 'aclImdb/train/pos/1_7.txt'
+    files = {**tiny_files(), name: b'x' * 65}
+    archive = write_archive(tmp_path / 'a.tar.gz', files)
+    output = str(tmp_path / 'out')
+    with pytest.raises(UserInputError, match=f'{name} in .*: review is over the bound of 64 bytes') as error:
+        prepare_data.prepare(archive, output, max_review_bytes=64)
+    assert '\n' not in str(error.value)
+    assert not os.path.exists(output)
+    assert sorted(os.listdir(tmp_path)) == ['a.tar.gz']  # no temporary output left either
+    assert prepare_data.prepare(archive, output, max_review_bytes=65)['splits']['train']['examples'] == 6
+    source = write_tree(tmp_path / 'src', files)
+    review = os.path.join(source, name)
+    with pytest.raises(UserInputError, match=f'{re.escape(review)}: review is over the bound of 64 bytes'):
+        prepare_data.prepare(source, str(tmp_path / 'out2'), max_review_bytes=64)
+    assert not os.path.exists(tmp_path / 'out2')
+
+
+def test_review_over_bound_is_not_read(tmp_path, monkeypatch):
+    """The header's size is judged before the member is read: reading is not even tried."""
+    name = 'aclImdb/train/neg/1_4.txt'
+    archive = add_members(tmp_path / 'big.tar.gz', [zeros_member(name, 1000)])
+    read_sizes = []  # (member size, size asked)
+    real_read = tarfile.ExFileObject.read
+
+    def read(self, size=-1):
+        read_sizes.append((self.raw.size, size))
+        return real_read(self, size)
+
+    monkeypatch.setattr(tarfile.ExFileObject, 'read', read)
+    with pytest.raises(UserInputError, match='over the bound of 100 bytes'):
+        prepare_data.prepare(archive, str(tmp_path / 'out'), max_review_bytes=100)
+    assert read_sizes and all(member < 1000 and asked > 0 for member, asked in read_sizes)
+
+
+def test_urls_file_over_bound(tmp_path):
+    archive = write_archive(tmp_path / 'a.tar.gz', tiny_files())
+    with pytest.raises(
+        UserInputError, match='aclImdb/train/urls_neg.txt in .*: urls file is over the bound of 10 bytes'
+    ):
+        prepare_data.prepare(archive, str(tmp_path / 'out'), max_urls_bytes=10)
+
+
+def test_entries_over_bound(tmp_path):
+    files = tiny_files()
+    archive = write_archive(tmp_path / 'a.tar.gz', files)
+    with pytest.raises(UserInputError, match=f'{re.escape(archive)}: more than the bound of 5 entries'):
+        prepare_data.prepare(archive, str(tmp_path / 'out'), max_entries=5)
+    source = write_tree(tmp_path / 'src', files)
+    with pytest.raises(UserInputError, match=f'{re.escape(source)}/aclImdb: more than the bound of 5 entries'):
+        prepare_data.prepare(source, str(tmp_path / 'out'), max_entries=5)
+    assert not os.path.exists(tmp_path / 'out')
+    # Every archive member counts (write_archive stores files only, no folders).
+    with pytest.raises(UserInputError, match=f'bound of {len(files) - 1} entries'):
+        prepare_data.prepare(archive, str(tmp_path / 'out'), max_entries=len(files) - 1)
+    assert prepare_data.prepare(archive, str(tmp_path / 'out'), max_entries=len(files))['splits']
+
+
+def test_review_id_of_5000_digits(tmp_path):
+    name = f'aclImdb/train/pos/{"1" * 5000}_7.txt'
+    archive = write_archive(tmp_path / 'a.tar.gz', {**tiny_files(), name: b'a review'})
+    assert_user_error(archive, str(tmp_path / 'out'), f'{name} in {archive}', 'over the bound of 18 digits')
+
+
+def test_cli_bad_input_is_one_line_exit_2(tmp_path):
+    name = f'aclImdb/train/neg/{"9" * 5000}_1.txt'
+    archive = write_archive(tmp_path / 'a.tar.gz', {**tiny_files(), name: b'a review'})
+    output = str(tmp_path / 'out')
+    result = imdb_tfx('prepare-data', archive, '--output', output, '--home', str(tmp_path / 'home'))
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith('error: '), result.stderr
+    assert name in lines[0] and 'Traceback' not in result.stderr
+    assert not os.path.exists(output)
+
+
+def test_folder_source_skips_links(tmp_path):
+    outside = tmp_path / 'outside'
+    write_tree(outside, {'secret.txt': b'SECRET from outside', 'test/pos/0_9.txt': b'outside test review'})
+    files = tiny_files()
+    files['aclImdb/train/urls_pos.txt'] += url(13).encode()  # a url line for the link's id 3
+    source = write_tree(tmp_path / 'src', files)
+    os.symlink(outside / 'secret.txt', os.path.join(source, 'aclImdb', 'train', 'pos', '3_8.txt'))
+    os.symlink(outside / 'test', os.path.join(source, 'aclImdb', 'test'))  # a linked folder: not followed either
+    output = str(tmp_path / 'out')
+    manifest = prepare_data.prepare(source, output)
+    assert manifest['skipped_links'] == 2
+    assert set(manifest['splits']) == {'train', 'unsup'}
+    assert manifest['splits']['train']['examples'] == 6
+    texts = [r['text'] for split in ('train', 'unsup') for r in read_split(output, split)]
+    assert not [t for t in texts if b'outside' in t or b'SECRET' in t]
+    with open(os.path.join(output, 'manifest.json')) as f:
+        assert json.load(f)['skipped_links'] == 2
+    # The fingerprint is of the files read: the links' targets do not change it.
+    before = prepare_data.source_fingerprint(source)
+    (outside / 'secret.txt').write_bytes(b'changed')
+    assert prepare_data.source_fingerprint(source) == before
+
+
+def test_archive_link_members_are_counted(tmp_path):
+    symlink = tarfile.TarInfo('aclImdb/train/pos/3_8.txt')
+    symlink.type, symlink.linkname = tarfile.SYMTYPE, '/etc/passwd'
+    hardlink = tarfile.TarInfo('aclImdb/train/neg/3_1.txt')
+    hardlink.type, hardlink.linkname = tarfile.LNKTYPE, 'aclImdb/train/neg/0_1.txt'
+    archive = add_members(tmp_path / 'links.tar.gz', [(symlink, None), (hardlink, None)])
+    manifest = prepare_data.prepare(archive, str(tmp_path / 'out'))
+    assert manifest['skipped_links'] == 2
+    assert manifest['splits']['train']['examples'] == 6
+
+
+def test_cli_summary_counts_skipped_links(tmp_path):
+    (tmp_path / 'outside.txt').write_bytes(b'SECRET from outside')
+    source = write_tree(tmp_path / 'src', tiny_files())
+    os.symlink(tmp_path / 'outside.txt', os.path.join(source, 'aclImdb', 'train', 'pos', '2_9.txt.bak'))
+    output = str(tmp_path / 'out')
+    result = imdb_tfx('prepare-data', source, '--output', output, '--home', str(tmp_path / 'home'))
+    assert result.returncode == 0, result.stderr
+    assert 'skipped 1 links' in result.stdout
