@@ -7,12 +7,19 @@ calls both serving signatures on real and edge-case inputs:
 Checks: both signatures answer {"probability": float32 [batch, 1]}, finite and
 in [0, 1]; they agree within AGREEMENT_TOLERANCE; every batch (up to 1,000
 reviews) is served within the bound. Writes a JSON report; exits 0 even when
-checks fail (the report says which), 1 when the probe itself could not run."""
+checks fail (the report says which), 1 when the probe itself could not run.
+
+Reviews are served as the bytes they are (both signatures take tf.string):
+text that is not UTF-8, as users' own TFRecords may hold, is never decoded
+here. The sample file is JSON, so it carries such a review as a str decoded
+with errors='surrogateescape' (json writes its lone surrogates as \\udcXX),
+which the probe turns back into the original bytes. A signature that cannot
+serve a batch (an op error) is a problem in the report, not a crash."""
 
 import argparse
 import json
 import time
-from typing import Dict, List
+from typing import Dict, List, Union
 
 import numpy as np
 import tensorflow as tf
@@ -21,8 +28,23 @@ from imdb_tfx.core.names import EXAMPLES_SIGNATURE, OUTPUT_KEY, TEXT_FEATURE, TE
 
 AGREEMENT_TOLERANCE = 1e-4
 
+Review = Union[str, bytes]
 
-def edge_cases(sample: List[str]) -> Dict[str, List[str]]:
+
+def review_bytes(review: Review) -> bytes:
+    """The bytes a review is served as: bytes unchanged; a str as UTF-8, its
+    lone surrogates (a str decoded with errors='surrogateescape') back as the
+    bytes they stand for, and any other lone surrogate as it is encoded
+    (surrogatepass): never a UnicodeEncodeError."""
+    if isinstance(review, bytes):
+        return review
+    try:
+        return review.encode('utf-8', 'surrogateescape')
+    except UnicodeEncodeError:
+        return review.encode('utf-8', 'surrogatepass')
+
+
+def edge_cases(sample: List[Review]) -> Dict[str, List[Review]]:
     """Named batches of review texts to serve."""
     return {
         'eval sample': sample,
@@ -34,17 +56,27 @@ def edge_cases(sample: List[str]) -> Dict[str, List[str]]:
     }
 
 
-def _as_examples(texts: List[str]) -> tf.Tensor:
+def _as_examples(texts: List[bytes]) -> tf.Tensor:
     return tf.constant(
         [
             tf.train.Example(
                 features=tf.train.Features(
-                    feature={TEXT_FEATURE: tf.train.Feature(bytes_list=tf.train.BytesList(value=[t.encode('utf-8')]))}
+                    feature={TEXT_FEATURE: tf.train.Feature(bytes_list=tf.train.BytesList(value=[t]))}
                 )
             ).SerializeToString()
             for t in texts
-        ]
+        ],
+        dtype=tf.string,
     )
+
+
+def _serve(signature, name: str, **inputs):
+    """(outputs, None), or (None, the problem) when the signature cannot serve the batch."""
+    try:
+        return signature(**inputs), None
+    except (tf.errors.OpError, ValueError, TypeError) as e:
+        message = (getattr(e, 'message', None) or str(e)).strip().splitlines()
+        return None, f'{name}: could not serve the batch ({type(e).__name__}: {message[0] if message else ""})'
 
 
 def _problems(name: str, outputs, batch: int) -> List[str]:
@@ -61,28 +93,29 @@ def _problems(name: str, outputs, batch: int) -> List[str]:
     return []
 
 
-def probe(model_dir: str, sample: List[str], max_batch_seconds: float) -> dict:
+def probe(model_dir: str, sample: List[Review], max_batch_seconds: float) -> dict:
     model = tf.saved_model.load(model_dir)
     missing = {EXAMPLES_SIGNATURE, TEXT_SIGNATURE} - set(model.signatures)
     if missing:
         return {'passed': False, 'problems': [f'missing signatures: {sorted(missing)}'], 'batches': {}}
     by_text, by_examples = model.signatures[TEXT_SIGNATURE], model.signatures[EXAMPLES_SIGNATURE]
     problems, batches = [], {}
-    for name, texts in edge_cases(sample).items():
+    for name, reviews in edge_cases(sample).items():
+        texts = [review_bytes(r) for r in reviews]
         examples = _as_examples(texts)
-        by_examples(examples=examples)  # warm-up: the first call traces
+        via_text, via_examples = f'{name} via {TEXT_SIGNATURE}', f'{name} via {EXAMPLES_SIGNATURE}'
+        _serve(by_examples, via_examples, examples=examples)  # warm-up: the first call traces
         started = time.perf_counter()
-        text_out = by_text(text=tf.constant(texts))
+        text_out, text_problem = _serve(by_text, via_text, text=tf.constant(texts, dtype=tf.string))
         seconds = time.perf_counter() - started
-        example_out = by_examples(examples=examples)
-        found = _problems(f'{name} via {TEXT_SIGNATURE}', text_out, len(texts)) + _problems(
-            f'{name} via {EXAMPLES_SIGNATURE}', example_out, len(texts)
-        )
+        example_out, example_problem = _serve(by_examples, via_examples, examples=examples)
+        found = [text_problem] if text_problem else _problems(via_text, text_out, len(texts))
+        found += [example_problem] if example_problem else _problems(via_examples, example_out, len(texts))
         if not found:
             gap = float(np.max(np.abs(text_out[OUTPUT_KEY].numpy() - example_out[OUTPUT_KEY].numpy())))
             if gap > AGREEMENT_TOLERANCE:
                 found.append(f'{name}: the signatures disagree by {gap:.3g}')
-        if seconds > max_batch_seconds:
+        if not text_problem and seconds > max_batch_seconds:
             found.append(f'{name}: {seconds:.3f} s for {len(texts)} reviews, bound {max_batch_seconds} s')
         batches[name] = {'size': len(texts), 'seconds': round(seconds, 4), 'problems': found}
         problems += found

@@ -1,5 +1,8 @@
 """The serving canary's probe on SavedModels that serve well and badly."""
 
+import json
+import sys
+
 import pytest
 import tensorflow as tf
 
@@ -79,3 +82,39 @@ def test_missing_signature_fails(tmp_path):
     path = str(tmp_path / 'model')
     tf.saved_model.save(module, path, signatures={'serving_text': module.serve_text})
     assert probe.probe(path, SAMPLE, 10)['problems'] == ["missing signatures: ['serving_default']"]
+
+
+# Users' own TFRecords may hold reviews that are not UTF-8: served as the bytes they are.
+NOT_UTF8 = [b'\xff\xfe bad', b'caf\xe9 (latin-1)', b'cut mid-character \xe6\x98']
+
+
+def test_reviews_that_are_not_utf8_are_served_as_their_bytes(tmp_path):
+    report = probe.probe(save(tmp_path, length_score), NOT_UTF8 + SAMPLE, max_batch_seconds=10)
+    assert report['passed'], report['problems']
+
+
+def test_the_sample_file_carries_bytes_that_are_not_utf8(tmp_path, monkeypatch):
+    # JSON holds str: an undecodable byte travels as a lone surrogate (surrogateescape) and comes back as itself.
+    as_text = [r.decode('utf-8', 'surrogateescape') for r in NOT_UTF8]
+    assert [probe.review_bytes(t) for t in as_text] == NOT_UTF8
+    assert probe.review_bytes('\ud800 lone') == '\ud800 lone'.encode('utf-8', 'surrogatepass')
+    sample_file, report_file = tmp_path / 'sample.json', tmp_path / 'report.json'
+    sample_file.write_text(json.dumps(as_text), encoding='utf-8')
+    argv = ['probe', '--model', save(tmp_path, length_score), '--sample', str(sample_file)]
+    monkeypatch.setattr(sys, 'argv', argv + ['--max-batch-seconds', '10', '--report', str(report_file)])
+    probe.main()
+    report = json.loads(report_file.read_text(encoding='utf-8'))
+    assert report['passed'], report['problems']
+    assert report['batches']['eval sample']['size'] == len(NOT_UTF8)
+
+
+def test_a_model_that_cannot_serve_bytes_that_are_not_utf8_is_a_problem_not_a_crash(tmp_path):
+    def strict_utf8(text):
+        chars = tf.strings.unicode_decode(text, 'UTF-8', errors='strict')
+        return tf.sigmoid(tf.cast(chars.row_lengths(), tf.float32)[:, None] / 100 - 1)
+
+    report = probe.probe(save(tmp_path, strict_utf8), NOT_UTF8, max_batch_seconds=10)
+    assert not report['passed']
+    failed = report['batches']['eval sample']['problems']
+    assert len(failed) == 2 and all('could not serve the batch (InvalidArgumentError' in p for p in failed)
+    assert report['batches']['empty review']['problems'] == []
