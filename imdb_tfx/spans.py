@@ -11,15 +11,24 @@ labelled reviews: every span brings movies no earlier span had, like new
 releases. A span's labelled reviews are all in train/ (the pipeline splits
 each span into train, valid and eval by movie); its unlabeled reviews are
 those of the same movies. The pipeline reads `span-{SPAN}` (core/names.py).
+
+`ingest` (and `prepare-data --spans` over an existing folder) holds the
+folder for its whole run: an flock on DATA/.ingest.lock, which a second one
+finds taken and stops at once (run it again later). The lock file is hidden
+and not a span: readers go by spans.json and `span-N` folders only.
 """
 
 import bisect
 import collections
+import contextlib
+import errno
+import fcntl
 import json
 import logging
 import os
 import re
-from typing import Dict, List, Optional, Tuple
+import stat
+from typing import Dict, Iterator, List, Optional, Tuple
 
 from imdb_tfx import prepare_data
 from imdb_tfx.core import atomic, names
@@ -30,6 +39,7 @@ log = logging.getLogger(__name__)
 SPANS_MANIFEST = 'spans.json'
 MOVIES_FILE = 'movies.txt'  # a span's movie ids, one per line
 FORMAT_VERSION = 1
+LOCK_FILE = '.ingest.lock'  # flock'ed while ingest or prepare-data --spans writes the folder
 _SPAN_DIR = re.compile(r'span-(\d+)')
 
 
@@ -54,12 +64,62 @@ def span_numbers(data: str) -> List[int]:
     return [entry['span'] for entry in read_manifest(data)['spans']]
 
 
+def _is_empty(path: str) -> bool:
+    """A folder with nothing in it but (maybe) the lock file."""
+    return os.path.isdir(path) and not [e for e in os.listdir(path) if e != LOCK_FILE]
+
+
+@contextlib.contextmanager
+def _locked(data: str) -> Iterator[None]:
+    """Holds the spans folder DATA (an existing folder) for one writer: an
+    exclusive flock on DATA/.ingest.lock, opened without following a link and
+    never truncated, released when the block ends (or the process dies). A
+    folder another writer holds is a UserInputError at once."""
+    path = os.path.join(data, LOCK_FILE)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    except OSError as e:
+        reason = 'is a symbolic link' if e.errno == errno.ELOOP else f'cannot be opened ({e.strerror})'
+        raise UserInputError(f"{path}: {reason}, not the spans folder's lock file; remove it") from None
+    try:
+        found = os.fstat(fd)
+        if not stat.S_ISREG(found.st_mode) or found.st_nlink > 1:
+            kind = 'not a regular file' if not stat.S_ISREG(found.st_mode) else 'a file with other names (a hard link)'
+            raise UserInputError(f"{path}: is {kind}, not the spans folder's lock file; remove it")
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            now = os.stat(path, follow_symlinks=False)
+        except (BlockingIOError, FileNotFoundError):
+            now = None
+        if now is None or (now.st_dev, now.st_ino) != (found.st_dev, found.st_ino):
+            # Taken, or the file was replaced since it was opened (its folder replaced whole).
+            raise UserInputError(f'{data}: another ingest (or prepare-data --spans) holds it; run this one again later')
+        yield
+    finally:
+        os.close(fd)  # releases the flock
+
+
 def prepare_spans(source: str, output: str, spans: int, num_shards: int = prepare_data.NUM_SHARDS) -> dict:
     """Converts SOURCE into SPANS spans under OUTPUT (replaced whole); returns the spans manifest."""
     if spans < 1:
         raise UserInputError(f'--spans: must be at least 1, got {spans}')
     output = os.path.abspath(output)
-    atomic.check_replaceable(output, is_output=is_spans, what='a prepare-data --spans output')
+    with contextlib.ExitStack() as held:
+        if os.path.isdir(output):
+            # Before locking: no lock file is ever made in a folder that is not ours to replace.
+            _check_replaceable(output)
+            held.enter_context(_locked(output))
+        _check_replaceable(output)
+        return _prepare_spans(source, output, spans, num_shards)
+
+
+def _check_replaceable(output: str) -> None:
+    atomic.check_replaceable(
+        output, is_output=lambda p: is_spans(p) or _is_empty(p), what='a prepare-data --spans output'
+    )
+
+
+def _prepare_spans(source: str, output: str, spans: int, num_shards: int) -> dict:
     reader = prepare_data.open_source(source)
     texts = prepare_data.TextDecoder()
     records = [(_labelled_or_unsup(split), example) for split, example in reader.records(texts)]
@@ -80,13 +140,34 @@ def prepare_spans(source: str, output: str, spans: int, num_shards: int = prepar
 def ingest(source: str, data: str, num_shards: int = prepare_data.NUM_SHARDS) -> dict:
     """Appends SOURCE's reviews to the spans folder DATA as its next span (a
     missing or empty DATA starts at span 1); returns the span's manifest
-    entry. The span appears whole (renamed into place), then spans.json names it."""
-    if is_spans(data):
-        manifest = read_manifest(data)
-    elif not os.path.exists(data) or (os.path.isdir(data) and not os.listdir(data)):
-        manifest = {'format_version': FORMAT_VERSION, 'spans': []}
-    else:
+    entry. The span appears whole (renamed into place), then spans.json names it.
+    The folder is held (see _locked) from the first look to the last write; a
+    folder this call made is removed again when it fails."""
+    _check_ingestable(data)  # before the lock file is made
+    made = not os.path.exists(data)
+    try:
+        os.makedirs(data, exist_ok=True)
+    except OSError as e:
+        raise UserInputError(f'{data}: cannot create the spans folder ({e.strerror})') from None
+    with _locked(data):
+        try:
+            return _ingest(source, data, num_shards)
+        except BaseException:
+            if made and _is_empty(data):
+                with contextlib.suppress(OSError):
+                    os.remove(os.path.join(data, LOCK_FILE))  # still held: a later ingest sees a new file
+                    os.rmdir(data)
+            raise
+
+
+def _check_ingestable(data: str) -> None:
+    if not (is_spans(data) or not os.path.exists(data) or _is_empty(data)):
         raise UserInputError(f'{data}: not a spans folder (make one with `imdb-tfx prepare-data SOURCE --spans K`)')
+
+
+def _ingest(source: str, data: str, num_shards: int) -> dict:
+    _check_ingestable(data)  # again, holding the folder
+    manifest = read_manifest(data) if is_spans(data) else {'format_version': FORMAT_VERSION, 'spans': []}
     number = max((entry['span'] for entry in manifest['spans']), default=0) + 1
     reader = prepare_data.open_source(source)
     texts = prepare_data.TextDecoder()

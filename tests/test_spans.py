@@ -101,3 +101,42 @@ def test_run_refuses_a_window_without_spans_and_unknown_drift_measures(prepared_
     result = imdb_tfx('run', '--data', prepared_sample, '--home', str(tmp_path / 'home'), '--window', '2')
     assert result.returncode == 2
     assert f'--window: {prepared_sample} is not a spans folder' in result.stderr
+
+
+def test_a_second_ingest_while_one_holds_the_folder_stops_at_once_and_changes_nothing(three_spans, tmp_path):
+    import fcntl
+
+    data = str(tmp_path / 'data')
+    spans.ingest(spans.span_dir(three_spans, 1), data)
+    before = sorted(os.listdir(data)), open(os.path.join(data, spans.SPANS_MANIFEST)).read()
+    assert spans.LOCK_FILE in before[0]
+    with open(os.path.join(data, spans.LOCK_FILE), 'rb') as held:  # another ingest, mid-run
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(UserInputError, match=f'^{data}: another ingest .*holds it'):
+            spans.ingest(spans.span_dir(three_spans, 2), data)
+        with pytest.raises(UserInputError, match=f'^{data}: another ingest .*holds it'):
+            spans.prepare_spans(SAMPLE_ARCHIVE, data, 2)
+        result = imdb_tfx('ingest', spans.span_dir(three_spans, 2), '--data', data)
+        assert result.returncode == 2, result.stderr
+        assert 'Traceback' not in result.stderr  # one line, after TensorFlow's start-up noise
+        last = result.stderr.strip().splitlines()[-1]
+        assert last.endswith(f'{data}: another ingest (or prepare-data --spans) holds it; run this one again later')
+    assert (sorted(os.listdir(data)), open(os.path.join(data, spans.SPANS_MANIFEST)).read()) == before
+    # Released: the lock file is no span, and the next ingest goes on.
+    assert spans.is_spans(data) and spans.span_numbers(data) == [1]
+    assert spans.ingest(spans.span_dir(three_spans, 2), data)['span'] == 2
+
+
+def test_a_failed_first_ingest_leaves_no_folder_and_a_lock_file_alone_counts_as_empty(three_spans, tmp_path):
+    data = tmp_path / 'data'
+    with pytest.raises(UserInputError):
+        spans.ingest(str(tmp_path / 'missing'), str(data))
+    assert not data.exists()
+    data.mkdir()
+    (data / spans.LOCK_FILE).touch()
+    assert spans.ingest(spans.span_dir(three_spans, 1), str(data))['span'] == 1
+    (tmp_path / 'linked_data').mkdir()
+    os.symlink(str(tmp_path / 'elsewhere'), str(tmp_path / 'linked_data' / spans.LOCK_FILE))
+    with pytest.raises(UserInputError, match='is a symbolic link'):
+        spans.ingest(spans.span_dir(three_spans, 1), str(tmp_path / 'linked_data'))
+    assert not (tmp_path / 'elsewhere').exists()
