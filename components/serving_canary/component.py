@@ -22,11 +22,16 @@ SAMPLE_SIZE = 200
 
 
 def eval_sample(examples_uri: str, size: int = SAMPLE_SIZE) -> list:
-    """The first `size` review texts of the eval split."""
+    """The first `size` review texts of the eval split. Bytes that are not
+    UTF-8 (users' own TFRecords) are kept as surrogates, which the probe
+    turns back into the same bytes (probe.review_bytes)."""
     files = sorted(tf.io.gfile.glob(os.path.join(examples_uri, f'Split-{names.EVAL}', '*')))
     records = tf.data.TFRecordDataset(files, compression_type='GZIP').take(size)
     return [
-        tf.train.Example.FromString(r.numpy()).features.feature[names.TEXT_FEATURE].bytes_list.value[0].decode('utf-8')
+        tf.train.Example.FromString(r.numpy())
+        .features.feature[names.TEXT_FEATURE]
+        .bytes_list.value[0]
+        .decode('utf-8', errors='surrogateescape')
         for r in records
     ]
 
