@@ -12,7 +12,7 @@ from imdb_tfx.core import names
 from imdb_tfx.core.errors import UserInputError
 from imdb_tfx.core.home import Home
 from imdb_tfx.modules import text_embedding
-from imdb_tfx.pipeline.config import DataFacts, TrainingConfig, check_split_of
+from imdb_tfx.pipeline.config import DataFacts, TrainingConfig, check_split_of, check_unlabeled_of
 from imdb_tfx.pipeline.recipes import EmbeddingSpec
 
 log = logging.getLogger(__name__)
@@ -81,11 +81,7 @@ def check_split(data_root: str, split: str) -> None:
 
 def check_unlabeled(data_root: str) -> None:
     """Self-training needs reviews without labels."""
-    if not data_facts(data_root).has_unlabeled:
-        raise UserInputError(
-            f'{data_root}: no unlabeled reviews (unsup/) in this data, which '
-            'self-training needs: use --self-training-confidence 0'
-        )
+    check_unlabeled_of(data_facts(data_root))
 
 
 def local_training(training: TrainingConfig, hub: Optional[str], home: Home) -> TrainingConfig:

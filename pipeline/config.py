@@ -160,10 +160,7 @@ def fit_to_data(config: PipelineConfig, facts: DataFacts) -> Tuple[PipelineConfi
     training = config.training
     if training.use_unlabeled and not facts.has_unlabeled:
         if 'self_training_confidence' in config.given:
-            raise UserInputError(
-                f'{facts.root}: no unlabeled reviews (unsup/) in this data, which '
-                'self-training needs: use --self-training-confidence 0'
-            )
+            check_unlabeled_of(facts)
         hyperparameters = dataclasses.replace(training.hyperparameters, self_training_confidence=0.0)
         training = dataclasses.replace(training, hyperparameters=hyperparameters, use_unlabeled=False)
         notes.append(
@@ -172,6 +169,15 @@ def fit_to_data(config: PipelineConfig, facts: DataFacts) -> Tuple[PipelineConfi
         )
     fitted = dataclasses.replace(config, data=data, training=training)
     return fitted, config.spans if facts.is_spans else None, notes
+
+
+def check_unlabeled_of(facts: DataFacts) -> None:
+    """Self-training needs reviews without labels."""
+    if not facts.has_unlabeled:
+        raise UserInputError(
+            f'{facts.root}: no unlabeled reviews (unsup/) in this data, which '
+            'self-training needs: use --self-training-confidence 0'
+        )
 
 
 def check_split_of(split: str, facts: DataFacts) -> None:
