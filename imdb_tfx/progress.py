@@ -74,6 +74,6 @@ class RunProgress(logging.Handler):
         if self.console.is_terminal:
             done = int(20 * phase.epoch / phase.epochs)
             self.console.status(f'{name} [{"#" * done}{"." * (20 - done)}] epoch {phase.epoch}/{phase.epochs}{left}')
-        elif time.time() - self._plain_line_at >= PLAIN_LINE_SECONDS:
+        elif phase.epoch < phase.epochs and time.time() - self._plain_line_at >= PLAIN_LINE_SECONDS:
             self._plain_line_at = time.time()
             self.console.echo(line)
