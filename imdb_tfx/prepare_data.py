@@ -31,6 +31,7 @@ from google.protobuf.message import DecodeError
 
 from imdb_tfx.core import atomic, names
 from imdb_tfx.core.errors import UserInputError
+from imdb_tfx.core.limits import MAX_ENTRIES, MAX_ID_DIGITS, MAX_REVIEW_BYTES, MAX_URLS_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +49,9 @@ _RATINGS = {'neg': range(1, 5), 'pos': range(7, 11), 'unsup': range(0, 1)}
 # aclImdb names are handled relative to the aclImdb/ folder, e.g. "train/pos/0_9.txt".
 _REVIEW = re.compile(r'(train|test)/(pos|neg|unsup)/([^/]+)')
 _URLS = re.compile(r'(train|test)/urls_(pos|neg|unsup)\.txt')
-_REVIEW_FILE = re.compile(r'(\d+)_(\d+)\.txt')
-_MOVIE_ID = re.compile(r'/title/(tt\d+)/')
-_TFDS_FILE = re.compile(r'imdb_reviews-(train|test|unsupervised)\.tfrecord-(\d+)-of-(\d+)')
+_REVIEW_FILE = re.compile(r'([0-9]+)_([0-9]+)\.txt')
+_MOVIE_ID = re.compile(r'/title/(tt[0-9]+)/')
+_TFDS_FILE = re.compile(r'imdb_reviews-(train|test|unsupervised)\.tfrecord-([0-9]+)-of-([0-9]+)')
 _TFDS_SPLITS = {'train': 'train', 'test': 'test', 'unsupervised': 'unsup'}
 _ARCHIVE_ERRORS = (tarfile.TarError, EOFError, zlib.error, OSError)
 _NOT_A_SOURCE = (
@@ -63,18 +64,6 @@ _TFRECORD_SPLITS = ('train', 'test', 'unsup')
 _GZIP_MAGIC = b'\x1f\x8b'
 _PROGRESS_EVERY = 10_000
 _NON_UTF8_EXAMPLES = 5
-
-
-# Bounds on the input, checked before anything is read into memory: the real data's
-# reviews are a few KB (none near 1 MiB), its largest urls file is under 3 MB (50,000
-# lines of ~50 bytes), the full archive has about 100,000 entries. A source beyond them
-# is not IMDB reviews, and could make a small archive expand into gigabytes of memory.
-MAX_REVIEW_BYTES = 1 << 20  # one review file (or tfds record text): 1 MiB
-MAX_URLS_BYTES = 32 << 20  # one urls_*.txt: 32 MiB, over 500,000 lines
-MAX_ENTRIES = 1_000_000  # archive members, or folder entries under aclImdb's train/ and test/
-# Review file names are <id>_<rating>.txt; longer digit runs are no review ids.
-MAX_ID_DIGITS = 18
-
 
 # Ten shards per split: with --split source the pipeline's valid split is the
 # first train shard (pipeline.SOURCE_VALID_PATTERN), 10% of train.
@@ -203,12 +192,12 @@ def open_source(source, max_review_bytes=MAX_REVIEW_BYTES, max_entries=MAX_ENTRI
     root = _find_aclimdb_root(source)
     if root:
         return _DirectorySource(root, bounds)
-    tfds_files = _find_tfds_files(source)
+    tfds_files, links = _find_tfds_files(source)
     if tfds_files:
-        return _TfdsSource(tfds_files, bounds)
-    tfrecord_files = _find_tfrecord_files(source)
+        return _TfdsSource(tfds_files, links, bounds)
+    tfrecord_files, links = _find_tfrecord_files(source)
     if tfrecord_files:
-        return _TfRecordSource(tfrecord_files)
+        return _TfRecordSource(tfrecord_files, links, bounds)
     raise UserInputError(f'{source}: {_NOT_A_SOURCE}')
 
 
@@ -432,35 +421,51 @@ def _list_aclimdb(root, bounds):
     return sorted(names), links
 
 
+def _walk_without_links(root):
+    """(folder, file names) under ROOT, as os.walk, and the number of links met: a
+    symlinked file or folder is neither read nor entered (a source's records are the
+    files in it, as with the aclImdb sources)."""
+    found, links = [], 0
+    for folder, dir_names, file_names in os.walk(root):
+        links += sum(os.path.islink(os.path.join(folder, d)) for d in dir_names)
+        kept = [n for n in file_names if not os.path.islink(os.path.join(folder, n))]
+        links += len(file_names) - len(kept)
+        found.append((folder, kept))
+    return found, links
+
+
 def _find_tfds_files(root):
-    """[(split, path)] of the imdb_reviews TFRecord shards under ROOT, in split and shard order."""
-    found = []
-    for folder, _, file_names in os.walk(root):
-        found += [(folder, name) for name in file_names if _TFDS_FILE.fullmatch(name)]
+    """([(split, path)] of the imdb_reviews TFRecord shards under ROOT, in split and shard
+    order; the number of links skipped)."""
+    walked, links = _walk_without_links(root)
+    found = [(folder, name) for folder, file_names in walked for name in file_names if _TFDS_FILE.fullmatch(name)]
     folders = sorted({folder for folder, _ in found})
     if len(folders) > 1:
         raise UserInputError(f'{root}: imdb_reviews TFRecords in several folders ({", ".join(folders)}); pass one')
     shards = {}  # {tfds split: {shard index: (shard total, path)}}
     for folder, name in found:
         split, index, total = _TFDS_FILE.fullmatch(name).groups()
+        if len(index) > MAX_ID_DIGITS or len(total) > MAX_ID_DIGITS:
+            raise UserInputError(f'{os.path.join(folder, name)}: shard number over {MAX_ID_DIGITS} digits')
         shards.setdefault(split, {})[int(index)] = (int(total), os.path.join(folder, name))
     for split, by_index in shards.items():
         total = next(iter(by_index.values()))[0]
         if sorted(by_index) != list(range(total)) or any(t != total for t, _ in by_index.values()):
             raise UserInputError(f'{folders[0]}: incomplete {split} shards (expected {total})')
     if not shards.keys() & {'train', 'test'}:
-        return []
-    return [
+        return [], links
+    files = [
         (_TFDS_SPLITS[split], by_index[i][1]) for split, by_index in sorted(shards.items()) for i in sorted(by_index)
     ]
+    return files, links
 
 
 class _TfdsSource:
     format = 'tfds-imdb_reviews'
-    skipped_links = 0
 
-    def __init__(self, files, bounds):
+    def __init__(self, files, skipped_links, bounds):
         self.files = files
+        self.skipped_links = skipped_links
         self.bounds = bounds
         self.path = os.path.dirname(files[0][1])
 
@@ -474,21 +479,30 @@ class _TfdsSource:
 
 
 def _find_tfrecord_files(root):
-    """[(split, path)] of a folder of TFRecord files: ROOT/train/, test/ and unsup/ when
-    any exists, else every file directly in ROOT as train. Hidden files and the
-    manifest of another tool are skipped."""
+    """([(split, path)] of a folder of TFRecord files: ROOT/train/, test/ and unsup/ when
+    any exists, else every file directly in ROOT as train; the number of links skipped).
+    Hidden files and the manifest of another tool are skipped."""
+    links = 0
 
     def files(folder):
-        return [
-            os.path.join(folder, n)
-            for n in sorted(os.listdir(folder))
-            if not n.startswith('.') and n != MANIFEST and os.path.isfile(os.path.join(folder, n))
-        ]
+        nonlocal links
+        kept = []
+        for name in sorted(os.listdir(folder)):
+            path = os.path.join(folder, name)
+            if os.path.islink(path):
+                links += 1
+            elif not name.startswith('.') and name != MANIFEST and os.path.isfile(path):
+                kept.append(path)
+        return kept
 
     splits = [s for s in _TFRECORD_SPLITS if os.path.isdir(os.path.join(root, s))]
+    links += sum(os.path.islink(os.path.join(root, s)) for s in splits)
+    splits = [s for s in splits if not os.path.islink(os.path.join(root, s))]
     if splits:
-        return [(s, path) for s in splits for path in files(os.path.join(root, s))]
-    return [('train', path) for path in files(root)]
+        found = [(s, path) for s in splits for path in files(os.path.join(root, s))]
+    else:
+        found = [('train', path) for path in files(root)]
+    return found, links
 
 
 def _compression(path):
@@ -497,14 +511,15 @@ def _compression(path):
 
 
 class _TfRecordSource:
-    """The user's own tf.Examples, gzip'd or not, passed on as they are: the data gate
-    judges them against the schema like any other data."""
+    """The user's own tf.Examples, gzip'd or not, passed on as they are once the features
+    the pipeline reads have their types (the data gate judges the rest against the schema)."""
 
     format = 'tfrecords'
-    skipped_links = 0
 
-    def __init__(self, files):
+    def __init__(self, files, skipped_links, bounds):
         self.files = files
+        self.skipped_links = skipped_links
+        self.bounds = bounds
 
     def fingerprint(self):
         return _sha256_named_files((f'{split}/{os.path.basename(p)}', p) for split, p in self.files)
@@ -513,10 +528,34 @@ class _TfRecordSource:
         del texts  # passed on unchanged
         for split, path in self.files:
             for index, serialized in enumerate(_read_tfrecords(path, _compression(path))):
+                where = f'{path}: record {index}'
                 try:
-                    yield split, tf.train.Example.FromString(serialized)
+                    example = tf.train.Example.FromString(serialized)
                 except DecodeError as exc:
-                    raise UserInputError(f'{path}: record {index}: not a tf.Example') from exc
+                    raise UserInputError(f'{where}: not a tf.Example') from exc
+                _check_features(example, where, self.bounds)
+                yield split, example
+
+
+def _check_features(example, where, bounds):
+    """The features the pipeline reads, if there, have one value of their type; the
+    text, which it always reads, is there and within the review bound."""
+    feature = example.features.feature
+    if names.TEXT_FEATURE not in feature:
+        raise UserInputError(f"{where}: no '{names.TEXT_FEATURE}' feature")
+    for name, kind in FEATURE_TYPES.items():
+        if name not in feature:
+            continue
+        found = feature[name].WhichOneof('kind')
+        values = getattr(feature[name], found).value if found else []
+        if found != f'{kind}_list' or len(values) != 1:
+            got = f'{len(values)} {found.replace("_list", "")} values' if found else 'no value'
+            raise UserInputError(f"{where}: '{name}' must be one {kind} value, got {got}")
+    if len(feature[names.TEXT_FEATURE].bytes_list.value[0]) > bounds.review_bytes:
+        raise UserInputError(f'{where}: review is over the bound of {bounds.review_bytes} bytes')
+    label = feature[names.LABEL_FEATURE].int64_list.value if names.LABEL_FEATURE in feature else [0]
+    if label[0] not in (0, 1):
+        raise UserInputError(f"{where}: '{names.LABEL_FEATURE}' {label[0]} is not 0 or 1")
 
 
 def _read_tfrecords(path, compression=''):

@@ -37,10 +37,12 @@ from imdb_tfx.core.errors import UserInputError
 log = logging.getLogger(__name__)
 
 SPANS_MANIFEST = 'spans.json'
+# Movie ids are written one per line into MOVIES_FILE: no spaces, and short enough
+# that their digits make a title number.
+_MOVIE_ID = re.compile(rb'[!-~]{1,64}')
 MOVIES_FILE = 'movies.txt'  # a span's movie ids, one per line
 FORMAT_VERSION = 1
 LOCK_FILE = '.ingest.lock'  # flock'ed while ingest or prepare-data --spans writes the folder
-_SPAN_DIR = re.compile(r'span-(\d+)')
 
 
 def span_dir(data: str, span: int) -> str:
@@ -99,8 +101,11 @@ def _locked(data: str) -> Iterator[None]:
         os.close(fd)  # releases the flock
 
 
-def prepare_spans(source: str, output: str, spans: int, num_shards: int = prepare_data.NUM_SHARDS) -> dict:
-    """Converts SOURCE into SPANS spans under OUTPUT (replaced whole); returns the spans manifest."""
+def prepare_spans(
+    source: str, output: str, spans: int, num_shards: int = prepare_data.NUM_SHARDS, bounds: Optional[dict] = None
+) -> dict:
+    """Converts SOURCE into SPANS spans under OUTPUT (replaced whole); returns the spans manifest.
+    BOUNDS: prepare_data.open_source's max_* keywords."""
     if spans < 1:
         raise UserInputError(f'--spans: must be at least 1, got {spans}')
     output = os.path.abspath(output)
@@ -110,7 +115,7 @@ def prepare_spans(source: str, output: str, spans: int, num_shards: int = prepar
             _check_replaceable(output)
             held.enter_context(_locked(output))
         _check_replaceable(output)
-        return _prepare_spans(source, output, spans, num_shards)
+        return _prepare_spans(source, output, spans, num_shards, bounds or {})
 
 
 def _check_replaceable(output: str) -> None:
@@ -119,8 +124,8 @@ def _check_replaceable(output: str) -> None:
     )
 
 
-def _prepare_spans(source: str, output: str, spans: int, num_shards: int) -> dict:
-    reader = prepare_data.open_source(source)
+def _prepare_spans(source: str, output: str, spans: int, num_shards: int, bounds: dict) -> dict:
+    reader = prepare_data.open_source(source, **bounds)
     texts = prepare_data.TextDecoder()
     records = [(_labelled_or_unsup(split), example) for split, example in reader.records(texts)]
     texts.warn()
@@ -198,11 +203,15 @@ def _movie_id(example, source: str) -> Optional[str]:
             f'{source}: a review without {names.MOVIE_FEATURE}, and spans are cut by movie '
             '(an aclImdb source has movie ids; tfds imdb_reviews does not)'
         )
+    if not _MOVIE_ID.fullmatch(values[0]):
+        raise UserInputError(
+            f'{source}: {names.MOVIE_FEATURE} {values[0][:40]!r} is not a movie id (1 to 64 printable ASCII characters)'
+        )
     return values[0].decode('ascii')
 
 
 def _title_number(movie: str) -> Tuple[int, str]:
-    digits = re.sub(r'\D', '', movie)
+    digits = re.sub('[^0-9]', '', movie)
     return (int(digits) if digits else 0, movie)
 
 
@@ -237,6 +246,7 @@ def _write_span(records, out_dir: str, num_shards: int, source: str, reader) -> 
         'num_shards': num_shards,
         'splits': splits,
         'non_utf8_reviews': 0,
+        'skipped_links': reader.skipped_links,
     }
     with open(os.path.join(out_dir, MOVIES_FILE), 'w', encoding='ascii') as f:
         f.writelines(m.decode('ascii') + '\n' for m in movies)
@@ -250,6 +260,7 @@ def _write_span(records, out_dir: str, num_shards: int, source: str, reader) -> 
         'movies': len(movies),
         'first_movie': movies[0].decode('ascii') if movies else None,
         'last_movie': movies[-1].decode('ascii') if movies else None,
+        'skipped_links': reader.skipped_links,
     }
 
 

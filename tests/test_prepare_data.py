@@ -471,6 +471,23 @@ def test_review_bound_is_a_parameter(tmp_path):
     assert not os.path.exists(tmp_path / 'out2')
 
 
+@pytest.mark.parametrize('spans', [[], ['--spans', '2']], ids=['plain', 'spans'])
+def test_bounds_are_options_of_the_command(tmp_path, spans):
+    name = 'aclImdb/train/pos/1_7.txt'
+    archive = write_archive(tmp_path / 'a.tar.gz', {**tiny_files(), name: b'x' * 65})
+    home = ['--home', str(tmp_path / 'home')]
+    refused = imdb_tfx(
+        'prepare-data', archive, '--output', str(tmp_path / 'out'), '--max-review-bytes', '64', *spans, *home
+    )
+    assert refused.returncode == 2
+    assert refused.stderr.strip().splitlines() == [
+        f'error: {name} in {archive}: review is over the bound of 64 bytes (got 65)'
+    ]
+    entries = imdb_tfx('prepare-data', archive, '--output', str(tmp_path / 'out'), '--max-entries', '3', *spans, *home)
+    assert entries.returncode == 2 and 'more than the bound of 3 entries' in entries.stderr
+    assert not os.path.exists(tmp_path / 'out')
+
+
 def test_review_over_bound_is_not_read(tmp_path, monkeypatch):
     """The header's size is judged before the member is read: reading is not even tried."""
     name = 'aclImdb/train/neg/1_4.txt'
@@ -571,3 +588,32 @@ def test_cli_summary_counts_skipped_links(tmp_path):
     result = imdb_tfx('prepare-data', source, '--output', output, '--home', str(tmp_path / 'home'))
     assert result.returncode == 0, result.stderr
     assert 'skipped 1 links' in result.stdout
+
+
+def test_tfds_folder_skips_linked_shards(tmp_path):
+    folder = write_tfds(tmp_path / 'tfds', TFDS_SPLITS)
+    outside = write_tfds(tmp_path / 'outside', {'test': [[(b'SECRET from outside', 1)]]})
+    name = 'imdb_reviews-test.tfrecord-00000-of-00001'
+    os.remove(os.path.join(folder, name))
+    os.symlink(os.path.join(outside, name), os.path.join(folder, name))
+    manifest = prepare_data.prepare(str(tmp_path / 'tfds'), str(tmp_path / 'out'))
+    assert manifest['skipped_links'] == 1
+    assert set(manifest['splits']) == {'train', 'unsup'}
+
+
+@pytest.mark.parametrize(
+    'name, data, reason',
+    [
+        # Digits of other scripts are digits to int() and \d, not to a review file name.
+        ('aclImdb/train/pos/\u0661_9.txt', b'review', 'review file name is not <id>_<rating>.txt'),
+        ('aclImdb/train/pos/0_\u0669.txt', b'review', 'review file name is not <id>_<rating>.txt'),
+        ('aclImdb/train/urls_pos.txt', 'http://www.imdb.com/title/tt\u0661\u0662/\n'.encode(), 'no IMDb title id'),
+    ],
+    ids=['arabic-indic-id', 'arabic-indic-rating', 'arabic-indic-title'],
+)
+def test_only_ascii_digits_are_numbers(tmp_path, name, data, reason):
+    files = tiny_files()
+    if name.endswith('.txt') and '/pos/' in name:
+        del files['aclImdb/train/pos/0_10.txt']
+    files[name] = data
+    assert_user_error(write_archive(tmp_path / 'a.tar.gz', files), str(tmp_path / 'out'), reason)

@@ -73,19 +73,33 @@ def test_ingest_refuses_a_folder_that_is_not_spans(prepared_sample, tmp_path):
         spans.ingest(SAMPLE_ARCHIVE, prepared_sample)
 
 
-def test_spans_need_movie_ids(tmp_path, prepared_sample):
-    # The user's own TFRecords without movie_id: nothing to cut by, named.
+def _own_tfrecords(folder, movie_ids):
     import tensorflow as tf
 
-    folder = tmp_path / 'own' / 'train'
     folder.mkdir(parents=True)
     with tf.io.TFRecordWriter(str(folder / 'data.tfrecord')) as writer:
-        for i in range(4):
+        for i, movie in enumerate(movie_ids):
             example = tf.train.Example()
             example.features.feature['text'].bytes_list.value.append(f'review {i}'.encode())
             example.features.feature['label'].int64_list.value.append(i % 2)
+            if movie is not None:
+                example.features.feature['movie_id'].bytes_list.value.append(movie)
             writer.write(example.SerializeToString())
-    with pytest.raises(UserInputError, match='without movie_id'):
+
+
+@pytest.mark.parametrize(
+    'movie, reason',
+    [
+        (None, 'without movie_id'),  # the user's own TFRecords without movie_id: nothing to cut by
+        (b'tt\xff01', 'is not a movie id'),  # written one per line in ASCII: not UTF-8, not spaces
+        (b'tt 1', 'is not a movie id'),
+        (b'tt' + b'9' * 5000, 'is not a movie id'),  # more digits than int() converts
+    ],
+    ids=['missing', 'not-ascii', 'space', '5000-digits'],
+)
+def test_spans_need_movie_ids(tmp_path, movie, reason):
+    _own_tfrecords(tmp_path / 'own' / 'train', [movie, b'tt1', b'tt2', b'tt3'])
+    with pytest.raises(UserInputError, match=reason):
         spans.prepare_spans(str(tmp_path / 'own'), str(tmp_path / 'out'), 2)
     assert not os.path.exists(tmp_path / 'out')
 
@@ -140,3 +154,16 @@ def test_a_failed_first_ingest_leaves_no_folder_and_a_lock_file_alone_counts_as_
     with pytest.raises(UserInputError, match='is a symbolic link'):
         spans.ingest(spans.span_dir(three_spans, 1), str(tmp_path / 'linked_data'))
     assert not (tmp_path / 'elsewhere').exists()
+
+
+def test_ingest_records_the_links_it_skipped(tmp_path):
+    _own_tfrecords(tmp_path / 'outside', [b'tt9'])
+    _own_tfrecords(tmp_path / 'own' / 'train', [b'tt1', b'tt1', b'tt2', b'tt2'])
+    os.symlink(tmp_path / 'outside' / 'data.tfrecord', tmp_path / 'own' / 'train' / 'linked.tfrecord')
+    entry = spans.ingest(str(tmp_path / 'own'), str(tmp_path / 'spans'))
+    assert entry['skipped_links'] == 1 and entry['labelled'] == 4
+    with open(tmp_path / 'spans' / 'span-1' / prepare_data.MANIFEST) as f:
+        assert json.load(f)['skipped_links'] == 1
+    result = imdb_tfx('ingest', str(tmp_path / 'own'), '--data', str(tmp_path / 'spans'))
+    assert result.returncode == 0, result.stderr
+    assert 'span-2: 4 labelled' in result.stdout and 'skipped 1 links' in result.stdout

