@@ -16,6 +16,7 @@ from imdb_tfx.core.console import echo
 from imdb_tfx.core.errors import UserInputError
 from imdb_tfx.core.home import DEFAULT_HOME, Home
 from imdb_tfx.kubeflow import cli as kubeflow_cli
+from imdb_tfx.pipeline import beam
 from imdb_tfx.pipeline import options as pipeline_options
 from imdb_tfx.signals import SignalStop
 
@@ -277,7 +278,8 @@ def build_embedding_command(
     type=click.IntRange(min=0),
     help='Runs again after a transient I/O error, reusing what completed [1].',
 )
-def run_command(data, home, from_nodes, to_nodes, retries, **options):
+@beam.BEAM_ARG
+def run_command(data, home, from_nodes, to_nodes, retries, beam_args, **options):
     """Run the pipeline locally (LocalDagRunner) and print a summary."""
     config = pipeline_options.from_options(options)  # bad options fail in a second, before TFX's imports
     from imdb_tfx.pipeline import configs
@@ -293,7 +295,11 @@ def run_command(data, home, from_nodes, to_nodes, retries, **options):
             home.locked(f'run {current["run_id"]} (imdb-tfx run)'),
             SignalStop(lambda: _where(home, current['run_id'])) as stop,
         ):
-            _run(home, data, config, current, from_nodes, to_nodes, retries, stop)
+            if beam.runner_of(beam_args) in beam.PORTABLE_RUNNERS:
+                echo(f'Checking the environment of the Beam workers ({beam.runner_of(beam_args)})')
+                beam.check_workers(beam_args)
+            local, notes = _local_run(home, data, config, from_nodes, to_nodes, beam_args)
+            _run(home, local, notes, current, retries, stop)
     if stop:  # stopped while it prepared the inputs
         stop.report()
         sys.exit(stop.exit_code)
@@ -306,7 +312,7 @@ def _where(home: Home, run_id: str) -> str:
     return f'{node}, run {run_id}' if node else f'the start of run {run_id}'
 
 
-def _local_run(home: Home, data, config, from_nodes, to_nodes):
+def _local_run(home: Home, data, config, from_nodes, to_nodes, beam_args):
     """The local run for this data: the defaults fitted to it (with notes on
     what changed, printed) and the Trainer's module resolved."""
     import dataclasses
@@ -327,14 +333,15 @@ def _local_run(home: Home, data, config, from_nodes, to_nodes):
     for note in notes:
         echo(f'Note: {note}')
     config = dataclasses.replace(config, training=inputs.local_training(config.training, config.hub, home))
-    local = local_runner.LocalRun(home, data_root, config, spans, from_nodes=from_nodes, to_nodes=to_nodes)
+    local = local_runner.LocalRun(
+        home, data_root, config, spans, beam_pipeline_args=beam_args or None, from_nodes=from_nodes, to_nodes=to_nodes
+    )
     return local, notes
 
 
-def _run(home: Home, data, config, current: dict, from_nodes, to_nodes, retries: int, stop: SignalStop) -> None:
+def _run(home: Home, local, notes: list, current: dict, retries: int, stop: SignalStop) -> None:
     from imdb_tfx.pipeline import local_runner
 
-    local, notes = _local_run(home, data, config, from_nodes, to_nodes)
     started = time.time()
     progress = _RunProgressOnConsole()
 
@@ -484,8 +491,9 @@ def gate_command(home, as_json):
     type=click.IntRange(min=2),
     help='The span that arrives drifted (only 1- and 10-star reviews). Default: the middle one.',
 )
+@beam.BEAM_ARG
 @click.argument('run_options', nargs=-1, type=click.UNPROCESSED)
-def simulate_command(span_count, home, data, drifted_span, run_options):
+def simulate_command(span_count, home, data, drifted_span, beam_args, run_options):
     """Continuous training, shown: cut the reviews into spans by movie, let
     them arrive one by one (one of them drifted) and run the pipeline after
     each; write a table and a plot of what the gate decided and why.
@@ -497,6 +505,7 @@ def simulate_command(span_count, home, data, drifted_span, run_options):
     home_dir = Home.at(home)
     source = data or inputs.default_source()
     drifted_span = drifted_span or simulate.default_drifted_span(span_count)
+    run_options = (*(f'--beam-arg={arg}' for arg in beam_args), *run_options)
 
     def run_span(spans_folder: str, span: int) -> None:
         echo(f'--- Span {span} arrived; imdb-tfx run --data {spans_folder} {" ".join(run_options)}')

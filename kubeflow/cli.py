@@ -12,6 +12,7 @@ from imdb_tfx.core.errors import UserInputError
 from imdb_tfx.kubeflow import locations
 from imdb_tfx.kubeflow.image import DEFAULT_TAG, IMAGE_ROOT, SCHEMA_FILE
 from imdb_tfx.kubeflow.s3_settings import S3Settings
+from imdb_tfx.pipeline import beam
 from imdb_tfx.pipeline import options as pipeline_options
 from imdb_tfx.pipeline.config import Locations
 
@@ -53,14 +54,7 @@ _COMPILE_OPTIONS = [
         f'AWS_SECRET_ACCESS_KEY in every task [keys {S3Settings.access_key_key}, '
         f"{S3Settings.secret_key_key}, as KFP's MinIO secret].",
     ),
-    click.option(
-        '--beam-arg',
-        'beam_args',
-        multiple=True,
-        metavar='ARG',
-        help='A Beam pipeline option for every Beam-based component, e.g. '
-        '--beam-arg=--runner=DataflowRunner (repeat; replaces the DirectRunner defaults).',
-    ),
+    beam.BEAM_ARG,
     click.option(
         '--volume',
         'volumes',
