@@ -15,6 +15,7 @@ after it get a fresh process.
 
 import argparse
 import os
+import re
 import statistics
 import sys
 import time
@@ -165,10 +166,27 @@ def run_mode(
                         (measured.peak_between(n.started, n.started + n.seconds) or 0 for n in nodes), default=None
                     ),
                     'log': measured.log,
+                    'error': None if status == 'ok' else _error_of(measured.log, status, budgets[component]),
                 }
         # What a hang or failure left unmeasured gets a fresh process.
         pending = pending[pending.index(unfinished) + 1 :] if unfinished else []
     return [rows[c] for c in COMPONENTS]
+
+
+_EXCEPTION_LINE = re.compile(r'^[A-Za-z_][\w.]*(Error|Exception|Exit)\b.*')
+
+
+def _error_of(log: str, status: str, budget: float) -> str:
+    """Why a mode did not finish: the last exception line of its log, or the budget it outran."""
+    if status == 'timed out':
+        return f'no run finished within its budget of {budget:.0f} s'
+    try:
+        with open(log, encoding='utf-8', errors='replace') as f:
+            lines = [line.strip() for line in f]
+    except OSError:
+        return f'no log at {log}'
+    found = [line for line in lines if _EXCEPTION_LINE.match(line)]
+    return (found or [line for line in lines if line] or ['the process exited without output'])[-1][:300]
 
 
 def collect(examples: str, schema: str, model: str, work_dir: str, repeats: int, current_default: List[str]) -> dict:
@@ -209,12 +227,18 @@ def table(result: dict) -> str:
         for r in result['rows']
     ]
     fastest = '; '.join(f'{c}: {m or "none finished"}' for c, m in result['fastest'].items())
+    errors = ''.join(
+        f'\n- {r["component"]}, {r["mode"]}: {r["status"]}: `{r["error"]}`'
+        for r in result['rows']
+        if r['status'] != 'ok'
+    )
     return (
         report.markdown_table(
             ['component', 'mode', 'status', 'median wall time', 'runs', 'peak RSS (with workers)'], rows
         )
         + f'\n\nFastest: {fastest}. multi_threading and multi_processing use 2 workers; '
         f'{result["repeats"]} run(s) per component and mode, each mode in a process of its own.'
+        + (f'\n\nWhy a mode did not finish (the last error in its log):{errors}' if errors else '')
     )
 
 

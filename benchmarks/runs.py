@@ -143,7 +143,7 @@ def _pipeline_command(setup: Setup, data: str, home: str) -> list:
     ]
 
 
-def _component_costs(nodes: list, measured: measure.Measured) -> List[dict]:
+def component_costs(nodes: list, measured: measure.Measured) -> List[dict]:
     """Each component's MLMD time and the process tree's RSS while it ran."""
     return [
         {
@@ -174,7 +174,7 @@ def _pipeline_summary(run: run_info.PipelineRun, measured: measure.Measured) -> 
         'seconds': measured.seconds,
         'peak_rss_bytes': measured.peak_rss,
         'peak_process_rss_bytes': measured.peak_process_rss,
-        'components': _component_costs(nodes, measured),
+        'components': component_costs(nodes, measured),
         # Process start, imports, compiling the pipeline, the summary: before
         # the first component started and after the last one ended.
         'outside_dag_seconds': measured.seconds - span,

@@ -184,7 +184,8 @@ def test_beam_modes_fields(smoke):
     assert {(r['component'], r['mode']) for r in part['rows']} == {
         (c, m) for c in ('StatisticsGen', 'Evaluator') for m in ('in_memory', 'multi_threading', 'multi_processing')
     }
-    assert all(r['status'] in ('ok', 'failed', 'timed out') for r in part['rows'])
+    # Every mode finishes both components; a failure names its reason here.
+    assert [(r['component'], r['mode'], r['error']) for r in part['rows'] if r['status'] != 'ok'] == []
     assert {'fastest', 'current_default'} <= set(part)
 
 

@@ -1,0 +1,242 @@
+"""Ten times the data: the default `imdb-tfx run` at 25,000, 100,000 and
+250,000 labelled reviews, each component's wall time and peak memory.
+
+The larger sets are made from the real reviews (the archive's 25,000
+labelled and 50,000 unlabeled), copied K times. Copy 0 is the data as it is;
+in copy k a movie becomes a new movie (its id gets the suffix `c<k>`), so
+every copy of a movie keeps its reviews together and the movie-grouped split
+stays honest, and each review's sentences are shuffled (seeded by k and the
+review's place), so that copies of a review differ unless it is one sentence
+(about 1 review in 70). The unlabeled
+reviews are copied in the same proportion. The words, their counts and the
+review lengths stay those of the real data, which is what the cost depends
+on; accuracy at these sizes measures nothing, as the copies share words.
+
+    python -m benchmarks.large_data [--sizes 25000,100000,250000] [--work-dir DIR]
+
+Writes benchmarks/large_data.md and large_data.json."""
+
+import argparse
+import datetime
+import json
+import os
+import random
+import re
+import shutil
+import sys
+import tempfile
+import time
+from typing import List
+
+import tensorflow as tf
+
+from benchmarks import measure, report
+from benchmarks.runs import component_costs
+from imdb_tfx import inputs, prepare_data, run_info
+from imdb_tfx.core import names
+from imdb_tfx.core.home import Home
+from imdb_tfx.pipeline import configs
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+IMDB_TFX = os.path.join(os.path.dirname(sys.executable), 'imdb-tfx')
+SIZES = (25_000, 100_000, 250_000)
+SHARDS = 10
+# A target of the issue: peak memory of the whole run at the largest size.
+MEMORY_TARGET_BYTES = 8e9
+# Cost per 1,000 reviews "flat": within this factor of the smallest size's.
+FLAT_TOLERANCE = 1.10
+_SENTENCE_END = re.compile(rb'(?<=[.!?])\s+|<br\s*/?>\s*(?:<br\s*/?>\s*)?')
+
+
+def _shuffled(text: bytes, rng: random.Random) -> bytes:
+    sentences = [s for s in _SENTENCE_END.split(text) if s.strip()]
+    rng.shuffle(sentences)
+    return b' '.join(sentences)
+
+
+def _copy(example: tf.train.Example, copy: int, index: int) -> bytes:
+    if copy:
+        feature = example.features.feature
+        text = feature[names.TEXT_FEATURE].bytes_list.value
+        text[0] = _shuffled(text[0], random.Random(f'{copy}:{index}'))
+        if names.MOVIE_FEATURE in feature:
+            movie = feature[names.MOVIE_FEATURE].bytes_list.value
+            movie[0] = movie[0] + f'c{copy}'.encode()
+    return example.SerializeToString(deterministic=True)
+
+
+def scaled(prepared: str, copies: int, output: str) -> str:
+    """PREPARED's train and unsup splits copied COPIES times into OUTPUT, a
+    prepare-data output; streamed, one record at a time."""
+    if prepare_data.is_prepared(output):
+        return output
+    manifest = prepare_data.read_manifest(prepared)
+
+    def records():
+        for split in ('train', 'unsup'):
+            files = [os.path.join(prepared, f) for f in manifest['splits'][split]['files']]
+            for copy in range(copies):
+                dataset = tf.data.TFRecordDataset(files, compression_type='GZIP')
+                for index, serialized in enumerate(dataset.as_numpy_iterator()):
+                    example = tf.train.Example.FromString(serialized)
+                    yield split, tf.train.Example.FromString(_copy(example, copy, index))
+
+    tmp = f'{output}.tmp'
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    splits = prepare_data.write_splits(records(), tmp, SHARDS)
+    scaled_manifest = {
+        'format_version': prepare_data.FORMAT_VERSION,
+        'num_shards': SHARDS,
+        'non_utf8_reviews': 0,
+        'skipped_links': 0,
+        'source': {
+            'path': prepared,
+            'format': f'{copies} copies of {manifest["source"]["format"]} (benchmarks/large_data.py)',
+            'sha256': f'{manifest["source"]["sha256"][:48]}-x{copies}',
+        },
+        'splits': splits,
+    }
+    with open(os.path.join(tmp, prepare_data.MANIFEST), 'w', encoding='utf-8') as f:
+        json.dump(scaled_manifest, f, indent=2, sort_keys=True)
+    os.rename(tmp, output)
+    return output
+
+
+def run_default(data: str, work_dir: str, downloads: str) -> dict:
+    """The default run (every component executed, floor 0 so that the whole
+    work is done) in a fresh home that has the GloVe wheel already."""
+    home = Home.at(os.path.join(work_dir, 'home'))
+    os.makedirs(home.downloads_dir, exist_ok=True)
+    for name in os.listdir(downloads):
+        shutil.copy(os.path.join(downloads, name), home.downloads_dir)
+    command = [IMDB_TFX, 'run', '--home', home.root, '--data', data, '--no-cache', '--min-accuracy', '0']
+    measured = measure.run(command, log=os.path.join(work_dir, 'run.log'), timeout=4 * 3600)
+    if not measured.ok:
+        status = 'timed out' if measured.returncode is None else f'exit {measured.returncode}'
+        print(f'{" ".join(command)}: {status}; log {measured.log}:\n{measured.log_tail()}', flush=True)
+        return {'seconds': measured.seconds, 'peak_rss_bytes': measured.peak_rss, 'components': [], 'failed': status}
+    run = run_info.load_run(run_info.open_store(home.metadata_path), configs.PIPELINE_NAME)
+    shutil.rmtree(home.pipeline_root, ignore_errors=True)  # hundreds of MB a size; the numbers are kept
+    return {
+        'seconds': measured.seconds,
+        'peak_rss_bytes': measured.peak_rss,
+        'components': component_costs(list(run.nodes.values()), measured),
+    }
+
+
+def collect(source: str, sizes: List[int], work_dir: str, cache_home: Home) -> dict:
+    prepared = inputs.prepared_data(source, cache_home)
+    base = prepare_data.read_manifest(prepared)['splits']['train']['examples']
+    rows: List[dict] = []
+    result = {
+        'date': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
+        'machine': measure.machine(),
+        'rows': rows,
+    }
+    for size in sizes:
+        if size % base:
+            raise SystemExit(f'--sizes: {size} is not a multiple of the {base} labelled reviews of {source}')
+        data = scaled(prepared, size // base, os.path.join(work_dir, f'data-{size}'))
+        counts = {s: v['examples'] for s, v in prepare_data.read_manifest(data)['splits'].items()}
+        print(f'{time.strftime("%H:%M:%S")} imdb-tfx run on {counts}', flush=True)
+        measured = run_default(data, os.path.join(work_dir, f'run-{size}'), cache_home.downloads_dir)
+        print(
+            f'  {report.seconds(measured["seconds"])}, peak {report.gigabytes(measured["peak_rss_bytes"])}', flush=True
+        )
+        rows.append({'labelled': counts['train'], 'unlabeled': counts.get('unsup', 0), **measured})
+        write(result)  # after each size: a later one may take hours
+        if 'failed' in measured:
+            break
+    return result
+
+
+def _per_thousand(row: dict) -> float:
+    return row['seconds'] / (row['labelled'] / 1000)
+
+
+def table(result: dict) -> str:
+    rows = result['rows']
+    components = [c['component'] for c in rows[0]['components']]
+    rows = [r for r in rows if 'failed' not in r]
+    header = ['component', *(f'{r["labelled"]:,}: wall, peak' for r in rows)]
+    lines = []
+    for component in components:
+        cells = []
+        for r in rows:
+            c = next(c for c in r['components'] if c['component'] == component)
+            cells.append(f'{report.seconds(c["seconds"])}, {report.gigabytes(c["peak_rss_bytes"])}')
+        lines.append([component, *cells])
+    lines.append(
+        ['whole run', *(f'{report.seconds(r["seconds"])}, {report.gigabytes(r["peak_rss_bytes"])}' for r in rows)]
+    )
+    lines.append(['per 1,000 labelled reviews', *(report.seconds(_per_thousand(r)) for r in rows)])
+    failed = ''.join(
+        f'\n\n{r["labelled"]:,} labelled reviews: the run {r["failed"]}.' for r in result['rows'] if 'failed' in r
+    )
+    return report.markdown_table(header, lines) + failed
+
+
+def targets(result: dict) -> str:
+    first, last = result['rows'][0], result['rows'][-1]
+    if len(result['rows']) < 2 or 'failed' in last:
+        return f'Not judged: {len(result["rows"])} size(s) measured so far, the last {last.get("failed", "done")}.'
+    ratio = _per_thousand(last) / _per_thousand(first)
+    memory_met = last['peak_rss_bytes'] <= MEMORY_TARGET_BYTES
+    return report.markdown_table(
+        ['target', 'goal', 'measured', 'met?'],
+        [
+            [
+                f'cost per 1,000 reviews, {last["labelled"]:,} against {first["labelled"]:,}',
+                f'<= {FLAT_TOLERANCE:.2f}x (flat or falling)',
+                f'{ratio:.2f}x',
+                'yes' if ratio <= FLAT_TOLERANCE else '**no**',
+            ],
+            [
+                f'peak memory of the run at {last["labelled"]:,}',
+                f'<= {report.gigabytes(MEMORY_TARGET_BYTES)}',
+                report.gigabytes(last['peak_rss_bytes']),
+                'yes' if memory_met else '**no**',
+            ],
+        ],
+    )
+
+
+def write(result: dict) -> None:
+    with open(os.path.join(HERE, 'large_data.json'), 'w', encoding='utf-8') as f:
+        json.dump(result, f, indent=2, sort_keys=True)
+    machine = result['machine']
+    text = (
+        '# Ten times the data\n\n'
+        f'`python -m benchmarks.large_data` on {result["date"]}: {machine["cores"]} cores, '
+        f'{report.gigabytes(machine["memory_bytes"])} memory. The default `imdb-tfx run --no-cache --min-accuracy 0` '
+        'in a fresh home per size; how the data is made: the docstring of benchmarks/large_data.py. '
+        'Wall time from ML Metadata; peak memory of the whole process tree, sampled every 0.2 s.\n\n'
+        f'{targets(result)}\n\n{table(result)}\n'
+    )
+    with open(os.path.join(HERE, 'large_data.md'), 'w', encoding='utf-8') as f:
+        f.write(text)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--data', help='Any prepare-data SOURCE (default: as `imdb-tfx run`).')
+    parser.add_argument('--sizes', default=','.join(map(str, SIZES)), help='Labelled reviews per run.')
+    parser.add_argument('--home', default='home', help='Cache home: the prepared data and the GloVe wheel.')
+    parser.add_argument('--work-dir', help='The scaled data and the runs (default: a temporary folder, removed).')
+    args = parser.parse_args(argv)
+    cache_home = Home.at(args.home)
+    from imdb_tfx.components.embedding_builder import word_vectors
+
+    word_vectors.download_kumo_wheel(cache_home.downloads_dir)
+    work_dir = args.work_dir or tempfile.mkdtemp(prefix='imdb-large-')
+    result = collect(
+        args.data or inputs.default_source(), [int(s) for s in args.sizes.split(',')], work_dir, cache_home
+    )
+    write(result)
+    if not args.work_dir:
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+
+if __name__ == '__main__':
+    main()
