@@ -17,7 +17,9 @@ and examples are serialized with deterministic map order.
 """
 
 import contextlib
+import gzip
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -26,6 +28,7 @@ import tarfile
 import time
 import zlib
 
+import google_crc32c
 import tensorflow as tf
 from google.protobuf.message import DecodeError
 
@@ -189,6 +192,8 @@ def open_source(source, max_review_bytes=MAX_REVIEW_BYTES, max_entries=MAX_ENTRI
         raise UserInputError(f'{source}: does not exist')
     if os.path.isfile(source):
         return _ArchiveSource(source, bounds)
+    if not os.path.isdir(source):  # a device or a pipe: it cannot be read twice (fingerprint, records)
+        raise UserInputError(f'{source}: not a regular file or a folder')
     root = _find_aclimdb_root(source)
     if root:
         return _DirectorySource(root, bounds)
@@ -203,8 +208,9 @@ def open_source(source, max_review_bytes=MAX_REVIEW_BYTES, max_entries=MAX_ENTRI
 
 def _find_aclimdb_root(path):
     """The aclImdb folder: PATH/aclImdb, or PATH itself when it holds train/ or test/ reviews."""
-    if os.path.isdir(os.path.join(path, 'aclImdb')):
-        return os.path.join(path, 'aclImdb')
+    nested = os.path.join(path, 'aclImdb')
+    if os.path.isdir(nested) and not os.path.islink(nested):  # a link is not followed, as below it
+        return nested
     for split in ('train', 'test'):
         if any(os.path.isdir(os.path.join(path, split, f)) for f in _LABELS):
             return path
@@ -226,7 +232,7 @@ def _sha256_named_files(named_paths):
     """Hashes (name, path) pairs in order; names and lengths are framed so no two inputs collide."""
     digest = hashlib.sha256()
     for name, path in named_paths:
-        digest.update(name.encode('utf-8') + b'\0' + os.path.getsize(path).to_bytes(8, 'big'))
+        digest.update(os.fsencode(name) + b'\0' + os.path.getsize(path).to_bytes(8, 'big'))
         _sha256_file(path, digest)
     return digest.hexdigest()
 
@@ -325,8 +331,8 @@ class _ArchiveSource(_AclImdbSource):
         Links are skipped (and counted): a member's bytes are its own."""
         count = links = 0
         try:
-            with tarfile.open(self.path, 'r|*') as tar:
-                while (member := tar.next()) is not None:
+            with _open_tar(self.path) as tar:
+                while (member := _next_member(tar)) is not None:
                     # Streaming: no member is looked up again, so the list that tarfile keeps
                     # of them is dropped, and memory stays flat however many there are.
                     tar.members.clear()
@@ -351,6 +357,22 @@ class _ArchiveSource(_AclImdbSource):
         data = tar.extractfile(member).read(bound + 1)
         self.bounds.check_size(len(data), name, where)
         return data
+
+
+def _open_tar(path):
+    # Python 3.10's stream mode raises AttributeError or TypeError on some damaged
+    # gzip headers (a bug of tarfile._Stream): they mean a damaged archive too.
+    try:
+        return tarfile.open(path, 'r|*')
+    except (AttributeError, TypeError) as exc:
+        raise tarfile.ReadError(f'damaged compressed stream: {exc}') from exc
+
+
+def _next_member(tar):
+    try:
+        return tar.next()
+    except (AttributeError, TypeError) as exc:
+        raise tarfile.ReadError(f'damaged compressed stream: {exc}') from exc
 
 
 class _DirectorySource(_AclImdbSource):
@@ -428,9 +450,10 @@ def _walk_without_links(root):
     found, links = [], 0
     for folder, dir_names, file_names in os.walk(root):
         links += sum(os.path.islink(os.path.join(folder, d)) for d in dir_names)
-        kept = [n for n in file_names if not os.path.islink(os.path.join(folder, n))]
-        links += len(file_names) - len(kept)
-        found.append((folder, kept))
+        unlinked = [n for n in file_names if not os.path.islink(os.path.join(folder, n))]
+        links += len(file_names) - len(unlinked)
+        # Regular files only: a FIFO or a device named like a shard would block or never end.
+        found.append((folder, [n for n in unlinked if os.path.isfile(os.path.join(folder, n))]))
     return found, links
 
 
@@ -474,7 +497,7 @@ class _TfdsSource:
 
     def records(self, texts):
         for split, path in self.files:
-            for index, serialized in enumerate(_read_tfrecords(path)):
+            for index, serialized in enumerate(_read_tfrecords(path, self.bounds)):
                 yield split, _tfds_example(split, serialized, f'{path}: record {index}', texts, self.bounds)
 
 
@@ -527,7 +550,7 @@ class _TfRecordSource:
     def records(self, texts):
         del texts  # passed on unchanged
         for split, path in self.files:
-            for index, serialized in enumerate(_read_tfrecords(path, _compression(path))):
+            for index, serialized in enumerate(_read_tfrecords(path, self.bounds, _compression(path))):
                 where = f'{path}: record {index}'
                 try:
                     example = tf.train.Example.FromString(serialized)
@@ -558,11 +581,43 @@ def _check_features(example, where, bounds):
         raise UserInputError(f"{where}: '{names.LABEL_FEATURE}' {label[0]} is not 0 or 1")
 
 
-def _read_tfrecords(path, compression=''):
+# Bytes a record may hold besides its review's text: the other features.
+_RECORD_OVERHEAD = 1 << 20
+
+
+def _read_tfrecords(path, bounds, compression=''):
+    _check_record_lengths(path, compression, bounds.review_bytes + _RECORD_OVERHEAD)
     try:
-        yield from tf.data.TFRecordDataset(path, compression_type=compression).as_numpy_iterator()
+        # As bytes: a file name need not be UTF-8, and TensorFlow's strings are bytes.
+        yield from tf.data.TFRecordDataset(os.fsencode(path), compression_type=compression).as_numpy_iterator()
     except tf.errors.OpError as exc:
         raise UserInputError(f'{path}: unreadable TFRecord file ({exc.message})') from exc
+
+
+def _check_record_lengths(path, compression, bound):
+    """TensorFlow's reader allocates what a record's length field claims, and a
+    claim of tens of GiB (with a valid checksum) crashes the process: a length
+    over BOUND is refused first, from the records' headers alone. A header
+    whose checksum is wrong, or any other damage, is left to TensorFlow's
+    reader, which names it."""
+    try:
+        with gzip.open(path, 'rb') if compression == 'GZIP' else open(path, 'rb') as f:
+            for index in itertools.count():
+                header = f.read(12)  # uint64 length, uint32 masked CRC-32C of it
+                if len(header) < 12 or _masked_crc32c(header[:8]) != int.from_bytes(header[8:], 'little'):
+                    return
+                length = int.from_bytes(header[:8], 'little')
+                if length > bound:
+                    raise UserInputError(f'{path}: record {index} claims {length} bytes, over the bound of {bound}')
+                f.seek(length + 4, os.SEEK_CUR)  # the data and its CRC
+    except (OSError, EOFError, zlib.error):
+        return
+
+
+def _masked_crc32c(data: bytes) -> int:
+    """TFRecord's checksum: CRC-32C, rotated right by 15 bits plus a constant."""
+    crc = google_crc32c.value(data)
+    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
 
 
 def _tfds_example(split, serialized, where, texts, bounds):
@@ -662,7 +717,7 @@ def _split_entry(split, first_example, num_shards):
         'examples': 0,
         'labels': {},
         'features': {
-            n: FEATURE_TYPES.get(n) or f.WhichOneof('kind').replace('_list', '')
+            n: FEATURE_TYPES.get(n) or (f.WhichOneof('kind') or 'no value').replace('_list', '')
             for n, f in sorted(first_example.features.feature.items())
         },
         'files': [f'{split}/data-{i:05d}-of-{num_shards:05d}.tfrecord.gz' for i in range(num_shards)],
