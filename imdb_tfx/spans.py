@@ -125,21 +125,46 @@ def _check_replaceable(output: str) -> None:
 
 
 def _prepare_spans(source: str, output: str, spans: int, num_shards: int, bounds: dict) -> dict:
+    """Two passes over the source, one record in memory at a time: the movies
+    first (where to cut), then the reviews into their spans."""
     reader = prepare_data.open_source(source, **bounds)
     texts = prepare_data.TextDecoder()
-    records = [(_labelled_or_unsup(split), example) for split, example in reader.records(texts)]
+    keys = [(_labelled_or_unsup(split), _movie_id(example, source)) for split, example in reader.records(texts)]
     texts.warn()
-    movie_of = [_movie_id(example, source) for _, example in records]
-    bounds = _cut_points([movie for (split, _), movie in zip(records, movie_of) if split == 'train'], spans, source)
+    cuts = _cut_points([movie for split, movie in keys if split == 'train'], spans, source)
+    movies_of = collections.defaultdict(set)
+    for _, movie in keys:
+        movies_of[_span_of(movie, cuts)].add(movie)
+    del keys
+    records = (
+        (f'{_span_name(_span_of(_movie_id(example, source), cuts))}/{_labelled_or_unsup(split)}', example)
+        for split, example in reader.records(prepare_data.TextDecoder())
+    )
     manifest = {'format_version': FORMAT_VERSION, 'spans': []}
     with atomic.replacing_dir(output) as tmp:
+        splits = prepare_data.write_splits(records, tmp, num_shards)
         for number in range(1, spans + 1):
-            span_records = [record for record, movie in zip(records, movie_of) if _span_of(movie, bounds) == number]
-            entry = _write_span(span_records, span_dir(tmp, number), num_shards, source, reader)
+            entry = _finish_span(
+                span_dir(tmp, number), _splits_of(splits, number), movies_of[number], num_shards, source, reader
+            )
             manifest['spans'].append({'span': number, **entry})
         atomic.write_text(os.path.join(tmp, SPANS_MANIFEST), json.dumps(manifest, indent=2, sort_keys=True) + '\n')
     log.info('Wrote %d spans into %s', spans, output)
     return manifest
+
+
+def _span_name(number: int) -> str:
+    return names.SPAN_DIR_PATTERN.replace('{SPAN}', str(number))
+
+
+def _splits_of(splits: dict, number: int) -> dict:
+    """Span NUMBER's entries of write_splits' result over all spans, as its own manifest has them."""
+    prefix = f'{_span_name(number)}/'
+    return {
+        key[len(prefix) :]: dict(entry, files=[f[len(prefix) :] for f in entry['files']])
+        for key, entry in splits.items()
+        if key.startswith(prefix)
+    }
 
 
 def ingest(source: str, data: str, num_shards: int = prepare_data.NUM_SHARDS) -> dict:
@@ -174,18 +199,25 @@ def _ingest(source: str, data: str, num_shards: int) -> dict:
     _check_ingestable(data)  # again, holding the folder
     manifest = read_manifest(data) if is_spans(data) else {'format_version': FORMAT_VERSION, 'spans': []}
     number = max((entry['span'] for entry in manifest['spans']), default=0) + 1
-    reader = prepare_data.open_source(source)
-    texts = prepare_data.TextDecoder()
-    records = [(_labelled_or_unsup(split), example) for split, example in reader.records(texts)]
-    texts.warn()
-    if not any(split == 'train' for split, _ in records):
-        raise UserInputError(f'{source}: no labelled reviews, so it cannot be a span')
     target = span_dir(data, number)
     if os.path.exists(target):
         raise UserInputError(f'{target}: exists but spans.json does not name it; remove it first')
+    reader = prepare_data.open_source(source)
+    texts = prepare_data.TextDecoder()
+    movies = set()
+
+    def records():  # streamed: one record in memory at a time
+        for split, example in reader.records(texts):
+            movies.add(_movie_id(example, source))
+            yield _labelled_or_unsup(split), example
+
     with atomic.replacing_dir(target) as tmp:
-        entry = {'span': number, **_write_span(records, tmp, num_shards, source, reader)}
-    entry['movies_seen_before'] = _movies_seen_before(data, manifest, entry, records)
+        splits = prepare_data.write_splits(records(), tmp, num_shards)
+        if 'train' not in splits:
+            raise UserInputError(f'{source}: no labelled reviews, so it cannot be a span')
+        entry = {'span': number, **_finish_span(tmp, splits, movies, num_shards, source, reader)}
+    texts.warn()
+    entry['movies_seen_before'] = _movies_seen_before(data, manifest, entry, movies)
     manifest['spans'].append(entry)
     atomic.write_text(os.path.join(data, SPANS_MANIFEST), json.dumps(manifest, indent=2, sort_keys=True) + '\n')
     return entry
@@ -235,11 +267,10 @@ def _span_of(movie: str, bounds: List[Tuple[int, str]]) -> int:
     return bisect.bisect_right(bounds, _title_number(movie)) + 1
 
 
-def _write_span(records, out_dir: str, num_shards: int, source: str, reader) -> Dict:
-    """Writes one span as a prepare-data output (with its manifest); returns its spans.json entry."""
-    os.makedirs(out_dir, exist_ok=True)
-    splits = prepare_data.write_splits(iter(records), out_dir, num_shards)
-    movies = sorted({m for _, e in records for m in e.features.feature[names.MOVIE_FEATURE].bytes_list.value})
+def _finish_span(out_dir: str, splits: dict, movies: set, num_shards: int, source: str, reader) -> Dict:
+    """Writes the manifest and movie list of a span whose records OUT_DIR
+    holds (SPLITS: their write_splits entries); returns its spans.json entry."""
+    movies = sorted(movies)
     span_manifest = {
         'format_version': prepare_data.FORMAT_VERSION,
         'source': {'path': os.path.abspath(source), 'sha256': reader.fingerprint(), 'format': reader.format},
@@ -248,8 +279,9 @@ def _write_span(records, out_dir: str, num_shards: int, source: str, reader) -> 
         'non_utf8_reviews': 0,
         'skipped_links': reader.skipped_links,
     }
+    os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, MOVIES_FILE), 'w', encoding='ascii') as f:
-        f.writelines(m.decode('ascii') + '\n' for m in movies)
+        f.writelines(m + '\n' for m in movies)
     with open(os.path.join(out_dir, prepare_data.MANIFEST), 'w', encoding='utf-8') as f:
         f.write(json.dumps(span_manifest, indent=2, sort_keys=True) + '\n')
     return {
@@ -258,21 +290,20 @@ def _write_span(records, out_dir: str, num_shards: int, source: str, reader) -> 
         'unlabeled': splits.get('unsup', {}).get('examples', 0),
         'labels': splits.get('train', {}).get('labels', {}),
         'movies': len(movies),
-        'first_movie': movies[0].decode('ascii') if movies else None,
-        'last_movie': movies[-1].decode('ascii') if movies else None,
+        'first_movie': movies[0] if movies else None,
+        'last_movie': movies[-1] if movies else None,
         'skipped_links': reader.skipped_links,
     }
 
 
-def _movies_seen_before(data: str, manifest: dict, entry: dict, records) -> int:
+def _movies_seen_before(data: str, manifest: dict, entry: dict, movies: set) -> int:
     """How many of the new span's movies an earlier span already had (a new
     source may repeat movies; the pipeline still splits each span by movie)."""
-    new = {m.decode('ascii') for _, e in records for m in e.features.feature[names.MOVIE_FEATURE].bytes_list.value}
     seen = set()
     for number in [entry['span'] for entry in manifest['spans']]:
         with open(os.path.join(span_dir(data, number), MOVIES_FILE), encoding='ascii') as f:
             seen.update(f.read().split())
-    overlap = len(new & seen)
+    overlap = len(movies & seen)
     if overlap:
-        log.warning('span %d: %d of its %d movies were in earlier spans', entry['span'], overlap, len(new))
+        log.warning('span %d: %d of its %d movies were in earlier spans', entry['span'], overlap, len(movies))
     return overlap
