@@ -19,7 +19,8 @@ delete follows a link out of the serving directory (atomic.remove_tree).
 
 A version is a name of ASCII digits up to 2**63-1, as TF Serving reads them
 (an int64): any other name, say '²' or '١٢٣' (digits to str.isdigit()), is
-ignored by servers, versions() and the next version's number.
+ignored by servers, versions() and the next version's number. A version that
+is a symbolic link is not followed (its number still counts for the next one).
 """
 
 import logging
@@ -58,7 +59,9 @@ def versions(serving_dir: str) -> List[str]:
     complete = (
         v
         for v in names
-        if _version_number(v) is not None and fileio.exists(os.path.join(serving_dir, v, SAVED_MODEL_FILE))
+        if _version_number(v) is not None
+        and not os.path.islink(os.path.join(serving_dir, v))
+        and fileio.exists(os.path.join(serving_dir, v, SAVED_MODEL_FILE))
     )
     return sorted(complete, key=int)
 
@@ -107,6 +110,8 @@ def ignored_entries(serving_dir: str) -> Dict[str, str]:
             ignored[path] = 'hidden: a push in progress or interrupted'
         elif _version_number(name) is None:
             ignored[path] = 'not a version number'
+        elif os.path.islink(path):
+            ignored[path] = 'a link: not followed out of the serving directory'
         elif not fileio.isdir(path):
             ignored[path] = 'a file where a version folder should be'
         elif not fileio.exists(os.path.join(path, SAVED_MODEL_FILE)):

@@ -217,3 +217,17 @@ def test_only_ascii_digits_name_a_version(tmp_path):
     again = serving.publish(constant_model(str(tmp_path / 'other'), 0.75), serving_dir)
     assert serving.versions(serving_dir) == [os.path.basename(real), os.path.basename(again)]
     assert serving.newest(serving_dir) == again
+
+
+def test_a_version_that_is_a_link_is_not_followed(tmp_path):
+    serving_dir = str(tmp_path / 'serving')
+    real = serving.publish(constant_model(str(tmp_path / 'model'), 0.5), serving_dir)
+    outside = constant_model(str(tmp_path / 'outside'), 0.9)
+    linked = os.path.join(serving_dir, str(int(os.path.basename(real)) + 1))
+    os.symlink(outside, linked)
+    assert serving.versions(serving_dir) == [os.path.basename(real)]
+    assert serving.newest(serving_dir) == real
+    assert serving.ignored_entries(serving_dir) == {linked: 'a link: not followed out of the serving directory'}
+    # Its number is taken all the same: the next push goes above it.
+    again = serving.publish(constant_model(str(tmp_path / 'other'), 0.75), serving_dir)
+    assert int(os.path.basename(again)) > int(os.path.basename(linked))

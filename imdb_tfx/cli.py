@@ -184,7 +184,8 @@ def ingest_command(source, data):
     """
     from imdb_tfx import spans
 
-    entry = spans.ingest(source, data)
+    with _libraries_to_log(Home.at(DEFAULT_HOME), 'ingest'):  # no home of its own: ./home's logs or the temp folder
+        entry = spans.ingest(source, data)
     echo(_span_line(data, entry))
     if entry['movies_seen_before']:
         echo(f'Note: {entry["movies_seen_before"]} of its movies were in earlier spans')
@@ -468,9 +469,12 @@ def gate_command(home, as_json):
     try:
         run = run_info.load_run(run_info.open_store(home.metadata_path), configs.PIPELINE_NAME)
     except UserInputError as e:
-        run = None
-        if os.path.lexists(home.metadata_path):  # a damaged store: named
-            verdict = str(e)
+        if not os.path.lexists(home.metadata_path):
+            run = None
+        else:  # a damaged store: an error, named on stderr (and, for CI, in the JSON verdict)
+            if as_json:
+                echo(json.dumps({'exit_code': outcome.EXIT_FAILED, 'verdict': str(e)}))
+            raise
     if run is None:
         echo(json.dumps({'exit_code': outcome.EXIT_FAILED, 'verdict': verdict}) if as_json else verdict)
         sys.exit(outcome.EXIT_FAILED)

@@ -172,7 +172,10 @@ class _Bounds:
         """(bound, what) for the aclImdb file NAME."""
         if _URLS.fullmatch(name):
             return self.urls_bytes, 'urls file'
-        return self.review_bytes, 'review'
+        if _REVIEW.fullmatch(name):
+            return self.review_bytes, 'review'
+        # Any other file (README, imdb.vocab): no larger than the largest bound.
+        return max(self.review_bytes, self.urls_bytes), 'file'
 
     def check_size(self, size, name, where):
         bound, what = self.bytes_for(name)
@@ -338,10 +341,15 @@ class _ArchiveSource(_AclImdbSource):
                     tar.members.clear()
                     count += 1
                     self.bounds.check_entries(count, self.path)
-                    name = member.name.removeprefix('./')
-                    if not name.startswith('aclImdb/'):
+                    inside = member.name.removeprefix('./').startswith('aclImdb/')
+                    name = member.name.removeprefix('./').removeprefix('aclImdb/')
+                    if member.isfile():
+                        # Every member's size, read or not: tarfile skips an unread one block
+                        # by block, and a header can claim exabytes.
+                        where = self.where(name) if inside else f'{member.name} in {self.path}'
+                        self.bounds.check_size(member.size, name, where)
+                    if not inside:
                         continue
-                    name = name.removeprefix('aclImdb/')
                     if member.issym() or member.islnk():
                         links += 1
                     elif member.isfile():

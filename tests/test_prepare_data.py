@@ -617,3 +617,26 @@ def test_only_ascii_digits_are_numbers(tmp_path, name, data, reason):
         del files['aclImdb/train/pos/0_10.txt']
     files[name] = data
     assert_user_error(write_archive(tmp_path / 'a.tar.gz', files), str(tmp_path / 'out'), reason)
+
+
+@pytest.mark.parametrize('name', ['aclImdb/train/pos/2_8.txt', 'aclImdb/README', 'elsewhere/big.bin'])
+def test_a_member_claiming_exabytes_is_refused_read_or_not(tmp_path, name):
+    """A member that is not read is still skipped by tarfile, block by block: its size is bounded too."""
+    member = tarfile.TarInfo(name)
+    member.size = 1 << 62
+    files = tiny_files()
+    archive = tmp_path / 'lying.tar'
+    with tarfile.open(archive, mode='w', format=tarfile.GNU_FORMAT) as tar:
+        for n in sorted(files):
+            info = tarfile.TarInfo(n)
+            info.size = len(files[n])
+            tar.addfile(info, io.BytesIO(files[n]))
+        tar.fileobj.write(member.tobuf(format=tarfile.GNU_FORMAT))  # the lying member last, with no data
+        tar.offset = tar.fileobj.tell()
+    assert_user_error(
+        str(archive),
+        str(tmp_path / 'out'),
+        f'over the bound of {prepare_data.MAX_URLS_BYTES} bytes'
+        if not name.endswith('.txt')
+        else f'over the bound of {prepare_data.MAX_REVIEW_BYTES} bytes',
+    )
