@@ -176,16 +176,17 @@ def _span_line(data: str, entry: dict) -> str:
 @click.option(
     '--data', required=True, type=click.Path(file_okay=False), help='The spans folder (prepare-data --spans).'
 )
-def ingest_command(source, data):
+@home_option
+@quiet('ingest')
+def ingest_command(source, data, home):
     """Append SOURCE's reviews to a spans folder as its next span.
 
     SOURCE: any prepare-data SOURCE (an aclImdb archive or folder, TFRecords).
-    The next `imdb-tfx run --data DATA` trains on it.
+    The next `imdb-tfx run --data DATA` trains on it. HOME: where the log goes.
     """
     from imdb_tfx import spans
 
-    with _libraries_to_log(Home.at(DEFAULT_HOME), 'ingest'):  # no home of its own: ./home's logs or the temp folder
-        entry = spans.ingest(source, data)
+    entry = spans.ingest(source, data)
     echo(_span_line(data, entry))
     if entry['movies_seen_before']:
         echo(f'Note: {entry["movies_seen_before"]} of its movies were in earlier spans')
@@ -547,27 +548,44 @@ def rollback_command(home, serving_dir, version):
 
     serving_dir = _serving_dir(home, serving_dir)
     with Home.at(home).locked('imdb-tfx rollback'):
-        _note_ignored(serving_dir)
         found = serving.versions(serving_dir)
         if version is None:
             if len(found) < 2:
-                raise UserInputError(f'{serving_dir}: {len(found)} version(s), nothing to roll back to')
+                raise UserInputError(
+                    f'{serving_dir}: {len(found)} version(s){_ignored(serving_dir)}, nothing to roll back to'
+                )
             version = found[-2]
         if version not in found:
-            raise UserInputError(f'{serving_dir}: no version {version} (versions: {", ".join(found) or "none"})')
+            raise UserInputError(
+                f'{serving_dir}: no version {version} (versions: {", ".join(found) or "none"}){_ignored(serving_dir)}'
+            )
         problem = serving.model_problem(f'{serving_dir.rstrip("/")}/{version}')
         if problem:
             raise UserInputError(f'{serving_dir}/{version}: {problem}; not rolling back to it')
+        _note_ignored(serving_dir)
         path = serving.publish(f'{serving_dir.rstrip("/")}/{version}', serving_dir)
     echo(f'Version {version} is serving again, as {path}')
 
 
 def _note_ignored(serving_dir: str) -> None:
-    """Says which entries of the serving directory are not versions."""
+    """Says which entries of the serving directory are not versions (once the
+    command goes on: a command that stops says it in its one error line)."""
     from imdb_tfx.core import serving
 
     for path, why in serving.ignored_entries(serving_dir).items():
         echo(f'Note: {path}: {why}; ignored', err=True)
+
+
+def _ignored(serving_dir: str) -> str:
+    """For an error line: the entries of the serving directory that are not versions, if any."""
+    from imdb_tfx.core import serving
+
+    ignored = serving.ignored_entries(serving_dir)
+    if not ignored:
+        return ''
+    path, why = next(iter(ignored.items()))
+    more = f' and {len(ignored) - 1} more' if len(ignored) > 1 else ''
+    return f'; ignored: {os.path.basename(path)} ({why}){more}'
 
 
 @cli.command('predict')
@@ -580,13 +598,13 @@ def predict_command(home, serving_dir, texts):
     from imdb_tfx.core import serving
 
     serving_dir = _serving_dir(home, serving_dir)
-    _note_ignored(serving_dir)
     model_dir = serving.newest(serving_dir)
     if model_dir is None:
-        raise UserInputError(f'{serving_dir}: no pushed model yet (run the pipeline first)')
+        raise UserInputError(f'{serving_dir}: no pushed model yet (run the pipeline first){_ignored(serving_dir)}')
     problem = serving.model_problem(model_dir)
     if problem:
         raise UserInputError(f'{model_dir}: {problem}')
+    _note_ignored(serving_dir)
     for text, probability in zip(texts, serving.predict(model_dir, texts)):
         echo(f'{probability:.4f}\t{text}')
 

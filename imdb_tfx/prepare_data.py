@@ -16,12 +16,14 @@ gives byte-identical files: TFRecordWriter's GZIP header has mtime 0 and no file
 and examples are serialized with deterministic map order.
 """
 
+import bz2
 import contextlib
 import gzip
 import hashlib
 import itertools
 import json
 import logging
+import lzma
 import os
 import re
 import tarfile
@@ -322,6 +324,7 @@ class _ArchiveSource(_AclImdbSource):
     def __init__(self, path, bounds):
         self.path = path
         self.bounds = bounds
+        _check_archive_complete(path)
 
     def where(self, name):
         return f'aclImdb/{name} in {self.path}'
@@ -365,6 +368,28 @@ class _ArchiveSource(_AclImdbSource):
         data = tar.extractfile(member).read(bound + 1)
         self.bounds.check_size(len(data), name, where)
         return data
+
+
+_COMPRESSED = ((b'\x1f\x8b', gzip.open), (b'BZh', bz2.open), (b'\xfd7zXZ\x00', lzma.open))
+_TAR_END = bytes(2 * tarfile.BLOCKSIZE)  # a tar ends with two zero blocks
+
+
+def _check_archive_complete(path):
+    """An archive cut short is refused, not read as a smaller one: tarfile's
+    stream mode checks neither the compressed stream's end nor the tar's end
+    blocks. One pass of decompression, a second or two for the full archive."""
+    with open(path, 'rb') as f:
+        magic = f.read(6)
+    opener = next((open_ for prefix, open_ in _COMPRESSED if magic.startswith(prefix)), open)
+    tail = b''
+    try:
+        with opener(path, 'rb') as f:
+            for block in iter(lambda: f.read(1 << 20), b''):
+                tail = (tail + block)[-len(_TAR_END) :]
+    except (OSError, EOFError, zlib.error, lzma.LZMAError) as exc:
+        raise UserInputError(f'{path}: unreadable or truncated archive ({exc})') from exc
+    if tail != _TAR_END:
+        raise UserInputError(f"{path}: unreadable or truncated archive (it lacks a tar's two end blocks)")
 
 
 def _open_tar(path):
@@ -605,9 +630,9 @@ def _read_tfrecords(path, bounds, compression=''):
 def _check_record_lengths(path, compression, bound):
     """TensorFlow's reader allocates what a record's length field claims, and a
     claim of tens of GiB (with a valid checksum) crashes the process: a length
-    over BOUND is refused first, from the records' headers alone. A header
-    whose checksum is wrong, or any other damage, is left to TensorFlow's
-    reader, which names it."""
+    over BOUND is refused first, from the records' headers alone, and so is a
+    gzip stream that is damaged or cut short. A header whose checksum is wrong
+    is left to TensorFlow's reader, which names it."""
     try:
         with gzip.open(path, 'rb') if compression == 'GZIP' else open(path, 'rb') as f:
             for index in itertools.count():
@@ -618,7 +643,10 @@ def _check_record_lengths(path, compression, bound):
                 if length > bound:
                     raise UserInputError(f'{path}: record {index} claims {length} bytes, over the bound of {bound}')
                 f.seek(length + 4, os.SEEK_CUR)  # the data and its CRC
-    except (OSError, EOFError, zlib.error):
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        # TensorFlow's GZIP reader takes a stream cut short for a shorter file.
+        raise UserInputError(f'{path}: unreadable TFRecord file (damaged or truncated gzip: {exc})') from exc
+    except OSError:
         return
 
 
