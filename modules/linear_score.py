@@ -37,15 +37,23 @@ _BATCH = 1000
 
 def feature_matrix(module, texts: np.ndarray) -> sparse.csr_matrix:
     """Binary [texts, table rows]: 1 where a text has the feature, from the
-    module's own `feature_ids` (so the features are exactly what it serves)."""
-    rows, ids = [], []
+    module's own `feature_ids` (so the features are exactly what it serves).
+    Built row block by row block into CSR arrays of 4-byte ids and values:
+    the matrix is the Trainer's largest object, and grows with the data."""
+    counts, ids = [], []
     for start in range(0, len(texts), _BATCH):
-        found = module.feature_ids(tf.constant(texts[start : start + _BATCH]))
-        rows.append(found['rows'].numpy() + start)
-        ids.append(found['ids'].numpy())
-    rows, ids = np.concatenate(rows), np.concatenate(ids)
+        batch = texts[start : start + _BATCH]
+        found = module.feature_ids(tf.constant(batch))
+        rows = found['rows'].numpy()
+        order = np.argsort(rows, kind='stable')
+        counts.append(np.bincount(rows, minlength=len(batch)))
+        ids.append(found['ids'].numpy()[order].astype(np.int32))
+    indptr = np.concatenate([[0], np.cumsum(np.concatenate(counts) if counts else [])]).astype(np.int64)
+    indices = np.concatenate(ids) if ids else np.zeros(0, np.int32)
     shape = (len(texts), int(module.linear_weights.shape[0]))
-    return sparse.csr_matrix((np.ones(len(ids), np.float64), (rows, ids)), shape=shape)
+    matrix = sparse.csr_matrix((np.ones(len(indices), np.float32), indices, indptr), shape=shape)
+    matrix.sum_duplicates()
+    return matrix
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,11 +69,16 @@ def fit(features: sparse.csr_matrix, labels: np.ndarray) -> LinearModel:
     labels = np.asarray(labels) > 0.5
     if labels.all() or not labels.any():
         raise ValueError('the linear score needs positive and negative labelled texts')
-    positive = np.asarray(features[labels].sum(axis=0)).ravel() + SMOOTHING
-    negative = np.asarray(features[~labels].sum(axis=0)).ravel() + SMOOTHING
+    # Per-feature counts as products with the labels: no copy of the matrix's rows.
+    positive = features.T @ labels.astype(np.float64) + SMOOTHING
+    negative = features.T @ (~labels).astype(np.float64) + SMOOTHING
     ratio = np.log(positive / positive.sum()) - np.log(negative / negative.sum())
+    # The scaled matrix shares the features' ids: only its values are new.
+    values = ratio[features.indices]
+    values *= features.data
+    scaled = sparse.csr_matrix((values, features.indices, features.indptr), shape=features.shape)
     regression = LogisticRegression(C=INVERSE_REGULARIZATION, max_iter=3000)
-    regression.fit(features.multiply(ratio).tocsr(), labels)
+    regression.fit(scaled, labels)
     return LinearModel(regression.coef_[0] * ratio, float(regression.intercept_[0]))
 
 

@@ -45,6 +45,31 @@ def test_fit_weighs_each_feature_by_its_naive_bayes_ratio():
         linear_score.fit(features, np.ones(4))
 
 
+def test_the_fit_is_nbsvm_as_written_out_in_full(linear_module):
+    """The weights of the textbook form (row subsets summed, the whole matrix scaled), to
+    the solver's tolerance: the same problem, given to it in another memory layout."""
+    rng = np.random.default_rng(1)
+    features = sparse.random(300, 50, density=0.2, random_state=2, format='csr', dtype=np.float32)
+    features.data[:] = 1
+    labels = (rng.random(300) < 0.5).astype(np.int64)
+    positive = np.asarray(features[labels == 1].sum(axis=0)).ravel() + linear_score.SMOOTHING
+    negative = np.asarray(features[labels == 0].sum(axis=0)).ravel() + linear_score.SMOOTHING
+    ratio = np.log(positive / positive.sum()) - np.log(negative / negative.sum())
+    textbook = linear_score.LogisticRegression(C=linear_score.INVERSE_REGULARIZATION, max_iter=3000)
+    textbook.fit(features.astype(np.float64).multiply(ratio).tocsr(), labels == 1)
+    fitted = linear_score.fit(features, labels)
+    np.testing.assert_allclose(fitted.weights, textbook.coef_[0] * ratio, rtol=1e-3, atol=1e-6)
+    # And the module's matrix is the one a row-and-column list gives.
+    module = tf.saved_model.load(linear_module)
+    texts = np.array([t.encode() for t in TEXTS * 700])  # several blocks of rows
+    found = module.feature_ids(tf.constant(texts))
+    listed = sparse.csr_matrix(
+        (np.ones(len(found['ids'])), (found['rows'].numpy(), found['ids'].numpy())), shape=(len(texts), 263)
+    )
+    built = linear_score.feature_matrix(module, texts)
+    assert built.indices.dtype == np.int32 and (built != listed).nnz == 0
+
+
 def test_the_stack_is_fitted_on_held_out_logits():
     rng = np.random.default_rng(0)
     network, linear = rng.normal(0, 2, 4000), rng.normal(0, 2, 4000)
