@@ -155,22 +155,26 @@ def run_mode(
                 unfinished = component
             status = 'ok' if len(nodes) >= repeats else 'timed out' if measured.returncode is None else 'failed'
             if component == unfinished or len(nodes) >= repeats:
-                rows[component] = {
-                    'component': component,
-                    'mode': mode,
-                    'args': MODES[mode],
-                    'status': status,
-                    'runs_seconds': [n.seconds for n in nodes],
-                    'median_seconds': statistics.median(n.seconds for n in nodes) if nodes else None,
-                    'peak_rss_bytes': max(
-                        (measured.peak_between(n.started, n.started + n.seconds) or 0 for n in nodes), default=None
-                    ),
-                    'log': measured.log,
-                    'error': None if status == 'ok' else _error_of(measured.log, status, budgets[component]),
-                }
+                rows[component] = _row(component, mode, status, nodes, measured, budgets[component])
         # What a hang or failure left unmeasured gets a fresh process.
         pending = pending[pending.index(unfinished) + 1 :] if unfinished else []
     return [rows[c] for c in COMPONENTS]
+
+
+def _row(component: str, mode: str, status: str, nodes: list, measured, budget: float) -> dict:
+    return {
+        'component': component,
+        'mode': mode,
+        'args': MODES[mode],
+        'status': status,
+        'runs_seconds': [n.seconds for n in nodes],
+        'median_seconds': statistics.median(n.seconds for n in nodes) if nodes else None,
+        'peak_rss_bytes': max(
+            (measured.peak_between(n.started, n.started + n.seconds) or 0 for n in nodes), default=None
+        ),
+        'log': measured.log,
+        'error': None if status == 'ok' else _error_of(measured.log, status, budget),
+    }
 
 
 _EXCEPTION_LINE = re.compile(r'^[A-Za-z_][\w.]*(Error|Exception|Exit)\b.*')

@@ -603,7 +603,7 @@ def predict_command(home, serving_dir, texts):
         raise UserInputError(f'{serving_dir}: no pushed model yet (run the pipeline first){_ignored(serving_dir)}')
     problem = serving.model_problem(model_dir)
     if problem:
-        raise UserInputError(f'{model_dir}: {problem}')
+        raise UserInputError(f'{model_dir}: {problem}{_ignored(serving_dir)}')
     _note_ignored(serving_dir)
     for text, probability in zip(texts, serving.predict(model_dir, texts)):
         echo(f'{probability:.4f}\t{text}')
