@@ -31,7 +31,7 @@ def _folder_bytes(path: str) -> int:
     return sum(os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(path) for f in files)
 
 
-def _git_commit() -> str:
+def git_commit() -> str:
     found = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True)
     return found.stdout.strip() if found.returncode == 0 else 'unknown'
 
@@ -53,7 +53,7 @@ def measure(data: str, home: Home) -> dict:
         'command': ' '.join(['imdb-tfx', 'run', *(['--data', data] if data else [])]),
         'recipe': recipes.DEFAULT_RECIPE,
         'date': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
-        'commit': _git_commit(),
+        'commit': git_commit(),
         'cores': os.cpu_count(),
         'eval_reviews': judged.example_count,
         'accuracy': judged.metrics['binary_accuracy'],

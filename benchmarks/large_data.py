@@ -31,6 +31,7 @@ from typing import List
 import tensorflow as tf
 
 from benchmarks import measure, report
+from benchmarks.default_run import git_commit
 from benchmarks.runs import component_costs
 from imdb_tfx import inputs, prepare_data, run_info
 from imdb_tfx.core import names
@@ -144,7 +145,9 @@ def collect(source: str, sizes: List[int], work_dir: str, cache_home: Home) -> d
         print(
             f'  {report.seconds(measured["seconds"])}, peak {report.gigabytes(measured["peak_rss_bytes"])}', flush=True
         )
-        rows.append({'labelled': counts['train'], 'unlabeled': counts.get('unsup', 0), **measured})
+        rows.append(
+            {'labelled': counts['train'], 'unlabeled': counts.get('unsup', 0), 'commit': git_commit(), **measured}
+        )
         write(result)  # after each size: a later one may take hours
         if 'failed' in measured:
             break
@@ -159,7 +162,7 @@ def table(result: dict) -> str:
     rows = result['rows']
     components = [c['component'] for c in rows[0]['components']]
     rows = [r for r in rows if 'failed' not in r]
-    header = ['component', *(f'{r["labelled"]:,}: wall, peak' for r in rows)]
+    header = ['component', *(f'{r["labelled"]:,} (commit {r["commit"]}): wall, peak' for r in rows)]
     lines = []
     for component in components:
         cells = []
