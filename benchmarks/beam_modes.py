@@ -16,6 +16,7 @@ after it get a fresh process.
 import argparse
 import os
 import re
+import signal
 import statistics
 import sys
 import time
@@ -173,17 +174,23 @@ def _row(component: str, mode: str, status: str, nodes: list, measured, budget: 
             (measured.peak_between(n.started, n.started + n.seconds) or 0 for n in nodes), default=None
         ),
         'log': measured.log,
-        'error': None if status == 'ok' else _error_of(measured.log, status, budget),
+        'error': None if status == 'ok' else _error_of(measured.log, status, budget, measured.returncode),
     }
 
 
 _EXCEPTION_LINE = re.compile(r'^[A-Za-z_][\w.]*(Error|Exception|Exit)\b.*')
 
 
-def _error_of(log: str, status: str, budget: float) -> str:
-    """Why a mode did not finish: the last exception line of its log, or the budget it outran."""
+def _error_of(log: str, status: str, budget: float, returncode: Optional[int]) -> str:
+    """Why a mode did not finish: the budget it outran, or how its process
+    ended (a signal: a crash in native code) and the last exception line of its log."""
     if status == 'timed out':
         return f'no run finished within its budget of {budget:.0f} s'
+    ended = f'killed by {signal.Signals(-returncode).name}' if returncode and returncode < 0 else f'exit {returncode}'
+    return f'{ended}: {_last_error_line(log)}'
+
+
+def _last_error_line(log: str) -> str:
     try:
         with open(log, encoding='utf-8', errors='replace') as f:
             lines = [line.strip() for line in f]
