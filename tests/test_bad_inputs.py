@@ -32,7 +32,7 @@ from typing import Callable, Optional
 import pytest
 import tensorflow as tf
 
-from conftest import IMDB_TFX, SAMPLE_ARCHIVE, constant_model
+from conftest import IMDB_TFX, SAMPLE_ARCHIVE, constant_model, tar_bytes
 from imdb_tfx import prepare_data
 
 # A refusal takes a TensorFlow import; a process still running after this hangs.
@@ -263,15 +263,7 @@ def aclimdb_files() -> dict:
 def write_tar_gz(path: Path, files: dict, members=(), head: bytes = b'') -> Path:
     """A .tar.gz of FILES ({name: bytes}) and MEMBERS ((TarInfo, bytes or
     None)), after HEAD: raw tar blocks of their own, e.g. a lying header."""
-    tar_bytes = io.BytesIO()
-    with tarfile.open(fileobj=tar_bytes, mode='w', format=tarfile.PAX_FORMAT) as tar:
-        for name in sorted(files):
-            info = tarfile.TarInfo(name)
-            info.size = len(files[name])
-            tar.addfile(info, io.BytesIO(files[name]))
-        for info, data in members:
-            tar.addfile(info, None if data is None else io.BytesIO(data))
-    path.write_bytes(gzip.compress(head + tar_bytes.getvalue(), mtime=0))
+    path.write_bytes(gzip.compress(head + tar_bytes(files, members), mtime=0))
     return path
 
 

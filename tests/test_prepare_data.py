@@ -2,6 +2,7 @@
 
 import collections
 import glob
+import gzip
 import hashlib
 import io
 import json
@@ -12,7 +13,7 @@ import tarfile
 import pytest
 import tensorflow as tf
 
-from conftest import imdb_tfx, read_split
+from conftest import imdb_tfx, read_split, tar_bytes
 from imdb_tfx import prepare_data
 from imdb_tfx.core.errors import UserInputError
 
@@ -426,14 +427,7 @@ def test_bad_num_shards(tmp_path):
 
 def add_members(path, members):
     """Appends tar MEMBERS (TarInfo, data or None) to a fresh archive of tiny_files at PATH."""
-    files = tiny_files()
-    with tarfile.open(path, 'w:gz') as tar:
-        for name in sorted(files):
-            info = tarfile.TarInfo(name)
-            info.size = len(files[name])
-            tar.addfile(info, io.BytesIO(files[name]))
-        for info, data in members:
-            tar.addfile(info, None if data is None else io.BytesIO(data))
+    path.write_bytes(gzip.compress(tar_bytes(tiny_files(), members), mtime=0))
     return str(path)
 
 
