@@ -19,7 +19,7 @@ The two make different errors, which is why they are stacked
 """
 
 import dataclasses
-from typing import Tuple
+from typing import Iterable, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -32,25 +32,25 @@ from imdb_tfx.modules import calibration
 # regression: NBSVM's defaults, as a stronger L2 penalty scores no better.
 SMOOTHING = 1.0
 INVERSE_REGULARIZATION = 1.0
-_BATCH = 1000
 
 
-def feature_matrix(module, texts: np.ndarray) -> sparse.csr_matrix:
+def feature_matrix(module, text_batches: Iterable) -> sparse.csr_matrix:
     """Binary [texts, table rows]: 1 where a text has the feature, from the
     module's own `feature_ids` (so the features are exactly what it serves).
-    Built row block by row block into CSR arrays of 4-byte ids and values:
-    the matrix is the Trainer's largest object, and grows with the data."""
+    The texts come in batches (arrays or string tensors) and are never held:
+    the matrix is built batch by batch into CSR arrays of 4-byte ids and
+    values, as it is the Trainer's largest object and grows with the data."""
     counts, ids = [], []
-    for start in range(0, len(texts), _BATCH):
-        batch = texts[start : start + _BATCH]
-        found = module.feature_ids(tf.constant(batch))
+    for batch in text_batches:
+        found = module.feature_ids(tf.convert_to_tensor(batch))
         rows = found['rows'].numpy()
         order = np.argsort(rows, kind='stable')
         counts.append(np.bincount(rows, minlength=len(batch)))
         ids.append(found['ids'].numpy()[order].astype(np.int32))
     indptr = np.concatenate([[0], np.cumsum(np.concatenate(counts) if counts else [])]).astype(np.int64)
     indices = np.concatenate(ids) if ids else np.zeros(0, np.int32)
-    shape = (len(texts), int(module.linear_weights.shape[0]))
+    del ids
+    shape = (len(indptr) - 1, int(module.linear_weights.shape[0]))
     matrix = sparse.csr_matrix((np.ones(len(indices), np.float32), indices, indptr), shape=shape)
     matrix.sum_duplicates()
     return matrix

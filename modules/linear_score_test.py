@@ -25,7 +25,7 @@ def linear_module(tmp_path_factory):
 
 def test_the_feature_matrix_is_binary_and_matches_the_modules_features(linear_module):
     module = tf.saved_model.load(linear_module)
-    features = linear_score.feature_matrix(module, np.array([t.encode() for t in TEXTS]))
+    features = linear_score.feature_matrix(module, [np.array([t.encode() for t in TEXTS])])
     assert features.shape == (len(TEXTS), len(WORDS) + 1 + 256)
     assert set(features.data) == {1.0}
     # 'great great plot': great, plot, 2 pairs, 1 triple.
@@ -61,12 +61,12 @@ def test_the_fit_is_nbsvm_as_written_out_in_full(linear_module):
     np.testing.assert_allclose(fitted.weights, textbook.coef_[0] * ratio, rtol=1e-3, atol=1e-6)
     # And the module's matrix is the one a row-and-column list gives.
     module = tf.saved_model.load(linear_module)
-    texts = np.array([t.encode() for t in TEXTS * 700])  # several blocks of rows
+    texts = np.array([t.encode() for t in TEXTS * 700])
     found = module.feature_ids(tf.constant(texts))
     listed = sparse.csr_matrix(
         (np.ones(len(found['ids'])), (found['rows'].numpy(), found['ids'].numpy())), shape=(len(texts), 263)
     )
-    built = linear_score.feature_matrix(module, texts)
+    built = linear_score.feature_matrix(module, np.array_split(texts, 5))
     assert built.indices.dtype == np.int32 and (built != listed).nnz == 0
 
 
@@ -87,7 +87,7 @@ def test_installing_folds_the_stack_into_the_model(linear_module):
     texts = np.array([t.encode() for t in TEXTS])
     network = model(tf.constant(texts)).numpy()[:, 0]  # the linear score is still zero
     module = model.get_layer(model_lib.EMBEDDING_LAYER).resolved_object
-    features = linear_score.feature_matrix(module, texts)
+    features = linear_score.feature_matrix(module, [texts])
     linear = linear_score.fit(features, np.array([1, 0, 0, 1, 0, 1]))
     stack = linear_score.Stack(network_weight=0.7, linear_weight=1.3, bias=-0.2)
     linear_score.install(model, module, linear, stack, model_lib.HEAD_LAYERS[-1])

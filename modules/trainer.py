@@ -45,8 +45,6 @@ from imdb_tfx.modules.hparams import Hyperparameters
 
 _PREDICT_BATCH = 2048
 
-# labelled_features: the texts (bytes), their linear-score features and their 0/1 labels.
-LabelledFeatures = Tuple[np.ndarray, sparse.csr_matrix, np.ndarray]
 
 
 def _files(patterns: List[str]) -> List[str]:
@@ -85,9 +83,11 @@ def batches(examples: tf.data.Dataset, batch_size: int, shuffle_seed=None) -> tf
     return examples.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-def unlabeled_texts(patterns: List[str]) -> np.ndarray:
-    """The `text` of every unlabeled example, as a numpy array of bytes."""
-    texts = (
+def unlabeled_texts(patterns: List[str]) -> tf.data.Dataset:
+    """The `text` of every unlabeled example, in the same order on every
+    pass. Read from the files on each pass, never held: there are more
+    unlabeled reviews than labelled ones."""
+    return (
         _records(patterns)
         .batch(_PREDICT_BATCH)
         .map(
@@ -95,22 +95,27 @@ def unlabeled_texts(patterns: List[str]) -> np.ndarray:
                 names.TEXT_FEATURE
             ]
         )
+        .unbatch()
     )
-    return np.concatenate([batch.numpy() for batch in texts])
 
 
-def pseudo_labelled(model: tf.keras.Model, texts: np.ndarray, confidence: float) -> Tuple[tf.data.Dataset, dict]:
-    """(text, label) pairs for the texts the model labels with at least
-    `confidence`, and a summary of what was kept."""
-    logits = model.predict(tf.data.Dataset.from_tensor_slices(texts).batch(_PREDICT_BATCH), verbose=0)
+def pseudo_labelled(model: tf.keras.Model, texts: tf.data.Dataset, confidence: float) -> Tuple[tf.data.Dataset, dict]:
+    """(text, label) pairs for the TEXTS (a dataset giving them in the same
+    order on every pass) that the model labels with at least `confidence`,
+    and a summary of what was kept. Only the decisions are held; the texts
+    are read again when the pairs are."""
+    logits = model.predict(texts.batch(_PREDICT_BATCH), verbose=0)
     probability = tf.sigmoid(logits[:, 0]).numpy()
     kept = np.maximum(probability, 1 - probability) >= confidence
-    labels = (probability[kept] >= 0.5).astype(np.float32)
+    labels = (probability >= 0.5).astype(np.float32)
     summary = {
+        'unlabeled_reviews': len(probability),
         'pseudo_labelled': int(kept.sum()),
-        'pseudo_positive_fraction': float(labels.mean()) if len(labels) else 0.0,
+        'pseudo_positive_fraction': float(labels[kept].mean()) if kept.any() else 0.0,
     }
-    return tf.data.Dataset.from_tensor_slices((texts[kept], labels)), summary
+    decisions = tf.data.Dataset.from_tensor_slices((kept, labels))
+    pairs = tf.data.Dataset.zip((texts, decisions)).filter(lambda text, decision: decision[0])
+    return pairs.map(lambda text, decision: (text, decision[1])), summary
 
 
 def train(
@@ -181,28 +186,18 @@ def fit_calibration(model: tf.keras.Model, validation: tf.data.Dataset) -> dict:
     return calibration.summary(np.concatenate(logits), np.concatenate(labels))
 
 
-def labelled_features(module, patterns: List[str]) -> LabelledFeatures:
-    """The labelled examples' texts (bytes), their linear-score features
-    (modules/linear_score.py) and their 0/1 labels."""
-    texts, labels = [], []
-    for batch_texts, batch_labels in labelled_examples(patterns).batch(_PREDICT_BATCH):
-        texts.append(batch_texts.numpy())
-        labels.append(batch_labels.numpy())
-    texts = np.concatenate(texts)
-    return texts, linear_score.feature_matrix(module, texts), np.concatenate(labels)
+def labelled_features(module, patterns: List[str]) -> Tuple[sparse.csr_matrix, np.ndarray]:
+    """The labelled examples' linear-score features (modules/linear_score.py)
+    and 0/1 labels, streamed from the files: no review text is held."""
+    labels = []
 
+    def texts():
+        for batch_texts, batch_labels in labelled_examples(patterns).batch(_PREDICT_BATCH):
+            labels.append(batch_labels.numpy())
+            yield batch_texts
 
-def fit_stack(
-    model: tf.keras.Model, train: LabelledFeatures, valid: LabelledFeatures
-) -> Tuple[linear_score.Stack, dict]:
-    """The linear model fitted on train, and the weights that stack it with
-    MODEL's network (its linear score still zero) on valid; both
-    labelled_features."""
-    _, train_features, train_labels = train
-    valid_texts, valid_features, valid_labels = valid
-    linear = linear_score.fit(train_features, train_labels)
-    network = model.predict(tf.data.Dataset.from_tensor_slices(valid_texts).batch(_PREDICT_BATCH), verbose=0)[:, 0]
-    return linear_score.fit_stack(network, linear.scores(valid_features), valid_labels)
+    features = linear_score.feature_matrix(module, texts())
+    return features, np.concatenate(labels)
 
 
 def _write_json(directory: str, name: str, content: dict) -> None:
@@ -253,13 +248,11 @@ class _Chosen:
 class _Calibration:
     """How the exported P(positive) is calibrated: by a temperature on the
     logit, or by a stack of the network and the linear score that is folded
-    into the model. A stack keeps the labelled_features of train and valid,
-    on which the exported linear model is fitted."""
+    into the model with the exported linear model."""
 
     temperature: float = 1.0
     stack: Optional[linear_score.Stack] = None
-    train_features: Optional[LabelledFeatures] = None
-    valid_features: Optional[LabelledFeatures] = None
+    linear: Optional[linear_score.LinearModel] = None
 
 
 def _start(fn_args: tfx.components.FnArgs) -> _Run:
@@ -299,19 +292,19 @@ def _self_train(run: _Run) -> _Chosen:
     texts = unlabeled_texts(run.unlabeled_files)
     summary = {
         'confidence': run.hp.self_training_confidence,
-        'unlabeled_reviews': int(len(texts)),
         'teacher_best_val_accuracy': max(chosen.history['val_accuracy']),
         'rounds': [],
     }
     for number in range(1, run.hp.self_training_rounds + 1):
         chosen, round_summary = _train_student(run, chosen.model, texts, number)
+        summary['unlabeled_reviews'] = round_summary.pop('unlabeled_reviews')
         summary['rounds'].append(round_summary)
         logging.info('Self-training round %d: %s', number, round_summary)
     _write_json(run.run_dir, SELF_TRAINING_FILE, summary)
     return chosen
 
 
-def _train_student(run: _Run, teacher: tf.keras.Model, texts: np.ndarray, number: int) -> Tuple[_Chosen, dict]:
+def _train_student(run: _Run, teacher: tf.keras.Model, texts: tf.data.Dataset, number: int) -> Tuple[_Chosen, dict]:
     """Round NUMBER of self-training: a fresh model trained on the labelled
     reviews plus the TEXTS the teacher labels confidently. Each round has its
     own seed, so a student does not start from its teacher's initial weights."""
@@ -352,14 +345,25 @@ def _calibrate(run: _Run, model: tf.keras.Model) -> _Calibration:
 
 
 def _stack(run: _Run, model: tf.keras.Model) -> Tuple[_Calibration, dict]:
-    """A linear model fitted on train, stacked with MODEL's network on valid.
-    The features depend on the module's vocabulary and hashes only, so they
-    are computed once: a refit's module has the same ones."""
+    """A linear model fitted on train, stacked with MODEL's network on valid,
+    and the linear model to export: fitted on the labelled reviews the
+    exported network learns from (train, and valid with a refit). Fitted
+    before a refit, which needs only the stack: the features depend on the
+    module's vocabulary and hashes alone, which a refit's module shares, and
+    their memory is free again before the refit trains."""
     module = model.get_layer(model_lib.EMBEDDING_LAYER).resolved_object
-    train_features = labelled_features(module, run.fn_args.train_files)
-    valid_features = labelled_features(module, run.fn_args.eval_files)
-    stack, fitted = fit_stack(model, train_features, valid_features)
-    return _Calibration(stack=stack, train_features=train_features, valid_features=valid_features), fitted
+    train_features, train_labels = labelled_features(module, run.fn_args.train_files)
+    valid_features, valid_labels = labelled_features(module, run.fn_args.eval_files)
+    linear = linear_score.fit(train_features, train_labels)
+    valid_texts = run.valid_examples.map(lambda text, label: text).batch(_PREDICT_BATCH)
+    network = model.predict(valid_texts, verbose=0)[:, 0]
+    stack, fitted = linear_score.fit_stack(network, linear.scores(valid_features), valid_labels)
+    if run.hp.refit:
+        features = sparse.vstack([train_features, valid_features], format='csr')
+        # The parts go before the fit, which needs as much again for its scaled copy.
+        del train_features, valid_features
+        linear = linear_score.fit(features, np.concatenate([train_labels, valid_labels]))
+    return _Calibration(stack=stack, linear=linear), fitted
 
 
 def _refit(run: _Run, chosen: _Chosen) -> tf.keras.Model:
@@ -376,19 +380,11 @@ def _refit(run: _Run, chosen: _Chosen) -> tf.keras.Model:
     return model
 
 
-def _install_linear_score(run: _Run, model: tf.keras.Model, calibrated: _Calibration) -> None:
-    """Fits the exported linear model on the labelled reviews the exported
-    network learnt from (train, and valid after a refit), and folds it and
-    the stack into MODEL."""
-    _, features, labels = calibrated.train_features
-    if run.hp.refit:
-        _, valid_features, valid_labels = calibrated.valid_features
-        features = sparse.vstack([features, valid_features]).tocsr()
-        labels = np.concatenate([labels, valid_labels])
-    linear = linear_score.fit(features, labels)
-    # MODEL's own module: a refit has its own, not the chosen model's.
+def _install_linear_score(model: tf.keras.Model, calibrated: _Calibration) -> None:
+    """Folds the exported linear model and the stack into MODEL, through
+    MODEL's own module: a refit has its own, not the chosen model's."""
     module = model.get_layer(model_lib.EMBEDDING_LAYER).resolved_object
-    linear_score.install(model, module, linear, calibrated.stack, model_lib.HEAD_LAYERS[-1])
+    linear_score.install(model, module, calibrated.linear, calibrated.stack, model_lib.HEAD_LAYERS[-1])
 
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
@@ -401,5 +397,5 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     calibrated = _calibrate(run, chosen.model)
     model = _refit(run, chosen) if run.hp.refit else chosen.model
     if calibrated.stack:
-        _install_linear_score(run, model, calibrated)
+        _install_linear_score(model, calibrated)
     model_lib.export(model, fn_args.serving_model_dir, calibrated.temperature)

@@ -122,9 +122,10 @@ def _rule_model():
 
 def test_pseudo_labels_keep_only_confident_reviews():
     texts = np.array([b'good film', b'bad film', b'a film', b'good and bad'], dtype=object)
+    texts = tf.data.Dataset.from_tensor_slices(texts)
     pseudo, summary = trainer.pseudo_labelled(_rule_model(), texts, confidence=0.9)  # sigmoid(3) = 0.95
-    assert sorted((text.numpy(), label.numpy()) for text, label in pseudo) == [(b'bad film', 0.0), (b'good film', 1.0)]
-    assert summary == {'pseudo_labelled': 2, 'pseudo_positive_fraction': 0.5}
+    assert [(text.numpy(), label.numpy()) for text, label in pseudo] == [(b'good film', 1.0), (b'bad film', 0.0)]
+    assert summary == {'unlabeled_reviews': 4, 'pseudo_labelled': 2, 'pseudo_positive_fraction': 0.5}
     _, summary = trainer.pseudo_labelled(_rule_model(), texts, confidence=0.5)
     assert summary['pseudo_labelled'] == 4
 
