@@ -46,7 +46,6 @@ from imdb_tfx.modules.hparams import Hyperparameters
 _PREDICT_BATCH = 2048
 
 
-
 def _files(patterns: List[str]) -> List[str]:
     files = sorted(f for p in patterns for f in tf.io.gfile.glob(p))
     if not files:
