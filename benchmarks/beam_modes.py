@@ -178,24 +178,38 @@ def _row(component: str, mode: str, status: str, nodes: list, measured, budget: 
     }
 
 
+_CRASH_FRAMES = 3
 _EXCEPTION_LINE = re.compile(r'^[A-Za-z_][\w.]*(Error|Exception|Exit)\b.*')
 
 
 def _error_of(log: str, status: str, budget: float, returncode: Optional[int]) -> str:
     """Why a mode did not finish: the budget it outran, or how its process
-    ended (a signal: a crash in native code) and the last exception line of its log."""
+    ended and the last error in its log. A crash in native code (a signal)
+    is named by the Python frame that made it, from faulthandler's dump
+    (measure.ENV turns it on)."""
     if status == 'timed out':
         return f'no run finished within its budget of {budget:.0f} s'
     ended = f'killed by {signal.Signals(-returncode).name}' if returncode and returncode < 0 else f'exit {returncode}'
-    return f'{ended}: {_last_error_line(log)}'
-
-
-def _last_error_line(log: str) -> str:
     try:
         with open(log, encoding='utf-8', errors='replace') as f:
             lines = [line.strip() for line in f]
     except OSError:
-        return f'no log at {log}'
+        return f'{ended}: no log at {log}'
+    return f'{ended}: {_crash_frame(lines) or _last_error_line(lines)}'
+
+
+def _crash_frame(lines: List[str]) -> Optional[str]:
+    """faulthandler's 'Fatal Python error' and the innermost frames of the
+    thread that crashed, when the log has them."""
+    fatal = [i for i, line in enumerate(lines) if line.startswith('Fatal Python error:')]
+    if not fatal:
+        return None
+    current = [i for i, line in enumerate(lines) if i > fatal[-1] and line.startswith('Current thread')]
+    frames = [line for line in lines[current[0] + 1 :] if line.startswith('File ')] if current else []
+    return lines[fatal[-1]] + (' in ' + ' < '.join(frames[:_CRASH_FRAMES]) if frames else '')
+
+
+def _last_error_line(lines: List[str]) -> str:
     found = [line for line in lines if _EXCEPTION_LINE.match(line)]
     return (found or [line for line in lines if line] or ['the process exited without output'])[-1][:300]
 

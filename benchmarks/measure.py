@@ -20,8 +20,9 @@ from typing import Callable, List, Optional, Sequence, Tuple
 import psutil
 
 INTERVAL = 0.2
-# Every process the benchmark starts: Keras 2 (hub.KerasLayer, TFMA) and quiet TF.
-ENV = {'TF_CPP_MIN_LOG_LEVEL': '2'}
+# Every process the benchmark starts: Keras 2 (hub.KerasLayer, TFMA), quiet TF,
+# and Python's stacks in the log when native code crashes.
+ENV = {'TF_CPP_MIN_LOG_LEVEL': '2', 'PYTHONFAULTHANDLER': '1'}
 GB = 1e9
 
 

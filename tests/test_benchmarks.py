@@ -9,7 +9,7 @@ import sys
 import pytest
 import tensorflow as tf
 
-from benchmarks import plain_keras, scaling
+from benchmarks import beam_modes, measure, plain_keras, scaling
 from benchmarks.suite import PARTS
 
 TABLE_HEADERS = {
@@ -202,3 +202,15 @@ def test_targets_fields(smoke):
     assert len(targets) == 6  # the pipeline's 3, and the text module's speedups at batch 1 and 1,000 and its rate
     assert all({'target', 'goal', 'measured', 'met'} <= set(t) for t in targets)
     assert all(t['measured'] is not None for t in targets)
+
+
+def test_a_crash_in_native_code_is_named_by_the_frame_that_made_it(tmp_path):
+    """A real segmentation fault in a child that measure.run starts: its log
+    has faulthandler's dump, and the mode's error names the signal, the
+    fatal error and the frames that made it."""
+    script = tmp_path / 'crash.py'
+    script.write_text('import ctypes\n\n\ndef read_address_zero():\n    ctypes.string_at(0)\n\n\nread_address_zero()\n')
+    measured = measure.run([sys.executable, str(script)], log=str(tmp_path / 'crash.log'))
+    error = beam_modes._error_of(measured.log, 'failed', 60, measured.returncode)
+    assert error.startswith('killed by SIGSEGV: Fatal Python error: Segmentation fault in File ')
+    assert 'in string_at < File ' in error and f'"{script}", line 5 in read_address_zero' in error
