@@ -167,7 +167,9 @@ class TextEmbedding(tf.Module):
         without a linear score)."""
         tokens, token_rows = self._tokenize(texts)
         ids, hashes = self._word_ids(tokens)
-        return dict(zip(('rows', 'ids'), self._linear_features(ids, hashes, token_rows, _pairs(hashes, token_rows))))
+        adjacent = _adjacent_hashes(hashes)
+        features = self._linear_features(ids, hashes, token_rows, adjacent, _pairs(adjacent, token_rows))
+        return dict(zip(('rows', 'ids'), features))
 
     def _embed(self, texts):
         rows = tf.size(texts, out_type=tf.int64)
@@ -175,13 +177,15 @@ class TextEmbedding(tf.Module):
         ids, hashes = self._word_ids(tokens)
         features = [(ids, token_rows)]
         with tf.name_scope('bigram_ids'):
-            pairs = _pairs(hashes, token_rows) if self._bigram_buckets or self._linear_buckets else None
+            if self._bigram_buckets or self._linear_buckets:
+                adjacent = _adjacent_hashes(hashes)
+                pairs = _pairs(adjacent, token_rows)
             if self._bigram_buckets:
                 # Word pairs carry what single words miss ("not good"), as in
                 # fastText: neighbours in the same text, bucketed by their hashes.
                 firsts, pair_hashes = pairs
                 features.append(
-                    (pair_hashes % self._bigram_buckets + self._bigram_offset, tf.gather(token_rows, firsts))
+                    (_bucket(pair_hashes, self._bigram_buckets) + self._bigram_offset, tf.gather(token_rows, firsts))
                 )
         # One fused gather-and-reduce kernel per kind of feature; IndexedSlices
         # gradients (only the rows a batch uses).
@@ -203,7 +207,7 @@ class TextEmbedding(tf.Module):
         if not self._linear_buckets:
             return embedded
         with tf.name_scope('linear_score'):
-            feature_rows, feature_ids = self._linear_features(ids, hashes, token_rows, pairs)
+            feature_rows, feature_ids = self._linear_features(ids, hashes, token_rows, adjacent, pairs)
             score = tf.math.unsorted_segment_sum(tf.gather(self.linear_weights, feature_ids), feature_rows, rows)
             return tf.concat([embedded, score[:, tf.newaxis]], axis=1)
 
@@ -231,31 +235,44 @@ class TextEmbedding(tf.Module):
             ids = tf.tensor_scatter_nd_update(ids, unknown, self._table.lookup(rehashed))
             return tf.where(ids >= 0, ids, self._vocab_size + hashes % self._oov_buckets), hashes
 
-    def _linear_features(self, ids, hashes, token_rows, pairs):
+    def _linear_features(self, ids, hashes, token_rows, adjacent, pairs):
         """The distinct (text row, linear feature) pairs: words, and word
         pairs and triples hashed into the linear model's own buckets, many
         more than the table's (a weight is one number, a table row a whole
-        vector)."""
+        vector). ADJACENT: _adjacent_hashes; PAIRS: _pairs."""
         feature_ids, feature_rows = [ids], [token_rows]
         if self._linear_buckets:  # else words only (a module without a linear score)
             firsts, pair_hashes = pairs
             thirds = tf.where(tf.equal(token_rows[:-2], token_rows[2:]))[:, 0]
-            triple_hashes = _pair_hash(
-                tf.gather(pair_hashes, tf.searchsorted(firsts, thirds)), tf.gather(hashes, thirds + 2)
-            )
+            triple_hashes = _pair_hash(tf.gather(adjacent, thirds), tf.gather(hashes, thirds + 2))
             n_grams = tf.concat([pair_hashes, triple_hashes], axis=0)
-            feature_ids.append(n_grams % self._linear_buckets + self._bigram_offset)
+            feature_ids.append(_bucket(n_grams, self._linear_buckets) + self._bigram_offset)
             feature_rows += [tf.gather(token_rows, firsts), tf.gather(token_rows, thirds)]
         feature_ids, feature_rows = tf.concat(feature_ids, axis=0), tf.concat(feature_rows, axis=0)
-        linear_rows = self._bigram_offset + self._linear_buckets
-        keys, _ = tf.unique(feature_rows * linear_rows + feature_ids)
-        return keys // linear_rows, keys % linear_rows
+        # One int64 key per (row, feature): the row above the feature's bits
+        # (shifts, not division: the keys are many).
+        bits = int(self._bigram_offset + self._linear_buckets - 1).bit_length()
+        keys, _ = tf.unique(tf.bitwise.left_shift(feature_rows, bits) + feature_ids)
+        return tf.bitwise.right_shift(keys, bits), tf.bitwise.bitwise_and(keys, (1 << bits) - 1)
 
 
-def _pairs(hashes, token_rows):
+def _adjacent_hashes(hashes):
+    """The hash of each token with the next one, across text boundaries too
+    (_pairs and the triples keep those within a text)."""
+    return _pair_hash(hashes[:-1], hashes[1:])
+
+
+def _pairs(adjacent, token_rows):
     """The index of each pair's first word (neighbours in the same text) and the pair's hash."""
     firsts = tf.where(tf.equal(token_rows[:-1], token_rows[1:]))[:, 0]
-    return firsts, _pair_hash(tf.gather(hashes, firsts), tf.gather(hashes, firsts + 1))
+    return firsts, tf.gather(adjacent, firsts)
+
+
+def _bucket(hashes, buckets: int):
+    """Non-negative HASHES modulo BUCKETS: a mask when BUCKETS is a power of two."""
+    if buckets & (buckets - 1) == 0:
+        return tf.bitwise.bitwise_and(hashes, buckets - 1)
+    return hashes % buckets
 
 
 def token_hashes(tokens) -> np.ndarray:
