@@ -42,6 +42,11 @@ class Hyperparameters:
         "Self-training on the unlabeled reviews: 0 turns it off, else the teacher's "
         'confidence in [0.5, 1) for a review to join training.',
     )
+    self_training_teacher: str = _option(
+        'network',
+        "Who labels the unlabeled reviews in each round: 'network' (the previous model's network) or 'stack' "
+        '(that network stacked on valid with the linear n-gram score, when the module has one).',
+    )
     self_training_rounds: int = _option(
         1,
         "Rounds of self-training, each round's model labelling for the next; the last one is exported "
@@ -79,6 +84,8 @@ class Hyperparameters:
             raise ValueError(f'dropout must be in [0, 1), early_stopping_patience and min_patience_steps >= 0: {self}')
         if self.self_training_confidence and not 0.5 <= self.self_training_confidence < 1:
             raise ValueError(f'self_training_confidence must be 0 (off) or in [0.5, 1): {self}')
+        if self.self_training_teacher not in ('network', 'stack'):
+            raise ValueError(f"self_training_teacher must be 'network' or 'stack': {self}")
         if self.self_training_rounds < 1:
             raise ValueError(f'self_training_rounds must be >= 1: {self}')
 

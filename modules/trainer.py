@@ -2,14 +2,17 @@
 exports it for serving (see modules/model.py for the model and signatures).
 
 run_fn's steps, every choice made on the valid split:
-- train one model on the labelled reviews; or, with `self_training_confidence`,
-  self-train: the first model (the teacher) labels the unlabeled reviews the
-  SemiSupervisedTrainer hands over, and a fresh model (the student) learns
-  from the labelled reviews plus those the teacher labelled confidently; for
-  `self_training_rounds` rounds, each student teaching the next. The last
-  student is the chosen model.
-- calibrate: with a module that has a linear score, a linear n-gram model is
-  fitted beside the network and stacked with it (modules/linear_score.py);
+- train a first model on the labelled reviews.
+- with a module that has a linear score, fit the linear n-gram models once
+  (modules/linear_score.py): the one stacked with a network on valid, and
+  the one exported.
+- with `self_training_confidence`, self-train: the first model (the teacher;
+  with `self_training_teacher` 'stack', its network stacked with the linear
+  model) labels the unlabeled reviews the SemiSupervisedTrainer hands over,
+  and a fresh model (the student) learns from the labelled reviews plus
+  those the teacher labelled confidently; for `self_training_rounds` rounds,
+  each student teaching the next. The last student is the chosen model.
+- calibrate: with a linear score, the chosen network is stacked with it;
   otherwise, with `calibrate`, a temperature (modules/calibration.py).
 - with `refit`, a fresh model fitted on train + valid takes the chosen one's
   place.
@@ -254,12 +257,31 @@ class _Calibration:
     linear: Optional[linear_score.LinearModel] = None
 
 
+@dataclasses.dataclass(frozen=True)
+class _Linear:
+    """The linear n-gram models, fitted once: the features depend on the
+    module's vocabulary and hashes alone, which every model of the run
+    shares. `on_train` is stacked with a network on valid (its scores there
+    kept); `exported` is fitted on the labelled reviews the exported network
+    learns from (train, and valid with a refit)."""
+
+    on_train: linear_score.LinearModel
+    valid_scores: np.ndarray
+    valid_labels: np.ndarray
+    exported: linear_score.LinearModel
+
+
 def _start(fn_args: tfx.components.FnArgs) -> _Run:
     """Reads the hyperparameters and the splits, and the serving model's
     weights when asked to warm-start (a cold start when nothing serves)."""
     config = dict(fn_args.custom_config or {})
     unlabeled_files: Optional[List[str]] = config.pop(UNLABELED_FILES_KEY, None)
     hp = Hyperparameters.from_custom_config(config)
+    if hp.self_trains and not unlabeled_files:
+        raise ValueError(
+            'self_training_confidence is set but the Trainer got no unlabeled '
+            'examples (SemiSupervisedTrainer(unlabeled_examples=...))'
+        )
     logging.info('Training with %s', hp)
     train_examples = labelled_examples(fn_args.train_files)
     valid_examples = labelled_examples(fn_args.eval_files)
@@ -277,25 +299,64 @@ def _train_on_labelled(run: _Run, log_dir: str) -> _Chosen:
     return _Chosen(model, history, run.train_examples, run.hp.seed)
 
 
-def _self_train(run: _Run) -> _Chosen:
-    """The teacher, trained on the labelled reviews, then one student a round,
-    each taught by the model before it; the last student is chosen. Writes
-    the teacher's history and a summary of every round, for reports."""
-    if not run.unlabeled_files:
-        raise ValueError(
-            'self_training_confidence is set but the Trainer got no unlabeled '
-            'examples (SemiSupervisedTrainer(unlabeled_examples=...))'
-        )
-    chosen = _train_on_labelled(run, os.path.join(run.run_dir, 'teacher'))
-    _write_json(run.run_dir, TEACHER_HISTORY_FILE, chosen.history)
+def _fit_linear(run: _Run, model: tf.keras.Model) -> Optional[_Linear]:
+    """The linear models of a module with a linear score (None without one).
+    Fitted before any training that follows: their feature matrices, the
+    Trainer's largest objects, are freed on return."""
+    layer = model.get_layer(model_lib.EMBEDDING_LAYER)
+    if not model_lib.has_linear_score(layer):
+        return None
+    train_features, train_labels = labelled_features(layer.resolved_object, run.fn_args.train_files)
+    valid_features, valid_labels = labelled_features(layer.resolved_object, run.fn_args.eval_files)
+    on_train = linear_score.fit(train_features, train_labels)
+    exported = on_train
+    valid_scores = on_train.scores(valid_features)
+    if run.hp.refit:
+        features = sparse.vstack([train_features, valid_features], format='csr')
+        # The parts go before the fit, which needs as much again for its scaled copy.
+        del train_features, valid_features
+        exported = linear_score.fit(features, np.concatenate([train_labels, valid_labels]))
+    return _Linear(on_train, valid_scores, valid_labels, exported)
+
+
+def _stack_on_valid(run: _Run, model: tf.keras.Model, linear: _Linear) -> Tuple[linear_score.Stack, dict]:
+    """The stack of MODEL's network (its linear score still zero) and the
+    linear model on train, fitted on valid, with its summary there."""
+    texts = run.valid_examples.map(lambda text, label: text).batch(_PREDICT_BATCH)
+    network = model.predict(texts, verbose=0)[:, 0]
+    return linear_score.fit_stack(network, linear.valid_scores, linear.valid_labels)
+
+
+def _teacher(run: _Run, model: tf.keras.Model, linear: Optional[_Linear]) -> Tuple[tf.keras.Model, dict]:
+    """MODEL as a teacher: its network alone, or with `self_training_teacher`
+    'stack' (and a linear score) its stack with the linear model, folded into
+    MODEL, which is neither trained nor exported afterwards."""
+    if linear is None or run.hp.self_training_teacher != 'stack':
+        return model, {}
+    stack, fitted = _stack_on_valid(run, model, linear)
+    module = model.get_layer(model_lib.EMBEDDING_LAYER).resolved_object
+    linear_score.install(model, module, linear.on_train, stack, model_lib.HEAD_LAYERS[-1])
+    return model, {'teacher_valid_accuracy': fitted['stacked_accuracy']}
+
+
+def _self_train(run: _Run, first: _Chosen, linear: Optional[_Linear]) -> _Chosen:
+    """The first model teaches a student, trained on the labelled reviews
+    and those it labels confidently; one student a round, each taught by the
+    model before it; the last student is chosen. Writes the first model's
+    history and a summary of every round, for reports."""
+    _write_json(run.run_dir, TEACHER_HISTORY_FILE, first.history)
     texts = unlabeled_texts(run.unlabeled_files)
     summary = {
         'confidence': run.hp.self_training_confidence,
-        'teacher_best_val_accuracy': max(chosen.history['val_accuracy']),
+        'teacher': 'stack' if linear and run.hp.self_training_teacher == 'stack' else 'network',
+        'teacher_best_val_accuracy': max(first.history['val_accuracy']),
         'rounds': [],
     }
+    chosen = first
     for number in range(1, run.hp.self_training_rounds + 1):
-        chosen, round_summary = _train_student(run, chosen.model, texts, number)
+        teacher, taught_by = _teacher(run, chosen.model, linear)
+        chosen, round_summary = _train_student(run, teacher, texts, number)
+        round_summary |= taught_by
         summary['unlabeled_reviews'] = round_summary.pop('unlabeled_reviews')
         summary['rounds'].append(round_summary)
         logging.info('Self-training round %d: %s', number, round_summary)
@@ -325,13 +386,14 @@ def _write_chosen(run: _Run, chosen: _Chosen) -> None:
         _write_json(run.run_dir, WARM_START_FILE, run.warm.copied)
 
 
-def _calibrate(run: _Run, model: tf.keras.Model) -> _Calibration:
+def _calibrate(run: _Run, model: tf.keras.Model, linear: Optional[_Linear]) -> _Calibration:
     """Fits the calibration on the chosen model while valid is still held
-    out; a refit on train + valid keeps it. A module with a linear score is
-    stacked with it (the stack calibrates too); otherwise `calibrate` fits a
-    temperature. Writes what was fitted and how it scores on valid."""
-    if model_lib.has_linear_score(model.get_layer(model_lib.EMBEDDING_LAYER)):
-        calibrated, fitted = _stack(run, model)
+    out; a refit on train + valid keeps it. With a linear score, the network
+    is stacked with it (the stack calibrates too); otherwise `calibrate`
+    fits a temperature. Writes what was fitted and how it scores on valid."""
+    if linear is not None:
+        stack, fitted = _stack_on_valid(run, model, linear)
+        calibrated = _Calibration(stack=stack, linear=linear.exported)
         logging.info('Network and linear score stacked on valid: %s', fitted)
     elif run.hp.calibrate:
         fitted = fit_calibration(model, run.validation)
@@ -341,28 +403,6 @@ def _calibrate(run: _Run, model: tf.keras.Model) -> _Calibration:
         return _Calibration()
     _write_json(run.run_dir, CALIBRATION_FILE, fitted)
     return calibrated
-
-
-def _stack(run: _Run, model: tf.keras.Model) -> Tuple[_Calibration, dict]:
-    """A linear model fitted on train, stacked with MODEL's network on valid,
-    and the linear model to export: fitted on the labelled reviews the
-    exported network learns from (train, and valid with a refit). Fitted
-    before a refit, which needs only the stack: the features depend on the
-    module's vocabulary and hashes alone, which a refit's module shares, and
-    their memory is free again before the refit trains."""
-    module = model.get_layer(model_lib.EMBEDDING_LAYER).resolved_object
-    train_features, train_labels = labelled_features(module, run.fn_args.train_files)
-    valid_features, valid_labels = labelled_features(module, run.fn_args.eval_files)
-    linear = linear_score.fit(train_features, train_labels)
-    valid_texts = run.valid_examples.map(lambda text, label: text).batch(_PREDICT_BATCH)
-    network = model.predict(valid_texts, verbose=0)[:, 0]
-    stack, fitted = linear_score.fit_stack(network, linear.scores(valid_features), valid_labels)
-    if run.hp.refit:
-        features = sparse.vstack([train_features, valid_features], format='csr')
-        # The parts go before the fit, which needs as much again for its scaled copy.
-        del train_features, valid_features
-        linear = linear_score.fit(features, np.concatenate([train_labels, valid_labels]))
-    return _Calibration(stack=stack, linear=linear), fitted
 
 
 def _refit(run: _Run, chosen: _Chosen) -> tf.keras.Model:
@@ -391,9 +431,11 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     Every choice (early stopping, each self-training round's model, the
     calibration or stack) is made on fn_args.eval_files, the valid split."""
     run = _start(fn_args)
-    chosen = _self_train(run) if run.hp.self_trains else _train_on_labelled(run, run.run_dir)
+    first = _train_on_labelled(run, os.path.join(run.run_dir, 'teacher') if run.hp.self_trains else run.run_dir)
+    linear = _fit_linear(run, first.model)
+    chosen = _self_train(run, first, linear) if run.hp.self_trains else first
     _write_chosen(run, chosen)
-    calibrated = _calibrate(run, chosen.model)
+    calibrated = _calibrate(run, chosen.model, linear)
     model = _refit(run, chosen) if run.hp.refit else chosen.model
     if calibrated.stack:
         _install_linear_score(model, calibrated)

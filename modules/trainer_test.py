@@ -209,3 +209,31 @@ def test_the_linear_score_is_fitted_stacked_on_valid_and_exported(stacked, prepa
     served = tf.saved_model.load(stacked.serving_model_dir).signatures[names.TEXT_SIGNATURE](text=texts)
     # The stack is folded into the model: no temperature on top.
     np.testing.assert_allclose(served[names.OUTPUT_KEY], tf.sigmoid(keras_model(texts)), atol=1e-6)
+
+
+def test_the_stack_can_teach_the_students(tmp_path, prepared_sample, tiny_vectors):
+    """With self_training_teacher 'stack', each round's teacher is its network
+    stacked with the linear model on valid; the student starts without it."""
+    from imdb_tfx.modules.text_embedding import build_text_embedding
+
+    module = str(tmp_path / 'module')
+    build_text_embedding(*tiny_vectors, module, bigram_buckets=64, combiner='mean', linear_buckets=4096)
+    hp = Hyperparameters(
+        hub_handle=module,
+        epochs=2,
+        batch_size=64,
+        learning_rate=0.01,
+        self_training_confidence=0.5,
+        self_training_teacher='stack',
+    )
+    fn_args = sample_fn_args(
+        prepared_sample, tmp_path, hp, **{UNLABELED_FILES_KEY: [os.path.join(prepared_sample, 'unsup', '*')]}
+    )
+    trainer.run_fn(fn_args)
+    summary = json.load(open(os.path.join(fn_args.model_run_dir, trainer.SELF_TRAINING_FILE)))
+    assert summary['teacher'] == 'stack' and summary['rounds'][0]['pseudo_labelled'] == 100
+    assert 0.5 < summary['rounds'][0]['teacher_valid_accuracy'] <= 1
+    fitted = json.load(open(os.path.join(fn_args.model_run_dir, names.CALIBRATION_FILE)))
+    assert fitted['method'] == 'stack'  # the exported student is stacked on valid, as ever
+    with pytest.raises(ValueError, match='self_training_teacher'):
+        Hyperparameters(self_training_teacher='linear')
