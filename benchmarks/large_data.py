@@ -26,7 +26,7 @@ import shutil
 import sys
 import tempfile
 import time
-from typing import List
+from typing import List, Tuple
 
 import tensorflow as tf
 
@@ -203,6 +203,21 @@ def targets(result: dict) -> str:
             ],
         ],
     )
+
+
+def section() -> List[Tuple[str, str]]:
+    """results.md's part 7, from the last large_data run (it runs on its own:
+    over an hour), when there is one."""
+    path = os.path.join(HERE, 'large_data.json')
+    if not os.path.exists(path):
+        return []
+    with open(path, encoding='utf-8') as f:
+        result = json.load(f)
+    intro = (
+        f'`python -m benchmarks.large_data`, run on its own (not by `make bench`) on {result["date"]}; '
+        'how the data is made and measured: [large_data.md](large_data.md).'
+    )
+    return [('7. Ten times the data', f'{intro}\n\n{targets(result)}\n\n{table(result)}')]
 
 
 def write(result: dict) -> None:

@@ -12,7 +12,18 @@ import tempfile
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from benchmarks import beam_modes, component_costs, measure, report, runs, scaling, serving, text_module, vs_plain
+from benchmarks import (
+    beam_modes,
+    component_costs,
+    large_data,
+    measure,
+    report,
+    runs,
+    scaling,
+    serving,
+    text_module,
+    vs_plain,
+)
 from imdb_tfx.core import names
 from imdb_tfx.pipeline import configs
 
@@ -71,6 +82,7 @@ def main(config: Config) -> str:
         raise
     results['targets'] = report.targets(results)
     results['total_seconds'] = time.perf_counter() - started
+    sections += large_data.section()
     md_path, json_path = report.write(results, sections, config.output_dir)
     _log(f'Wrote {md_path} and {json_path}')
     if config.keep_work:
