@@ -95,6 +95,15 @@ def text_module_targets(module: Optional[dict]) -> List[dict]:
         }
         for r in rows
     ]
+    targets += [
+        {
+            'target': f"text module: today's against the previous default's at batch {r['batch']:,}",
+            'goal': '>= 1.00x',
+            'measured': f'{r["against_previous"]:.2f}x' if module else None,
+            'met': r['against_previous'] >= 1 if module else None,
+        }
+        for r in rows
+    ]
     rate = next((r['today_reviews_per_second'] for r in rows if module and r['batch'] == SERVING_TARGET_BATCH), None)
     targets.append(
         {

@@ -1,8 +1,10 @@
-"""Part 6: the text module against its reference, side by side.
+"""Part 6: the text module against its reference and its previous code, side by side.
 
-Today's module (modules/text_embedding.py) and the reference one, the
+Today's module (modules/text_embedding.py), the reference one, the
 straightforward way to the same features (benchmarks/reference_text_module.py),
-are built from the same words, vectors and options: the default recipe's
+and the previous one (modules/text_embedding.py as it was at PREVIOUS_COMMIT,
+read from git: the code the default model served with before) are built
+from the same words, vectors and options: the default recipe's
 module (GloVe 6B 50d restricted to the words of the prepared reviews, as
 EmbeddingBuilder does, with its bigram buckets, combiner and table
 multiplier). Each is saved and loaded back, as serving loads it, and called
@@ -11,8 +13,10 @@ so that a busy moment of the machine falls on both. The head costs nothing
 (part 4), so the module's rate is the model's."""
 
 import glob
+import importlib.util
 import os
 import statistics
+import subprocess
 import tempfile
 from typing import Dict, List, Sequence
 
@@ -25,7 +29,10 @@ from imdb_tfx.modules import text_embedding
 from imdb_tfx.pipeline import recipes
 
 ROUNDS = 3
-MODULES = ('reference', 'today')
+MODULES = ('reference', 'previous', 'today')
+# The text module's code of the default model that today's must serve at least as fast as.
+PREVIOUS_COMMIT = 'd8e513f'
+REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def prepared_files(data: str) -> List[str]:
@@ -33,13 +40,31 @@ def prepared_files(data: str) -> List[str]:
     return sorted(glob.glob(os.path.join(data, '*', '*.tfrecord.gz')))
 
 
-def build_both(data: str, glove_dir: str, work_dir: str) -> Dict[str, str]:
-    """{'reference': dir, 'today': dir}: the default recipe's module, both ways."""
+def previous_text_embedding(work_dir: str):
+    """modules/text_embedding.py as it was at PREVIOUS_COMMIT, imported from git."""
+    path = os.path.join(work_dir, 'previous_text_embedding.py')
+    source = subprocess.run(
+        ['git', '-C', REPOSITORY, 'show', f'{PREVIOUS_COMMIT}:modules/text_embedding.py'],
+        capture_output=True,
+        check=True,
+    ).stdout
+    with open(path, 'wb') as f:
+        f.write(source)
+    spec = importlib.util.spec_from_file_location('previous_text_embedding', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def build_all(data: str, glove_dir: str, work_dir: str) -> Dict[str, str]:
+    """{name: dir} for MODULES: the default recipe's module, each way."""
     spec = recipes.get(recipes.DEFAULT_RECIPE).embedding
     words, vectors = word_vectors.load_glove_6b_50d(glove_dir)
     words, vectors = word_vectors.restrict_vocabulary(words, vectors, text_embedding.corpus_words(prepared_files(data)))
     today = os.path.join(work_dir, 'today')
     summary = text_embedding.build_text_embedding(words, vectors, today, **spec.module_options)
+    previous = os.path.join(work_dir, 'previous')
+    previous_text_embedding(work_dir).build_text_embedding(words, vectors, previous, **spec.module_options)
     # The reference gets the vocabulary and vectors the builder kept.
     vocab_file = os.path.join(today, 'assets', text_embedding.VOCAB_FILE_NAME)
     kept = tf.saved_model.load(today).embeddings.numpy()[: summary['vocab_size']] * spec.table_lr_multiplier
@@ -47,7 +72,7 @@ def build_both(data: str, glove_dir: str, work_dir: str) -> Dict[str, str]:
     options = {k: v for k, v in spec.module_options.items() if k != 'linear_buckets'}
     reference = ReferenceTextEmbedding(vocab_file, kept, summary['oov_buckets'], **options)
     tf.saved_model.save(reference, os.path.join(work_dir, 'reference'))
-    return {'reference': os.path.join(work_dir, 'reference'), 'today': today}
+    return {'reference': os.path.join(work_dir, 'reference'), 'previous': previous, 'today': today}
 
 
 def collect(
@@ -60,7 +85,7 @@ def collect(
 ) -> dict:
     texts = serving.read_texts(prepared_files(data)[:1], 2000)
     with tempfile.TemporaryDirectory() as work_dir:
-        paths = build_both(data, glove_dir, work_dir)
+        paths = build_all(data, glove_dir, work_dir)
         loaded = {name: tf.saved_model.load(path) for name, path in paths.items()}  # kept: they own the tables
         embed = {
             name: tf.function(module.__call__, input_signature=[tf.TensorSpec([None], tf.string)])
@@ -82,12 +107,19 @@ def collect(
             {
                 'batch': batch,
                 'reference_reviews_per_second': medians['reference'],
+                'previous_reviews_per_second': medians['previous'],
                 'today_reviews_per_second': medians['today'],
                 'speedup': medians['today'] / medians['reference'],
+                'against_previous': medians['today'] / medians['previous'],
                 'rounds': {name: rates[name][batch] for name in MODULES},
             }
         )
-    return {'recipe': recipes.DEFAULT_RECIPE, 'reviews': len(texts), 'rows': rows}
+    return {'recipe': recipes.DEFAULT_RECIPE, 'previous_commit': PREVIOUS_COMMIT, 'reviews': len(texts), 'rows': rows}
+
+
+def _by_round(rounds: Dict[str, List[float]]) -> List[tuple]:
+    """Each round's rates, in MODULES order."""
+    return list(zip(*(rounds[name] for name in MODULES)))
 
 
 def table(result: dict) -> str:
@@ -95,17 +127,30 @@ def table(result: dict) -> str:
         [
             f'{r["batch"]:,}',
             f'{r["reference_reviews_per_second"]:,.0f}',
+            f'{r["previous_reviews_per_second"]:,.0f}',
             f'{r["today_reviews_per_second"]:,.0f}',
             f'{r["speedup"]:.2f}x',
-            ', '.join(f'{a:,.0f} / {b:,.0f}' for a, b in zip(r['rounds']['reference'], r['rounds']['today'])),
+            f'{r["against_previous"]:.2f}x',
+            ', '.join(
+                ' / '.join(f'{r["rounds"][name][i]:,.0f}' for name in MODULES) for i in range(len(r['rounds']['today']))
+            ),
         ]
         for r in result['rows']
     ]
     return (
         report.markdown_table(
-            ['batch', 'reference reviews/s', "today's reviews/s", 'speedup', 'per round (reference / today)'],
+            [
+                'batch',
+                'reference reviews/s',
+                'previous reviews/s',
+                "today's reviews/s",
+                'today / reference',
+                'today / previous',
+                'per round (reference / previous / today)',
+            ],
             rows,
         )
-        + f"\n\nThe {result['recipe']} recipe's module, both built from the same vocabulary and vectors "
-        f'({result["reviews"]:,} real reviews, in a graph, median of the rounds).'
+        + f"\n\nThe {result['recipe']} recipe's module, all built from the same vocabulary and vectors "
+        f'({result["reviews"]:,} real reviews, in a graph, median of the rounds); previous: the module code '
+        f'at commit {result["previous_commit"]}.'
     )
