@@ -70,7 +70,6 @@ _BEST_HYPERPARAMETERS = Hyperparameters(
     epochs=25,
     early_stopping_patience=3,
     self_training_confidence=0.9,
-    self_training_teacher='stack',
     self_training_rounds=2,
     refit=True,
     calibrate=True,
@@ -87,13 +86,13 @@ RECIPES: Dict[str, Recipe] = {
         description="GloVe restricted to the reviews' vocabulary plus 262,144 bigram buckets, "
         'mean combiner, the table fine-tuned 3x faster than the head; '
         'dropout 0.3, Adam 3e-3, early stopping on the valid split (patience 3, <= 25 epochs); '
-        'then two rounds of self-training: the model, stacked with the linear model below, labels '
-        'the unlabeled reviews and a fresh network learns from the labelled ones plus those labelled '
-        'with >= 0.9 confidence, then, stacked in turn, labels them again for a third; the exported '
-        'network is the last one refitted on train + valid for its chosen number of epochs. Beside it, '
-        "an NBSVM-style linear model over each review's distinct words, word pairs and triples "
-        '(4,194,304 hashed buckets), fitted on the labelled reviews; the two logits are weighed (and so '
-        'calibrated) by a logistic regression on valid.',
+        'then two rounds of self-training: the model labels the unlabeled reviews '
+        'and a fresh one learns from the labelled ones plus those labelled with >= 0.9 '
+        'confidence, then labels them again for a third; the exported network is the last one '
+        'refitted on train + valid for its chosen number of epochs. Beside it, an NBSVM-style '
+        "linear model over each review's distinct words, word pairs and triples (4,194,304 hashed "
+        'buckets), fitted on the labelled reviews; the two logits are weighed (and so calibrated) '
+        'by a logistic regression on valid.',
         embedding=_BEST_EMBEDDING,
         hyperparameters=_BEST_HYPERPARAMETERS,
     ),

@@ -47,7 +47,6 @@ def test_best_is_the_default_adds_bigrams_and_self_trains():
     assert best.embedding.bigram_buckets > 0
     assert best.hyperparameters.self_training_confidence == 0.9
     assert best.hyperparameters.self_training_rounds == 2
-    assert best.hyperparameters.self_training_teacher == 'stack'
     assert best.hyperparameters.refit
     assert best.embedding.linear_buckets == 2**22
 
