@@ -22,6 +22,7 @@ def test_seed_is_the_tutorial_exactly():
         early_stopping_patience=0,
         min_patience_steps=100,  # no effect without early stopping
         self_training_confidence=0.0,
+        self_training_teacher='network',  # no effect without self-training
         self_training_rounds=1,
         refit=False,
         calibrate=False,
