@@ -51,7 +51,7 @@ def results_table() -> str:
         bench = json.load(f)
     low, high = run['accuracy_interval']
     by = '`python -m benchmarks.default_run`'
-    module = {row['batch']: row['today_reviews_per_second'] for row in bench['text_module']['rows']}
+    module = {row['batch']: row for row in bench['text_module']['rows']}
     rows = [
         (
             f'eval accuracy of the default run, `{run["recipe"]}` recipe (95% interval; {run["eval_reviews"]:,} '
@@ -80,7 +80,13 @@ def results_table() -> str:
         ),
         (
             'serving throughput of the default text module, batch 1 / 1,000',
-            f'{module[1]:,.0f} / {module[1000]:,.0f} reviews/s',
+            f'{module[1]["today_reviews_per_second"]:,.0f} / {module[1000]["today_reviews_per_second"]:,.0f} reviews/s',
+            '`make bench`',
+        ),
+        (
+            "the default text module's throughput against the previous default's (commit "
+            f'{bench["text_module"]["previous_commit"]}), batch 1 / 1,000',
+            f'{module[1]["against_previous"]:.2f}x / {module[1000]["against_previous"]:.2f}x',
             '`make bench`',
         ),
     ]
