@@ -221,8 +221,6 @@ def section() -> List[Tuple[str, str]]:
 
 
 def write(result: dict) -> None:
-    with open(os.path.join(HERE, 'large_data.json'), 'w', encoding='utf-8') as f:
-        json.dump(result, f, indent=2, sort_keys=True)
     machine = result['machine']
     text = (
         '# Ten times the data\n\n'
@@ -232,8 +230,7 @@ def write(result: dict) -> None:
         'Wall time from ML Metadata; peak memory of the whole process tree, sampled every 0.2 s.\n\n'
         f'{targets(result)}\n\n{table(result)}\n'
     )
-    with open(os.path.join(HERE, 'large_data.md'), 'w', encoding='utf-8') as f:
-        f.write(text)
+    report.write_json_and_markdown(HERE, 'large_data', result, text)
 
 
 def main(argv=None) -> None:

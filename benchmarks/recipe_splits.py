@@ -197,8 +197,6 @@ def tables(result: dict) -> str:
 
 
 def write(result: dict, output_dir: str) -> None:
-    with open(os.path.join(output_dir, 'recipe_splits.json'), 'w', encoding='utf-8') as f:
-        json.dump(result, f, indent=2, sort_keys=True)
     machine = result['machine']
     text = (
         '# Recipes on several movie-grouped splits\n\n'
@@ -207,8 +205,7 @@ def write(result: dict, output_dir: str) -> None:
         'How the splits are made and scored: the docstring of benchmarks/recipe_splits.py.\n\n'
         f'{tables(result)}\n'
     )
-    with open(os.path.join(output_dir, 'recipe_splits.md'), 'w', encoding='utf-8') as f:
-        f.write(text)
+    report.write_json_and_markdown(output_dir, 'recipe_splits', result, text)
 
 
 def main(argv=None) -> None:

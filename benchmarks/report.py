@@ -183,6 +183,14 @@ def commentary(results: dict) -> List[str]:
     return notes
 
 
+def write_json_and_markdown(output_dir: str, stem: str, result: dict, markdown: str) -> None:
+    """STEM.json (every number) and STEM.md (the page) in OUTPUT_DIR."""
+    with open(os.path.join(output_dir, f'{stem}.json'), 'w', encoding='utf-8') as f:
+        json.dump(result, f, indent=2, sort_keys=True)
+    with open(os.path.join(output_dir, f'{stem}.md'), 'w', encoding='utf-8') as f:
+        f.write(markdown)
+
+
 def write(results: dict, sections: List[Tuple[str, str]], output_dir: str) -> Tuple[str, str]:
     """results.json (every number) and results.md (the tables)."""
     os.makedirs(output_dir, exist_ok=True)
