@@ -327,16 +327,17 @@ def _stack_on_valid(run: _Run, model: tf.keras.Model, linear: _Linear) -> Tuple[
     return linear_score.fit_stack(network, linear.valid_scores, linear.valid_labels)
 
 
-def _teacher(run: _Run, model: tf.keras.Model, linear: Optional[_Linear]) -> Tuple[tf.keras.Model, dict]:
-    """MODEL as a teacher: its network alone, or with `self_training_teacher`
-    'stack' (and a linear score) its stack with the linear model, folded into
-    MODEL, which is neither trained nor exported afterwards."""
+def _prepare_teacher(run: _Run, model: tf.keras.Model, linear: Optional[_Linear]) -> dict:
+    """MODEL teaches with its network alone, or with `self_training_teacher`
+    'stack' (and a linear score) as its stack with the linear model, folded
+    into MODEL, which is neither trained nor exported afterwards. Returns
+    what the round's summary says of the teacher."""
     if linear is None or run.hp.self_training_teacher != 'stack':
-        return model, {}
+        return {}
     stack, fitted = _stack_on_valid(run, model, linear)
     module = model.get_layer(model_lib.EMBEDDING_LAYER).resolved_object
     linear_score.install(model, module, linear.on_train, stack, model_lib.HEAD_LAYERS[-1])
-    return model, {'teacher_valid_accuracy': fitted['stacked_accuracy']}
+    return {'teacher_valid_accuracy': fitted['stacked_accuracy']}
 
 
 def _self_train(run: _Run, first: _Chosen, linear: Optional[_Linear]) -> _Chosen:
@@ -354,8 +355,8 @@ def _self_train(run: _Run, first: _Chosen, linear: Optional[_Linear]) -> _Chosen
     }
     chosen = first
     for number in range(1, run.hp.self_training_rounds + 1):
-        teacher, taught_by = _teacher(run, chosen.model, linear)
-        chosen, round_summary = _train_student(run, teacher, texts, number)
+        taught_by = _prepare_teacher(run, chosen.model, linear)
+        chosen, round_summary = _train_student(run, chosen.model, texts, number)
         round_summary |= taught_by
         summary['unlabeled_reviews'] = round_summary.pop('unlabeled_reviews')
         summary['rounds'].append(round_summary)

@@ -130,25 +130,32 @@ def test_pseudo_labels_keep_only_confident_reviews():
     assert summary['pseudo_labelled'] == 4
 
 
-@pytest.fixture(scope='module')
-def self_trained(tmp_path_factory, prepared_sample, tiny_embedding):
-    """run_fn with two rounds of self-training on the sample's 100 unlabeled reviews."""
+def self_training_run(prepared_sample: str, out, hub_handle: str, **hyperparameters) -> tfx.components.FnArgs:
+    """run_fn self-training at confidence 0.5 on the sample's 100 unlabeled reviews."""
     hp = Hyperparameters(
-        hub_handle=tiny_embedding,
-        epochs=4,
-        batch_size=64,
-        learning_rate=0.01,
-        self_training_confidence=0.5,
-        self_training_rounds=2,
+        hub_handle=hub_handle, batch_size=64, learning_rate=0.01, self_training_confidence=0.5, **hyperparameters
     )
     fn_args = sample_fn_args(
-        prepared_sample,
-        tmp_path_factory.mktemp('self_trained'),
-        hp,
-        **{UNLABELED_FILES_KEY: [os.path.join(prepared_sample, 'unsup', '*')]},
+        prepared_sample, out, hp, **{UNLABELED_FILES_KEY: [os.path.join(prepared_sample, 'unsup', '*')]}
     )
     trainer.run_fn(fn_args)
     return fn_args
+
+
+def linear_module(folder, tiny_vectors) -> str:
+    """A module with a linear score, built from the tiny vectors in FOLDER."""
+    from imdb_tfx.modules.text_embedding import build_text_embedding
+
+    module = str(folder / 'module')
+    build_text_embedding(*tiny_vectors, module, bigram_buckets=64, combiner='mean', linear_buckets=4096)
+    return module
+
+
+@pytest.fixture(scope='module')
+def self_trained(tmp_path_factory, prepared_sample, tiny_embedding):
+    """run_fn with two rounds of self-training on the sample's 100 unlabeled reviews."""
+    out = tmp_path_factory.mktemp('self_trained')
+    return self_training_run(prepared_sample, out, tiny_embedding, epochs=4, self_training_rounds=2)
 
 
 def test_self_training_labels_the_unlabeled_reviews_and_exports_the_student(self_trained):
@@ -185,12 +192,15 @@ def test_patience_is_at_least_a_hundred_steps_so_small_data_leaves_the_majority_
 @pytest.fixture(scope='module')
 def stacked(tmp_path_factory, prepared_sample, tiny_vectors):
     """run_fn with a module that has a linear score, refitted on train + valid."""
-    from imdb_tfx.modules.text_embedding import build_text_embedding
-
     out = tmp_path_factory.mktemp('stacked')
-    module = str(out / 'module')
-    build_text_embedding(*tiny_vectors, module, bigram_buckets=64, combiner='mean', linear_buckets=4096)
-    hp = Hyperparameters(hub_handle=module, epochs=4, batch_size=64, learning_rate=0.01, refit=True, calibrate=True)
+    hp = Hyperparameters(
+        hub_handle=linear_module(out, tiny_vectors),
+        epochs=4,
+        batch_size=64,
+        learning_rate=0.01,
+        refit=True,
+        calibrate=True,
+    )
     fn_args = sample_fn_args(prepared_sample, out, hp)
     trainer.run_fn(fn_args)
     return fn_args
@@ -214,22 +224,8 @@ def test_the_linear_score_is_fitted_stacked_on_valid_and_exported(stacked, prepa
 def test_the_stack_can_teach_the_students(tmp_path, prepared_sample, tiny_vectors):
     """With self_training_teacher 'stack', each round's teacher is its network
     stacked with the linear model on valid; the student starts without it."""
-    from imdb_tfx.modules.text_embedding import build_text_embedding
-
-    module = str(tmp_path / 'module')
-    build_text_embedding(*tiny_vectors, module, bigram_buckets=64, combiner='mean', linear_buckets=4096)
-    hp = Hyperparameters(
-        hub_handle=module,
-        epochs=2,
-        batch_size=64,
-        learning_rate=0.01,
-        self_training_confidence=0.5,
-        self_training_teacher='stack',
-    )
-    fn_args = sample_fn_args(
-        prepared_sample, tmp_path, hp, **{UNLABELED_FILES_KEY: [os.path.join(prepared_sample, 'unsup', '*')]}
-    )
-    trainer.run_fn(fn_args)
+    module = linear_module(tmp_path, tiny_vectors)
+    fn_args = self_training_run(prepared_sample, tmp_path, module, epochs=2, self_training_teacher='stack')
     summary = json.load(open(os.path.join(fn_args.model_run_dir, trainer.SELF_TRAINING_FILE)))
     assert summary['teacher'] == 'stack' and summary['rounds'][0]['pseudo_labelled'] == 100
     assert 0.5 < summary['rounds'][0]['teacher_valid_accuracy'] <= 1
