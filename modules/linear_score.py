@@ -19,13 +19,14 @@ The two make different errors, which is why they are stacked
 """
 
 import dataclasses
-from typing import Iterable, Tuple
+from typing import Iterable, Iterator, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
 from scipy import sparse, special
 from sklearn.linear_model import LogisticRegression
 
+from imdb_tfx.core import memory
 from imdb_tfx.modules import calibration
 
 # Naive Bayes' add-one smoothing, and the inverse L2 strength of the
@@ -34,26 +35,69 @@ SMOOTHING = 1.0
 INVERSE_REGULARIZATION = 1.0
 
 
-def feature_matrix(module, text_batches: Iterable) -> sparse.csr_matrix:
-    """Binary [texts, table rows]: 1 where a text has the feature, from the
-    module's own `feature_ids` (so the features are exactly what it serves).
-    The texts come in batches (arrays or string tensors) and are never held:
-    the matrix is built batch by batch into CSR arrays of 4-byte ids and
-    values, as it is the Trainer's largest object and grows with the data."""
+# Texts per step where a pass over the features needs a per-text array.
+_BATCH_TEXTS = 16_384
+
+
+@dataclasses.dataclass(frozen=True)
+class Features:
+    """Which of the module's features each text has: a binary [texts, table
+    rows] matrix kept as its CSR structure alone. Every value would be 1, so
+    none is stored: 4 bytes a (text, feature), the Trainer's largest object,
+    which grows with the data. `fit` gives it its only values."""
+
+    ids: np.ndarray  # int32: each text's feature ids in increasing order, text after text
+    starts: np.ndarray  # int64, texts + 1: where each text's ids start in `ids`
+    columns: int
+
+    @property
+    def texts(self) -> int:
+        return len(self.starts) - 1
+
+    def rows(self, start: int, stop: int) -> 'Features':
+        """Texts START to STOP, sharing these features' ids (no copy)."""
+        starts = self.starts[start : stop + 1]
+        return Features(self.ids[starts[0] : starts[-1]], starts - starts[0], self.columns)
+
+    def batches(self) -> Iterator[Tuple[int, 'Features']]:
+        """(index of the first text, the texts from it) in turn."""
+        for start in range(0, self.texts, _BATCH_TEXTS):
+            yield start, self.rows(start, min(start + _BATCH_TEXTS, self.texts))
+
+    def weighted(self, values: np.ndarray) -> sparse.csr_matrix:
+        """The matrix with VALUES (one per stored id) in place of its ones,
+        sharing the ids."""
+        return sparse.csr_matrix((values, self.ids, self.starts), shape=(self.texts, self.columns), copy=False)
+
+    def counts(self, chosen: np.ndarray) -> np.ndarray:
+        """Per feature, how many of the CHOSEN texts (a mask) have it."""
+        counts = np.zeros(self.columns)
+        for start, part in self.batches():
+            mask = np.repeat(chosen[start : start + part.texts], np.diff(part.starts))
+            counts += np.bincount(part.ids[mask], minlength=self.columns)
+        return counts
+
+
+def stack_features(parts: Sequence[Features]) -> Features:
+    """PARTS' texts in turn, in one copy of their ids."""
+    offsets = np.cumsum([0] + [len(p.ids) for p in parts[:-1]])
+    starts = [parts[0].starts[:1]] + [p.starts[1:] + offset for p, offset in zip(parts, offsets)]
+    return Features(np.concatenate([p.ids for p in parts]), np.concatenate(starts), parts[0].columns)
+
+
+def features_of(module, text_batches: Iterable) -> Features:
+    """The texts' features, from the module's own `feature_ids` (so they are
+    exactly what it serves). The texts come in batches (arrays or string
+    tensors) and are never held."""
     counts, ids = [], []
     for batch in text_batches:
         found = module.feature_ids(tf.convert_to_tensor(batch))
-        rows = found['rows'].numpy()
-        order = np.argsort(rows, kind='stable')
+        rows, found_ids = found['rows'].numpy(), found['ids'].numpy()
+        order = np.lexsort((found_ids, rows))
         counts.append(np.bincount(rows, minlength=len(batch)))
-        ids.append(found['ids'].numpy()[order].astype(np.int32))
-    indptr = np.concatenate([[0], np.cumsum(np.concatenate(counts) if counts else [])]).astype(np.int64)
-    indices = np.concatenate(ids) if ids else np.zeros(0, np.int32)
-    del ids
-    shape = (len(indptr) - 1, int(module.linear_weights.shape[0]))
-    matrix = sparse.csr_matrix((np.ones(len(indices), np.float32), indices, indptr), shape=shape)
-    matrix.sum_duplicates()
-    return matrix
+        ids.append(found_ids[order].astype(np.int32))
+    starts = np.concatenate([[0], np.cumsum(np.concatenate(counts) if counts else [])]).astype(np.int64)
+    return Features(np.concatenate(ids) if ids else np.zeros(0, np.int32), starts, int(module.linear_weights.shape[0]))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,25 +105,26 @@ class LinearModel:
     weights: np.ndarray  # per feature: coefficient * log-count ratio
     intercept: float
 
-    def scores(self, features: sparse.csr_matrix) -> np.ndarray:
-        return features @ self.weights + self.intercept
+    def scores(self, features: Features) -> np.ndarray:
+        sums = [part.weighted(np.ones(len(part.ids))) @ self.weights for _, part in features.batches()]
+        return np.concatenate([np.zeros(0), *sums]) + self.intercept
 
 
-def fit(features: sparse.csr_matrix, labels: np.ndarray) -> LinearModel:
+def fit(features: Features, labels: np.ndarray) -> LinearModel:
     labels = np.asarray(labels) > 0.5
     if labels.all() or not labels.any():
         raise ValueError('the linear score needs positive and negative labelled texts')
-    # Per-feature counts as products with the labels: no copy of the matrix's rows.
-    positive = features.T @ labels.astype(np.float64) + SMOOTHING
-    negative = features.T @ (~labels).astype(np.float64) + SMOOTHING
+    positive = features.counts(labels) + SMOOTHING
+    negative = features.counts(~labels) + SMOOTHING
     ratio = np.log(positive / positive.sum()) - np.log(negative / negative.sum())
-    # The scaled matrix shares the features' ids: only its values are new.
-    values = ratio[features.indices]
-    values *= features.data
-    scaled = sparse.csr_matrix((values, features.indices, features.indptr), shape=features.shape)
+    # The scaled matrix's values are the fit's one copy of the data; its ids are the features'.
+    scaled = features.weighted(ratio[features.ids])
     regression = LogisticRegression(C=INVERSE_REGULARIZATION, max_iter=3000)
     regression.fit(scaled, labels)
-    return LinearModel(regression.coef_[0] * ratio, float(regression.intercept_[0]))
+    fitted = LinearModel(regression.coef_[0] * ratio, float(regression.intercept_[0]))
+    del scaled, regression
+    memory.return_freed_memory("the linear model's scaled features and solver state")
+    return fitted
 
 
 @dataclasses.dataclass(frozen=True)

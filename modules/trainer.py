@@ -29,10 +29,9 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
-from scipy import sparse
 from tfx import v1 as tfx
 
-from imdb_tfx.core import names
+from imdb_tfx.core import memory, names
 from imdb_tfx.core.names import (
     CALIBRATION_FILE,
     HISTORY_FILE,
@@ -188,7 +187,7 @@ def fit_calibration(model: tf.keras.Model, validation: tf.data.Dataset) -> dict:
     return calibration.summary(np.concatenate(logits), np.concatenate(labels))
 
 
-def labelled_features(module, patterns: List[str]) -> Tuple[sparse.csr_matrix, np.ndarray]:
+def labelled_features(module, patterns: List[str]) -> Tuple[linear_score.Features, np.ndarray]:
     """The labelled examples' linear-score features (modules/linear_score.py)
     and 0/1 labels, streamed from the files: no review text is held."""
     labels = []
@@ -198,7 +197,8 @@ def labelled_features(module, patterns: List[str]) -> Tuple[sparse.csr_matrix, n
             labels.append(batch_labels.numpy())
             yield batch_texts
 
-    features = linear_score.feature_matrix(module, texts())
+    features = linear_score.features_of(module, texts())
+    memory.return_freed_memory('the per-batch feature ids')
     return features, np.concatenate(labels)
 
 
@@ -312,9 +312,8 @@ def _fit_linear(run: _Run, model: tf.keras.Model) -> Optional[_Linear]:
     exported = on_train
     valid_scores = on_train.scores(valid_features)
     if run.hp.refit:
-        features = sparse.vstack([train_features, valid_features], format='csr')
-        # The parts go before the fit, which needs as much again for its scaled copy.
-        del train_features, valid_features
+        features = linear_score.stack_features([train_features, valid_features])
+        del train_features, valid_features  # before the fit, which needs twice as much again for its values
         exported = linear_score.fit(features, np.concatenate([train_labels, valid_labels]))
     return _Linear(on_train, valid_scores, valid_labels, exported)
 

@@ -9,6 +9,7 @@ from tfx.components.trainer import fn_args_utils
 from tfx.types import artifact_utils
 from tfx.utils import io_utils
 
+from imdb_tfx.core import memory
 from imdb_tfx.core.names import UNLABELED, UNLABELED_FILES_KEY
 
 UNLABELED_EXAMPLES_KEY = 'unlabeled_examples'
@@ -29,6 +30,21 @@ def unlabeled_file_patterns(artifacts: List[types.Artifact]) -> List[str]:
 
 
 class Executor(trainer_executor.GenericExecutor):
+    def Do(
+        self,
+        input_dict: Dict[str, List[types.Artifact]],
+        output_dict: Dict[str, List[types.Artifact]],
+        exec_properties: Dict[str, Any],
+    ) -> None:
+        # The Trainer holds the most of any component: under LocalDagRunner it
+        # should not start on top of what the components before it freed, nor
+        # leave its own freed memory to the Evaluator.
+        memory.return_freed_memory('before the Trainer')
+        try:
+            super().Do(input_dict, output_dict, exec_properties)
+        finally:
+            memory.return_freed_memory('after the Trainer')
+
     def _GetFnArgs(
         self,
         input_dict: Dict[str, List[types.Artifact]],
