@@ -176,11 +176,16 @@ def table(result: dict) -> str:
     return report.markdown_table(header, lines) + failed
 
 
+def cost_ratio(result: dict) -> float:
+    """The whole run's cost per 1,000 labelled reviews, largest size against smallest."""
+    return _per_thousand(result['rows'][-1]) / _per_thousand(result['rows'][0])
+
+
 def targets(result: dict) -> str:
     first, last = result['rows'][0], result['rows'][-1]
     if len(result['rows']) < 2 or 'failed' in last:
         return f'Not judged: {len(result["rows"])} size(s) measured so far, the last {last.get("failed", "done")}.'
-    ratio = _per_thousand(last) / _per_thousand(first)
+    ratio = cost_ratio(result)
     memory_met = last['peak_rss_bytes'] <= MEMORY_TARGET_BYTES
     return report.markdown_table(
         ['target', 'goal', 'measured', 'met?'],
@@ -201,9 +206,9 @@ def targets(result: dict) -> str:
     )
 
 
-def section() -> List[Tuple[str, str]]:
+def section(more: str = '') -> List[Tuple[str, str]]:
     """results.md's part 7, from the last large_data run (it runs on its own:
-    over an hour), when there is one."""
+    over an hour), when there is one; MORE follows its tables."""
     path = os.path.join(HERE, 'large_data.json')
     if not os.path.exists(path):
         return []
@@ -213,7 +218,7 @@ def section() -> List[Tuple[str, str]]:
         f'`python -m benchmarks.large_data`, run on its own (not by `make bench`) on {result["date"]}; '
         'how the data is made and measured: [large_data.md](large_data.md).'
     )
-    return [('7. Ten times the data', f'{intro}\n\n{targets(result)}\n\n{table(result)}')]
+    return [('7. Ten times the data', '\n\n'.join(filter(None, [intro, targets(result), table(result), more])))]
 
 
 def write(result: dict) -> None:

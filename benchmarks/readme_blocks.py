@@ -1,7 +1,8 @@
 """README.md's generated blocks, between `<!-- generated: NAME -->` and
 `<!-- end: NAME -->`: the pipeline's DAG, drawn from create_pipeline as
 `imdb-tfx run` builds it, and the results table, from the files the
-measuring code wrote (benchmarks/default_run.json, benchmarks/results.json).
+measuring code wrote (benchmarks/default_run.json, results.json and
+large_data.json).
 Every figure in README comes from here, so none is retyped.
 
     python -m benchmarks.readme_blocks           # rewrite the blocks
@@ -20,6 +21,7 @@ README = os.path.join(REPO, 'README.md')
 BLOCK = re.compile(r'(<!-- generated: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- end: (?P=name) -->)', re.S)
 DEFAULT_RUN = os.path.join(REPO, 'benchmarks', 'default_run.json')
 BENCH = os.path.join(REPO, 'benchmarks', 'results.json')
+LARGE_DATA = os.path.join(REPO, 'benchmarks', 'large_data.json')
 
 
 def pipeline_dag() -> str:
@@ -90,8 +92,23 @@ def results_table() -> str:
             '`make bench`',
         ),
     ]
+    rows.append(_large_data_row())
     table = ['| | | measured by |', '|---|---|---|', *(f'| {a} | {b} | {c} |' for a, b, c in rows)]
     return '\n'.join(table)
+
+
+def _large_data_row() -> tuple:
+    from benchmarks import large_data
+
+    with open(LARGE_DATA, encoding='utf-8') as f:
+        result = json.load(f)
+    first, last = result['rows'][0], result['rows'][-1]
+    return (
+        f'default run at {last["labelled"]:,} labelled reviews: peak memory, and cost per 1,000 reviews against '
+        f'{first["labelled"]:,}',
+        f'{last["peak_rss_bytes"] / 1e9:.2f} GB, {large_data.cost_ratio(result):.2f}x',
+        '`python -m benchmarks.large_data`',
+    )
 
 
 RENDERERS: Dict[str, Callable[[], str]] = {'pipeline-dag': pipeline_dag, 'results': results_table}

@@ -16,6 +16,7 @@ from benchmarks import (
     beam_modes,
     component_costs,
     large_data,
+    linear_memory,
     measure,
     report,
     runs,
@@ -82,7 +83,7 @@ def main(config: Config) -> str:
         raise
     results['targets'] = report.targets(results)
     results['total_seconds'] = time.perf_counter() - started
-    sections += large_data.section()
+    sections += large_data.section(linear_memory.summary())
     md_path, json_path = report.write(results, sections, config.output_dir)
     _log(f'Wrote {md_path} and {json_path}')
     if config.keep_work:

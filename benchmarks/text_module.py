@@ -13,16 +13,14 @@ so that a busy moment of the machine falls on both. The head costs nothing
 (part 4), so the module's rate is the model's."""
 
 import glob
-import importlib.util
 import os
 import statistics
-import subprocess
 import tempfile
 from typing import Dict, List, Sequence
 
 import tensorflow as tf
 
-from benchmarks import report, serving
+from benchmarks import previous_code, report, serving
 from benchmarks.reference_text_module import ReferenceTextEmbedding
 from imdb_tfx.components.embedding_builder import word_vectors
 from imdb_tfx.modules import text_embedding
@@ -32,7 +30,6 @@ ROUNDS = 3
 MODULES = ('reference', 'previous', 'today')
 # The text module's code of the default model that today's must serve at least as fast as.
 PREVIOUS_COMMIT = 'd8e513f'
-REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def prepared_files(data: str) -> List[str]:
@@ -40,31 +37,22 @@ def prepared_files(data: str) -> List[str]:
     return sorted(glob.glob(os.path.join(data, '*', '*.tfrecord.gz')))
 
 
-def previous_text_embedding(work_dir: str):
-    """modules/text_embedding.py as it was at PREVIOUS_COMMIT, imported from git."""
-    path = os.path.join(work_dir, 'previous_text_embedding.py')
-    source = subprocess.run(
-        ['git', '-C', REPOSITORY, 'show', f'{PREVIOUS_COMMIT}:modules/text_embedding.py'],
-        capture_output=True,
-        check=True,
-    ).stdout
-    with open(path, 'wb') as f:
-        f.write(source)
-    spec = importlib.util.spec_from_file_location('previous_text_embedding', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def default_words(data: str, glove_dir: str):
+    """GloVe 6B 50d's (words, vectors) restricted to the words of DATA's
+    reviews, as EmbeddingBuilder does for the default recipe."""
+    words, vectors = word_vectors.load_glove_6b_50d(glove_dir)
+    return word_vectors.restrict_vocabulary(words, vectors, text_embedding.corpus_words(prepared_files(data)))
 
 
 def build_all(data: str, glove_dir: str, work_dir: str) -> Dict[str, str]:
     """{name: dir} for MODULES: the default recipe's module, each way."""
     spec = recipes.get(recipes.DEFAULT_RECIPE).embedding
-    words, vectors = word_vectors.load_glove_6b_50d(glove_dir)
-    words, vectors = word_vectors.restrict_vocabulary(words, vectors, text_embedding.corpus_words(prepared_files(data)))
+    words, vectors = default_words(data, glove_dir)
     today = os.path.join(work_dir, 'today')
     summary = text_embedding.build_text_embedding(words, vectors, today, **spec.module_options)
     previous = os.path.join(work_dir, 'previous')
-    previous_text_embedding(work_dir).build_text_embedding(words, vectors, previous, **spec.module_options)
+    previous_text_embedding = previous_code.load(PREVIOUS_COMMIT, 'modules/text_embedding.py', work_dir)
+    previous_text_embedding.build_text_embedding(words, vectors, previous, **spec.module_options)
     # The reference gets the vocabulary and vectors the builder kept.
     vocab_file = os.path.join(today, 'assets', text_embedding.VOCAB_FILE_NAME)
     kept = tf.saved_model.load(today).embeddings.numpy()[: summary['vocab_size']] * spec.table_lr_multiplier

@@ -258,7 +258,7 @@ class _Calibration:
 
 
 @dataclasses.dataclass(frozen=True)
-class _Linear:
+class LinearModels:
     """The linear n-gram models, fitted once: the features depend on the
     module's vocabulary and hashes alone, which every model of the run
     shares. `on_train` is stacked with a network on valid (its scores there
@@ -299,26 +299,32 @@ def _train_on_labelled(run: _Run, log_dir: str) -> _Chosen:
     return _Chosen(model, history, run.train_examples, run.hp.seed)
 
 
-def _fit_linear(run: _Run, model: tf.keras.Model) -> Optional[_Linear]:
-    """The linear models of a module with a linear score (None without one).
-    Fitted before any training that follows: their feature matrices, the
-    Trainer's largest objects, are freed on return."""
+def _fit_linear(run: _Run, model: tf.keras.Model) -> Optional[LinearModels]:
+    """The linear models of MODEL's module if it has a linear score (else None)."""
     layer = model.get_layer(model_lib.EMBEDDING_LAYER)
     if not model_lib.has_linear_score(layer):
         return None
-    train_features, train_labels = labelled_features(layer.resolved_object, run.fn_args.train_files)
-    valid_features, valid_labels = labelled_features(layer.resolved_object, run.fn_args.eval_files)
+    return fit_linear_models(layer.resolved_object, run.fn_args.train_files, run.fn_args.eval_files, run.hp.refit)
+
+
+def fit_linear_models(module, train_files: List[str], eval_files: List[str], refit: bool) -> LinearModels:
+    """The linear models over MODULE's features of the labelled reviews in
+    TRAIN_FILES, scored on EVAL_FILES (valid), and with REFIT also fitted on
+    both. Fitted before any training that follows: their features, the
+    Trainer's largest objects, are freed on return."""
+    train_features, train_labels = labelled_features(module, train_files)
+    valid_features, valid_labels = labelled_features(module, eval_files)
     on_train = linear_score.fit(train_features, train_labels)
     exported = on_train
     valid_scores = on_train.scores(valid_features)
-    if run.hp.refit:
+    if refit:
         features = linear_score.stack_features([train_features, valid_features])
         del train_features, valid_features  # before the fit, which needs twice as much again for its values
         exported = linear_score.fit(features, np.concatenate([train_labels, valid_labels]))
-    return _Linear(on_train, valid_scores, valid_labels, exported)
+    return LinearModels(on_train, valid_scores, valid_labels, exported)
 
 
-def _stack_on_valid(run: _Run, model: tf.keras.Model, linear: _Linear) -> Tuple[linear_score.Stack, dict]:
+def _stack_on_valid(run: _Run, model: tf.keras.Model, linear: LinearModels) -> Tuple[linear_score.Stack, dict]:
     """The stack of MODEL's network (its linear score still zero) and the
     linear model on train, fitted on valid, with its summary there."""
     texts = run.valid_examples.map(lambda text, label: text).batch(_PREDICT_BATCH)
@@ -326,7 +332,7 @@ def _stack_on_valid(run: _Run, model: tf.keras.Model, linear: _Linear) -> Tuple[
     return linear_score.fit_stack(network, linear.valid_scores, linear.valid_labels)
 
 
-def _prepare_teacher(run: _Run, model: tf.keras.Model, linear: Optional[_Linear]) -> dict:
+def _prepare_teacher(run: _Run, model: tf.keras.Model, linear: Optional[LinearModels]) -> dict:
     """MODEL teaches with its network alone, or with `self_training_teacher`
     'stack' (and a linear score) as its stack with the linear model, folded
     into MODEL, which is neither trained nor exported afterwards. Returns
@@ -339,7 +345,7 @@ def _prepare_teacher(run: _Run, model: tf.keras.Model, linear: Optional[_Linear]
     return {'teacher_valid_accuracy': fitted['stacked_accuracy']}
 
 
-def _self_train(run: _Run, first: _Chosen, linear: Optional[_Linear]) -> _Chosen:
+def _self_train(run: _Run, first: _Chosen, linear: Optional[LinearModels]) -> _Chosen:
     """The first model teaches a student, trained on the labelled reviews
     and those it labels confidently; one student a round, each taught by the
     model before it; the last student is chosen. Writes the first model's
@@ -386,7 +392,7 @@ def _write_chosen(run: _Run, chosen: _Chosen) -> None:
         _write_json(run.run_dir, WARM_START_FILE, run.warm.copied)
 
 
-def _calibrate(run: _Run, model: tf.keras.Model, linear: Optional[_Linear]) -> _Calibration:
+def _calibrate(run: _Run, model: tf.keras.Model, linear: Optional[LinearModels]) -> _Calibration:
     """Fits the calibration on the chosen model while valid is still held
     out; a refit on train + valid keeps it. With a linear score, the network
     is stacked with it (the stack calibrates too); otherwise `calibrate`

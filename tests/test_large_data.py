@@ -2,8 +2,11 @@
 that keep the movie-grouped split honest."""
 
 import collections
+import json
+import subprocess
+import sys
 
-from benchmarks import large_data
+from benchmarks import large_data, linear_memory
 from conftest import read_split
 from imdb_tfx import prepare_data
 from imdb_tfx.core import names
@@ -29,3 +32,18 @@ def test_copies_keep_their_movie_so_every_copy_lands_in_its_originals_split(prep
     texts = collections.Counter(r[names.TEXT_FEATURE] for r in copied)
     # Copies of a review differ unless it is one sentence.
     assert sum(1 for count in texts.values() if count == 1) > len(original)
+
+
+def test_the_linear_step_is_measured_with_todays_code_and_the_previous(prepared_sample, tiny_glove_dir, tmp_path):
+    labelled = prepare_data.read_manifest(prepared_sample)['splits']['train']['examples']
+    command = [sys.executable, '-m', 'benchmarks.linear_memory', '--data', prepared_sample, '--home', str(tmp_path)]
+    command += ['--glove-dir', tiny_glove_dir, '--sizes', f'{labelled},{2 * labelled}', '--work-dir', str(tmp_path)]
+    command += ['--output-dir', str(tmp_path)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    written = json.loads((tmp_path / 'linear_memory.json').read_text(encoding='utf-8'))
+    assert [row['labelled'] for row in written['rows']] == [labelled, 2 * labelled]
+    for row in written['rows']:
+        for version in linear_memory.VERSIONS:
+            assert row[version]['seconds'] > 0 and row[version]['step_peak_bytes'] > 0
+    assert '| labelled reviews | previous (829004b): peak |' in (tmp_path / 'linear_memory.md').read_text()
