@@ -89,15 +89,20 @@ def features_of(module, text_batches: Iterable) -> Features:
     """The texts' features, from the module's own `feature_ids` (so they are
     exactly what it serves). The texts come in batches (arrays or string
     tensors) and are never held."""
+    columns = int(module.linear_weights.shape[0])
+    # A (row, id) pair as one int64, row in the high bits: one sort puts the
+    # ids in row order and each row's in increasing order.
+    id_bits = max(columns - 1, 1).bit_length()
     counts, ids = [], []
     for batch in text_batches:
         found = module.feature_ids(tf.convert_to_tensor(batch))
-        rows, found_ids = found['rows'].numpy(), found['ids'].numpy()
-        order = np.lexsort((found_ids, rows))
+        rows = found['rows'].numpy()
+        keys = (rows.astype(np.int64) << id_bits) | found['ids'].numpy().astype(np.int64)
+        keys.sort()
         counts.append(np.bincount(rows, minlength=len(batch)))
-        ids.append(found_ids[order].astype(np.int32))
+        ids.append((keys & ((1 << id_bits) - 1)).astype(np.int32))
     starts = np.concatenate([[0], np.cumsum(np.concatenate(counts) if counts else [])]).astype(np.int64)
-    return Features(np.concatenate(ids) if ids else np.zeros(0, np.int32), starts, int(module.linear_weights.shape[0]))
+    return Features(np.concatenate(ids) if ids else np.zeros(0, np.int32), starts, columns)
 
 
 @dataclasses.dataclass(frozen=True)
