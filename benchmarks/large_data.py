@@ -222,12 +222,10 @@ def section(more: str = '') -> List[Tuple[str, str]]:
 
 
 def write(result: dict) -> None:
-    machine = result['machine']
     text = (
-        '# Ten times the data\n\n'
-        f'`python -m benchmarks.large_data` on {result["date"]}: {machine["cores"]} cores, '
-        f'{report.gigabytes(machine["memory_bytes"])} memory. The default `imdb-tfx run --no-cache --min-accuracy 0` '
-        'in a fresh home per size; how the data is made: the docstring of benchmarks/large_data.py. '
+        report.page_heading('Ten times the data', 'large_data', result)
+        + ' The default `imdb-tfx run --no-cache --min-accuracy 0` in a fresh home per size; '
+        'how the data is made: the docstring of benchmarks/large_data.py. '
         'Wall time from ML Metadata; peak memory of the whole process tree, sampled every 0.2 s.\n\n'
         f'{targets(result)}\n\n{table(result)}\n'
     )

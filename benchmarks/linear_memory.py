@@ -193,13 +193,10 @@ def summary() -> str:
 
 
 def write(result: dict, output_dir: str) -> None:
-    machine = result['machine']
     text = (
-        "# The Trainer's linear step, before and after\n\n"
-        f'`python -m benchmarks.linear_memory` on {result["date"]}: {machine["cores"]} cores, '
-        f"{report.gigabytes(machine['memory_bytes'])} memory. Peak: the step's process above its RSS before the "
-        'step; held after: what it still holds once the step returned. How it is measured: the docstring of '
-        'benchmarks/linear_memory.py.\n\n'
+        report.page_heading("The Trainer's linear step, before and after", 'linear_memory', result)
+        + " Peak: the step's process above its RSS before the step; held after: what it still holds once the "
+        'step returned. How it is measured: the docstring of benchmarks/linear_memory.py.\n\n'
         f'{table(result)}\n'
     )
     report.write_json_and_markdown(output_dir, 'linear_memory', result, text)

@@ -183,6 +183,15 @@ def commentary(results: dict) -> List[str]:
     return notes
 
 
+def page_heading(title: str, module: str, result: dict) -> str:
+    """A result page's title and first sentence: what ran, when, on what machine."""
+    machine = result['machine']
+    return (
+        f'# {title}\n\n`python -m benchmarks.{module}` on {result["date"]}: {machine["cores"]} cores, '
+        f'{gigabytes(machine["memory_bytes"])} memory.'
+    )
+
+
 def write_json_and_markdown(output_dir: str, stem: str, result: dict, markdown: str) -> None:
     """STEM.json (every number) and STEM.md (the page) in OUTPUT_DIR."""
     with open(os.path.join(output_dir, f'{stem}.json'), 'w', encoding='utf-8') as f:
