@@ -18,6 +18,7 @@ Writes benchmarks/large_data.md and large_data.json."""
 
 import argparse
 import datetime
+import glob
 import json
 import os
 import random
@@ -46,6 +47,8 @@ SHARDS = 10
 MEMORY_TARGET_BYTES = 8e9
 # Cost per 1,000 reviews "flat": within this factor of the smallest size's.
 FLAT_TOLERANCE = 1.10
+# The Trainer's line at the end of each training (modules/progress.py), in the run's log.
+_TRAINING_DONE = re.compile(r'Trainer \d+/\d+ (?P<name>.+?): (?P<epochs>\d+) epochs in (?P<seconds>\d+) s$', re.M)
 _SENTENCE_END = re.compile(rb'(?<=[.!?])\s+|<br\s*/?>\s*(?:<br\s*/?>\s*)?')
 
 
@@ -100,6 +103,19 @@ def scaled(prepared: str, copies: int, output: str) -> str:
     return output
 
 
+def trainings(home: Home) -> List[dict]:
+    """Each training of the run's Trainer (first model, self-training rounds,
+    refit): its epochs, chosen by early stopping, and its seconds."""
+    found = []
+    for log in sorted(glob.glob(os.path.join(home.root, 'logs', '*.log'))):
+        with open(log, encoding='utf-8') as f:
+            found += [
+                {'name': m['name'], 'epochs': int(m['epochs']), 'seconds': float(m['seconds'])}
+                for m in _TRAINING_DONE.finditer(f.read())
+            ]
+    return found
+
+
 def run_default(data: str, work_dir: str, downloads: str) -> dict:
     """The default run (every component executed, floor 0 so that the whole
     work is done) in a fresh home that has the GloVe wheel already."""
@@ -119,6 +135,7 @@ def run_default(data: str, work_dir: str, downloads: str) -> dict:
         'seconds': measured.seconds,
         'peak_rss_bytes': measured.peak_rss,
         'components': component_costs(list(run.nodes.values()), measured),
+        'trainings': trainings(home),
     }
 
 
@@ -154,6 +171,16 @@ def _per_thousand(row: dict) -> float:
     return row['seconds'] / (row['labelled'] / 1000)
 
 
+def _epochs(done: List[dict]) -> str:
+    return ' + '.join(str(t['epochs']) for t in done) + f' = {sum(t["epochs"] for t in done)}'
+
+
+def _per_epoch(row: dict) -> str:
+    done = row['trainings']
+    seconds = sum(t['seconds'] for t in done) / sum(t['epochs'] for t in done) / (row['labelled'] / 1000)
+    return f'{seconds:.2f} s'
+
+
 def table(result: dict) -> str:
     rows = result['rows']
     components = [c['component'] for c in rows[0]['components']]
@@ -170,6 +197,9 @@ def table(result: dict) -> str:
         ['whole run', *(f'{report.seconds(r["seconds"])}, {report.gigabytes(r["peak_rss_bytes"])}' for r in rows)]
     )
     lines.append(['per 1,000 labelled reviews', *(report.seconds(_per_thousand(r)) for r in rows)])
+    if all(r.get('trainings') for r in rows):
+        lines.append(['Trainer: epochs of each training', *(_epochs(r['trainings']) for r in rows)])
+        lines.append(['Trainer: time an epoch, per 1,000 labelled reviews', *(_per_epoch(r) for r in rows)])
     failed = ''.join(
         f'\n\n{r["labelled"]:,} labelled reviews: the run {r["failed"]}.' for r in result['rows'] if 'failed' in r
     )

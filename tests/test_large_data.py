@@ -3,6 +3,8 @@ that keep the movie-grouped split honest."""
 
 import collections
 import json
+import logging
+import os
 import subprocess
 import sys
 
@@ -10,6 +12,8 @@ from benchmarks import large_data, linear_memory
 from conftest import read_split
 from imdb_tfx import prepare_data
 from imdb_tfx.core import names
+from imdb_tfx.core.home import Home
+from imdb_tfx.modules import progress
 
 
 def words(text: bytes) -> collections.Counter:
@@ -47,3 +51,22 @@ def test_the_linear_step_is_measured_with_todays_code_and_the_previous(prepared_
         for version in linear_memory.VERSIONS:
             assert row[version]['seconds'] > 0 and row[version]['step_peak_bytes'] > 0
     assert '| labelled reviews | previous (829004b): peak |' in (tmp_path / 'linear_memory.md').read_text()
+
+
+def test_each_training_is_read_from_the_runs_log(tmp_path):
+    home = Home.at(str(tmp_path / 'home'))
+    os.makedirs(os.path.join(home.root, 'logs'))
+    handler = logging.FileHandler(os.path.join(home.root, 'logs', 'run.log'))
+    handler.setFormatter(logging.Formatter('%(asctime)s %(levelname)s %(name)s: %(message)s'))
+    progress.log.addHandler(handler)
+    try:
+        for index, (name, epochs, seconds) in enumerate([('first model', 8, 42.4), ('refit on train + valid', 3, 45)]):
+            progress.report(progress.Phase(name, index + 1, 2, epochs, 25, seconds, finished=True, best_epoch=5))
+            progress.report(progress.Phase(name, index + 1, 2, 2, 25, 10))  # an epoch's line: not a training's end
+    finally:
+        progress.log.removeHandler(handler)
+        handler.close()
+    assert large_data.trainings(home) == [
+        {'name': 'first model', 'epochs': 8, 'seconds': 42.0},
+        {'name': 'refit on train + valid', 'epochs': 3, 'seconds': 45.0},
+    ]
