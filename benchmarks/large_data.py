@@ -203,7 +203,9 @@ def table(result: dict) -> str:
     failed = ''.join(
         f'\n\n{r["labelled"]:,} labelled reviews: the run {r["failed"]}.' for r in result['rows'] if 'failed' in r
     )
-    return report.markdown_table(header, lines) + failed
+    # What the machine did besides, noted by whoever ran it.
+    noted = ''.join(f'\n\n{r["labelled"]:,} labelled reviews: {r["note"]}' for r in result['rows'] if 'note' in r)
+    return report.markdown_table(header, lines) + failed + noted
 
 
 def cost_ratio(result: dict) -> float:
