@@ -241,11 +241,9 @@ def targets(result: dict) -> str:
 def section(more: str = '') -> List[Tuple[str, str]]:
     """results.md's part 7, from the last large_data run (it runs on its own:
     over an hour), when there is one; MORE follows its tables."""
-    path = os.path.join(HERE, 'large_data.json')
-    if not os.path.exists(path):
+    result = report.read_json(HERE, 'large_data')
+    if not result:
         return []
-    with open(path, encoding='utf-8') as f:
-        result = json.load(f)
     intro = (
         f'`python -m benchmarks.large_data`, run on its own (not by `make bench`) on {result["date"]}; '
         'how the data is made and measured: [large_data.md](large_data.md).'

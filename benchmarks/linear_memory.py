@@ -172,17 +172,9 @@ def table(result: dict) -> str:
     return report.markdown_table(header, rows)
 
 
-def load() -> dict:
-    path = os.path.join(HERE, 'linear_memory.json')
-    if not os.path.exists(path):
-        return {}
-    with open(path, encoding='utf-8') as f:
-        return json.load(f)
-
-
 def summary() -> str:
     """The last run's table for results.md's part 7 ('' before the first)."""
-    result = load()
+    result = report.read_json(HERE, 'linear_memory')
     if not result:
         return ''
     return (

@@ -21,7 +21,6 @@ README = os.path.join(REPO, 'README.md')
 BLOCK = re.compile(r'(<!-- generated: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- end: (?P=name) -->)', re.S)
 DEFAULT_RUN = os.path.join(REPO, 'benchmarks', 'default_run.json')
 BENCH = os.path.join(REPO, 'benchmarks', 'results.json')
-LARGE_DATA = os.path.join(REPO, 'benchmarks', 'large_data.json')
 
 
 def pipeline_dag() -> str:
@@ -98,10 +97,9 @@ def results_table() -> str:
 
 
 def _large_data_row() -> tuple:
-    from benchmarks import large_data
+    from benchmarks import large_data, report
 
-    with open(LARGE_DATA, encoding='utf-8') as f:
-        result = json.load(f)
+    result = report.read_json(large_data.HERE, 'large_data')
     first, last = result['rows'][0], result['rows'][-1]
     return (
         f'default run at {last["labelled"]:,} labelled reviews: peak memory, and cost per 1,000 reviews against '

@@ -192,6 +192,15 @@ def page_heading(title: str, module: str, result: dict) -> str:
     )
 
 
+def read_json(output_dir: str, stem: str) -> dict:
+    """STEM.json of OUTPUT_DIR as write_json_and_markdown wrote it; {} before the first."""
+    path = os.path.join(output_dir, f'{stem}.json')
+    if not os.path.exists(path):
+        return {}
+    with open(path, encoding='utf-8') as f:
+        return json.load(f)
+
+
 def write_json_and_markdown(output_dir: str, stem: str, result: dict, markdown: str) -> None:
     """STEM.json (every number) and STEM.md (the page) in OUTPUT_DIR."""
     with open(os.path.join(output_dir, f'{stem}.json'), 'w', encoding='utf-8') as f:

@@ -31,7 +31,7 @@ import numpy as np
 import tensorflow as tf
 from tfx import v1 as tfx
 
-from imdb_tfx.core import memory, names
+from imdb_tfx.core import names
 from imdb_tfx.core.names import (
     CALIBRATION_FILE,
     HISTORY_FILE,
@@ -198,7 +198,6 @@ def labelled_features(module, patterns: List[str]) -> Tuple[linear_score.Feature
             yield batch_texts
 
     features = linear_score.features_of(module, texts())
-    memory.return_freed_memory('the per-batch feature ids')
     return features, np.concatenate(labels)
 
 
