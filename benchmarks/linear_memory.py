@@ -94,9 +94,7 @@ def child(version: str, module_dir: str, data: str, work_dir: str) -> dict:
     before = process.memory_info().rss
     started = time.perf_counter()
     if version == 'today':
-        trainer.fit_linear_models(
-            module, trainer.labelled_examples(train_files), trainer.labelled_examples(valid_files), refit=True
-        )
+        trainer.fit_linear_models(module, train_files, valid_files, refit=True)
     else:
         _previous_step(module, train_files, valid_files, work_dir)
     return {

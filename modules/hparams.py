@@ -52,11 +52,6 @@ class Hyperparameters:
         "Rounds of self-training, each round's model labelling for the next; the last one is exported "
         '(or refitted, with --refit).',
     )
-    linear_self_training: bool = _option(
-        False,
-        'With self-training and a linear n-gram score: fit the linear model on the pseudo-labelled reviews '
-        "too (those the chosen network's teacher labelled), not on the labelled reviews alone.",
-    )
     # Valid has made every choice (epochs, calibration, stack) before the
     # refit, so the exported model may learn from it too.
     refit: bool = _option(

@@ -187,13 +187,13 @@ def fit_calibration(model: tf.keras.Model, validation: tf.data.Dataset) -> dict:
     return calibration.summary(np.concatenate(logits), np.concatenate(labels))
 
 
-def labelled_features(module, examples: tf.data.Dataset) -> Tuple[linear_score.Features, np.ndarray]:
-    """The (text, label) EXAMPLES' linear-score features
-    (modules/linear_score.py) and 0/1 labels, streamed: no review text is held."""
+def labelled_features(module, patterns: List[str]) -> Tuple[linear_score.Features, np.ndarray]:
+    """The labelled examples' linear-score features (modules/linear_score.py)
+    and 0/1 labels, streamed from the files: no review text is held."""
     labels = []
 
     def texts():
-        for batch_texts, batch_labels in examples.batch(_PREDICT_BATCH):
+        for batch_texts, batch_labels in labelled_examples(patterns).batch(_PREDICT_BATCH):
             labels.append(batch_labels.numpy())
             yield batch_texts
 
@@ -303,18 +303,16 @@ def _fit_linear(run: _Run, model: tf.keras.Model) -> Optional[LinearModels]:
     layer = model.get_layer(model_lib.EMBEDDING_LAYER)
     if not model_lib.has_linear_score(layer):
         return None
-    return fit_linear_models(layer.resolved_object, run.train_examples, run.valid_examples, run.hp.refit)
+    return fit_linear_models(layer.resolved_object, run.fn_args.train_files, run.fn_args.eval_files, run.hp.refit)
 
 
-def fit_linear_models(
-    module, train_examples: tf.data.Dataset, valid_examples: tf.data.Dataset, refit: bool
-) -> LinearModels:
-    """The linear models over MODULE's features of the (text, label)
-    TRAIN_EXAMPLES, scored on VALID_EXAMPLES, and with REFIT also fitted on
+def fit_linear_models(module, train_files: List[str], eval_files: List[str], refit: bool) -> LinearModels:
+    """The linear models over MODULE's features of the labelled reviews in
+    TRAIN_FILES, scored on EVAL_FILES (valid), and with REFIT also fitted on
     both. Fitted before any training that follows: their features, the
     Trainer's largest objects, are freed on return."""
-    train_features, train_labels = labelled_features(module, train_examples)
-    valid_features, valid_labels = labelled_features(module, valid_examples)
+    train_features, train_labels = labelled_features(module, train_files)
+    valid_features, valid_labels = labelled_features(module, eval_files)
     on_train = linear_score.fit(train_features, train_labels)
     exported = on_train
     valid_scores = on_train.scores(valid_features)
@@ -323,15 +321,6 @@ def fit_linear_models(
         del train_features, valid_features  # before the fit, which needs twice as much again for its values
         exported = linear_score.fit(features, np.concatenate([train_labels, valid_labels]))
     return LinearModels(on_train, valid_scores, valid_labels, exported)
-
-
-def _refit_linear_on_pseudo_labels(run: _Run, chosen: _Chosen) -> LinearModels:
-    """The linear models fitted again on what the chosen network learnt from:
-    the labelled reviews and the unlabeled ones its teacher labelled
-    confidently, which give the n-grams' weights and naive-Bayes ratios
-    several times the reviews."""
-    module = chosen.model.get_layer(model_lib.EMBEDDING_LAYER).resolved_object
-    return fit_linear_models(module, chosen.train_examples, run.valid_examples, run.hp.refit)
 
 
 def _stack_on_valid(run: _Run, model: tf.keras.Model, linear: LinearModels) -> Tuple[linear_score.Stack, dict]:
@@ -450,8 +439,6 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     first = _train_on_labelled(run, os.path.join(run.run_dir, 'teacher') if run.hp.self_trains else run.run_dir)
     linear = _fit_linear(run, first.model)
     chosen = _self_train(run, first, linear) if run.hp.self_trains else first
-    if linear is not None and run.hp.self_trains and run.hp.linear_self_training:
-        linear = _refit_linear_on_pseudo_labels(run, chosen)
     _write_chosen(run, chosen)
     calibrated = _calibrate(run, chosen.model, linear)
     model = _refit(run, chosen) if run.hp.refit else chosen.model
