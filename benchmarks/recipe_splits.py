@@ -3,13 +3,16 @@ the model hold beyond the pipeline's own split?
 
     python -m benchmarks.recipe_splits [--salts a,b,c] [--variant NAME='{"field": value}' ...]
 
+A variant overrides the default recipe's hyperparameters (modules/hparams.py)
+and, under "embedding", its module's options (pipeline/recipes.EmbeddingSpec):
+for example '{"dropout": 0.5, "embedding": {"bigram_buckets": 0}}'.
+
 For each salt the prepared labelled reviews are split by movie
 (md5(salt + movie_id), 7:1:2 into train, valid and eval: the pipeline's
-proportions), the default recipe's module is built from GloVe and the words
-of train plus the unlabeled reviews (as EmbeddingBuilder does), and the real
+proportions), each variant's module is built from GloVe and the words of
+train plus the unlabeled reviews (as EmbeddingBuilder does), and the real
 Trainer module (modules/trainer.run_fn) trains each variant on train, choosing
-on valid, with the unlabeled reviews: the default recipe with the variant's
-hyperparameter overrides. Each exported model is scored on its split's eval
+on valid, with the unlabeled reviews. Each exported model is scored on its split's eval
 reviews through serving_text: accuracy with its exact 95% interval, and the
 expected calibration error (20 bins). The variants take turns on each split,
 so a busy moment of the machine falls on one split, not one variant.
@@ -17,6 +20,7 @@ so a busy moment of the machine falls on one split, not one variant.
 Writes benchmarks/recipe_splits.md and recipe_splits.json."""
 
 import argparse
+import dataclasses
 import datetime
 import hashlib
 import json
@@ -43,6 +47,8 @@ from imdb_tfx.pipeline import configs, recipes
 HERE = os.path.dirname(os.path.abspath(__file__))
 SPLITS = (names.TRAIN, names.VALID, names.EVAL)
 DEFAULT_VARIANT = 'default'
+# The key of a variant's module options (EmbeddingSpec fields).
+EMBEDDING_KEY = 'embedding'
 
 
 def split_records(records: List[bytes], salt: str) -> Dict[str, List[bytes]]:
@@ -88,20 +94,22 @@ def score(model_dir: str, records: List[bytes]) -> dict:
     }
 
 
-def _split_folder(records: List[bytes], unlabeled: List[str], salt: str, glove_dir: str, work: str) -> tuple:
-    """The salt's split files and the default recipe's module built on its train split."""
+def _split_folder(records: List[bytes], unlabeled: List[str], salt: str, work: str) -> tuple:
+    """The salt's split files, and the words of its train split plus the unlabeled reviews."""
     folder = os.path.join(work, f'split-{salt}')
     os.makedirs(folder, exist_ok=True)
     splits = split_records(records, salt)
     files = {s: _write(rs, os.path.join(folder, f'{s}.tfrecord.gz')) for s, rs in splits.items()}
-    words, vectors = word_vectors.load_glove_6b_50d(glove_dir)
-    words, vectors = word_vectors.restrict_vocabulary(
-        words, vectors, text_embedding.corpus_words([files[names.TRAIN], *unlabeled])
-    )
-    module = os.path.join(folder, 'module')
-    spec = recipes.get(recipes.DEFAULT_RECIPE)
-    text_embedding.build_text_embedding(words, vectors, module, **spec.embedding.module_options)
-    return folder, splits, files, module
+    return folder, splits, files, text_embedding.corpus_words([files[names.TRAIN], *unlabeled])
+
+
+def _module(folder: str, corpus: set, glove_dir: str, embedding: recipes.EmbeddingSpec) -> str:
+    """The split's module with EMBEDDING's options, built on first use."""
+    module = os.path.join(folder, 'modules', embedding.module_name)
+    if not os.path.exists(os.path.join(module, 'saved_model.pb')):
+        words, vectors = word_vectors.restrict_vocabulary(*word_vectors.load_glove_6b_50d(glove_dir), corpus)
+        text_embedding.build_text_embedding(words, vectors, module, **embedding.module_options)
+    return module
 
 
 def run(data: str, glove_dir: str, salts: List[str], variants: Dict[str, dict], work: str) -> List[dict]:
@@ -110,9 +118,12 @@ def run(data: str, glove_dir: str, salts: List[str], variants: Dict[str, dict], 
     unlabeled = sorted(tf.io.gfile.glob(os.path.join(data, 'unsup', '*.tfrecord.gz')))
     results = []
     for salt in salts:
-        folder, splits, files, module = _split_folder(records, unlabeled, salt, glove_dir, work)
+        folder, splits, files, corpus = _split_folder(records, unlabeled, salt, work)
         for name, overrides in variants.items():
-            config = spec.hyperparameters.to_custom_config() | {'hub_handle': module} | overrides
+            hyperparameters = {k: v for k, v in overrides.items() if k != EMBEDDING_KEY}
+            embedding = dataclasses.replace(spec.embedding, **overrides.get(EMBEDDING_KEY, {}))
+            module = _module(folder, corpus, glove_dir, embedding)
+            config = spec.hyperparameters.to_custom_config() | {'hub_handle': module} | hyperparameters
             out = os.path.join(folder, name)
             started = time.perf_counter()
             trainer.run_fn(

@@ -3,7 +3,9 @@ each movie on one side in the pipeline's proportions, and a run on the
 committed sample scores every variant on every split."""
 
 import collections
+import dataclasses
 import json
+import os
 import subprocess
 import sys
 
@@ -12,6 +14,7 @@ import tensorflow as tf
 
 from benchmarks import recipe_splits, scaling
 from imdb_tfx.core import names
+from imdb_tfx.pipeline import recipes
 
 
 def _movie(record: bytes) -> bytes:
@@ -39,7 +42,10 @@ def test_every_variant_is_trained_and_scored_on_every_split(prepared_sample, tin
     quick = {'epochs': 2, 'self_training_rounds': 1}
     command = [sys.executable, '-m', 'benchmarks.recipe_splits', '--data', prepared_sample, '--home', str(tmp_path)]
     command += ['--glove-dir', tiny_glove_dir, '--salts', 'a,b', '--output-dir', str(tmp_path)]
-    command += ['--variant', f'quick={json.dumps(quick)}', '--variant', f'quick_seed={json.dumps(quick | {"seed": 7})}']
+    command += ['--work-dir', str(tmp_path / 'work')]
+    # The second variant has its own module too: the default's without the bigram table.
+    other = quick | {'seed': 7, 'embedding': {'bigram_buckets': 0}}
+    command += ['--variant', f'quick={json.dumps(quick)}', '--variant', f'quick_seed={json.dumps(other)}']
     result = subprocess.run(command, capture_output=True, text=True, timeout=1200)
     assert result.returncode == 0, result.stderr[-3000:]
     written = json.loads((tmp_path / 'recipe_splits.json').read_text(encoding='utf-8'))
@@ -49,6 +55,10 @@ def test_every_variant_is_trained_and_scored_on_every_split(prepared_sample, tin
     for run in written['runs']:
         assert 0 <= run['interval'][0] <= run['accuracy'] <= run['interval'][1] <= 1 and 0 <= run['ece'] <= 1
     assert [s['variant'] for s in written['summary']] == ['default', 'quick', 'quick_seed']
+    default = recipes.get(recipes.DEFAULT_RECIPE).embedding
+    built = {default.module_name, dataclasses.replace(default, bigram_buckets=0).module_name}
+    for salt in ('a', 'b'):
+        assert set(os.listdir(tmp_path / 'work' / f'split-{salt}' / 'modules')) == built
     assert written['summary'][0]['trainer_time_ratio'] == 1.0
     markdown = (tmp_path / 'recipe_splits.md').read_text(encoding='utf-8')
     assert '| variant | mean accuracy |' in markdown and '`quick`: `{"epochs": 2' in markdown
