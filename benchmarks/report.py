@@ -202,7 +202,9 @@ def read_json(output_dir: str, stem: str) -> dict:
 
 
 def write_json_and_markdown(output_dir: str, stem: str, result: dict, markdown: str) -> None:
-    """STEM.json (every number) and STEM.md (the page) in OUTPUT_DIR."""
+    """STEM.json (every number) and STEM.md (the page) in OUTPUT_DIR, made
+    if missing: a benchmark writes at its end, after all its work."""
+    os.makedirs(output_dir, exist_ok=True)
     with open(os.path.join(output_dir, f'{stem}.json'), 'w', encoding='utf-8') as f:
         json.dump(result, f, indent=2, sort_keys=True)
     with open(os.path.join(output_dir, f'{stem}.md'), 'w', encoding='utf-8') as f:

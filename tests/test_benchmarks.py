@@ -9,7 +9,7 @@ import sys
 import pytest
 import tensorflow as tf
 
-from benchmarks import beam_modes, measure, plain_keras, scaling
+from benchmarks import beam_modes, measure, plain_keras, report, scaling
 from benchmarks.suite import PARTS
 
 TABLE_HEADERS = {
@@ -110,6 +110,14 @@ def test_growth_tells_linear_from_fixed_and_superlinear():
     assert scaling.growth(sizes, [5.0, 5.01, 4.99])['verdict'] == 'flat (fixed cost only)'
     assert scaling.growth(sizes, [(n / 1000) ** 2 for n in sizes])['verdict'] == 'superlinear'
     assert scaling.growth([1000], [5.0])['verdict'] == 'n/a (one size)'
+
+
+def test_results_are_written_into_a_folder_made_for_them(tmp_path):
+    """A benchmark writes at its end: a missing output folder must not lose its work."""
+    output_dir = tmp_path / 'not' / 'there'
+    report.write_json_and_markdown(str(output_dir), 'part', {'rate': 1.5}, '# Part\n')
+    assert report.read_json(str(output_dir), 'part') == {'rate': 1.5}
+    assert (output_dir / 'part.md').read_text(encoding='utf-8') == '# Part\n'
 
 
 def test_plain_model_is_the_pipeline_model(tiny_embedding):
