@@ -12,8 +12,8 @@ For each salt the prepared labelled reviews are split by movie
 proportions), each variant's module is built from GloVe and the words of
 train plus the unlabeled reviews (as EmbeddingBuilder does), and the real
 Trainer module (modules/trainer.run_fn) trains each variant on train, choosing
-on valid, with the unlabeled reviews. Each exported model is scored on its split's eval
-reviews through serving_text: accuracy with its exact 95% interval, and the
+on valid, with the unlabeled reviews. Each exported model is scored on its
+split's eval reviews through serving_text: accuracy with its exact 95% interval, and the
 expected calibration error (20 bins). The variants take turns on each split,
 so a busy moment of the machine falls on one split, not one variant.
 
@@ -94,21 +94,22 @@ def score(model_dir: str, records: List[bytes]) -> dict:
     }
 
 
-def _split_folder(records: List[bytes], unlabeled: List[str], salt: str, work: str) -> tuple:
-    """The salt's split files, and the words of its train split plus the unlabeled reviews."""
+def _split_folder(records: List[bytes], unlabeled: List[str], salt: str, glove: tuple, work: str) -> tuple:
+    """The salt's split files, and GLOVE's (words, vectors) restricted to the
+    words of its train split plus the unlabeled reviews."""
     folder = os.path.join(work, f'split-{salt}')
     os.makedirs(folder, exist_ok=True)
     splits = split_records(records, salt)
     files = {s: _write(rs, os.path.join(folder, f'{s}.tfrecord.gz')) for s, rs in splits.items()}
-    return folder, splits, files, text_embedding.corpus_words([files[names.TRAIN], *unlabeled])
+    corpus = text_embedding.corpus_words([files[names.TRAIN], *unlabeled])
+    return folder, splits, files, word_vectors.restrict_vocabulary(*glove, corpus)
 
 
-def _module(folder: str, corpus: set, glove_dir: str, embedding: recipes.EmbeddingSpec) -> str:
+def _module(folder: str, words_and_vectors: tuple, embedding: recipes.EmbeddingSpec) -> str:
     """The split's module with EMBEDDING's options, built on first use."""
     module = os.path.join(folder, 'modules', embedding.module_name)
     if not os.path.exists(os.path.join(module, 'saved_model.pb')):
-        words, vectors = word_vectors.restrict_vocabulary(*word_vectors.load_glove_6b_50d(glove_dir), corpus)
-        text_embedding.build_text_embedding(words, vectors, module, **embedding.module_options)
+        text_embedding.build_text_embedding(*words_and_vectors, module, **embedding.module_options)
     return module
 
 
@@ -116,13 +117,14 @@ def run(data: str, glove_dir: str, salts: List[str], variants: Dict[str, dict], 
     spec = recipes.get(recipes.DEFAULT_RECIPE)
     records = scaling.labelled_records(data)
     unlabeled = sorted(tf.io.gfile.glob(os.path.join(data, 'unsup', '*.tfrecord.gz')))
+    glove = word_vectors.load_glove_6b_50d(glove_dir)
     results = []
     for salt in salts:
-        folder, splits, files, corpus = _split_folder(records, unlabeled, salt, work)
+        folder, splits, files, words_and_vectors = _split_folder(records, unlabeled, salt, glove, work)
         for name, overrides in variants.items():
             hyperparameters = {k: v for k, v in overrides.items() if k != EMBEDDING_KEY}
             embedding = dataclasses.replace(spec.embedding, **overrides.get(EMBEDDING_KEY, {}))
-            module = _module(folder, corpus, glove_dir, embedding)
+            module = _module(folder, words_and_vectors, embedding)
             config = spec.hyperparameters.to_custom_config() | {'hub_handle': module} | hyperparameters
             out = os.path.join(folder, name)
             started = time.perf_counter()
